@@ -1,0 +1,63 @@
+"""The modern LeNet-5 most tutorials teach: ReLU, max pooling, full C3, softmax, Adam.
+
+  python -m lenet_jax.main --config=configs/lenet5.py
+  python -m lenet_jax.main --config=configs/lenet5.py:runlocal        # a quick smoke run
+  python -m lenet_jax.main --config=configs/lenet5.py:data=fashion_mnist
+"""
+
+import ml_collections
+
+
+def parse_arg(arg: str) -> dict:
+  """'a=b,c' -> {'a': 'b', 'c': True}: the big_vision `--config=file.py:args` idiom."""
+  out = {}
+  for item in filter(None, (arg or "").split(",")):
+    key, _, value = item.partition("=")
+    out[key.strip()] = value.strip() if value else True
+  return out
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  args = parse_arg(arg)
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.num_epochs = 50
+  config.batch_size = 200
+  config.eval_batch_size = 1000
+  config.steps_per_scan = 0  # train steps per lax.scan; 0: 1 on CPU, 100 on GPU/TPU
+
+  config.optimizer = "adamw"
+  config.learning_rate = 2e-3
+  config.momentum = 0.9
+  config.nesterov = False
+  config.weight_decay = 0.05  # AdamW's decoupled decay
+  config.schedule = "cosine"
+  config.warmup_epochs = 0.0
+  config.piecewise_epochs = ()
+  config.piecewise_values = ()
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "lenet5"
+  config.model.activation = "relu"
+  config.model.pooling = "max"
+  config.model.c3 = "full"
+  config.model.output = "dense"
+  config.model.init = "default"
+  config.model.map_j = 1.0  # the constant j of the MAP criterion (eq. 9), used by output=rbf
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = args.get("data", "mnist")
+  config.data.source = "auto"
+  config.data.dir = ""
+  config.data.tfds_data_dir = ml_collections.config_dict.placeholder(str)
+  config.data.normalization = "mean_std"
+  config.data.synthetic_shape = (28, 28, 1)
+  config.data.synthetic_train_size = 2048
+  config.data.synthetic_test_size = 512
+
+  config.checkpoint_keep = 3
+
+  if args.get("runlocal"):
+    config.num_epochs = 2
+    config.batch_size = 64
+  return config

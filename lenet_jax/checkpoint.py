@@ -1,0 +1,34 @@
+"""orbax checkpoints of the training state, one per epoch, keeping the last few.
+
+orbax writes each checkpoint to a temporary directory and renames it when
+complete, so a checkpoint half-written when a run is killed is never restored.
+"""
+
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class Checkpointer:
+
+  def __init__(self, workdir: str, keep: int = 3):
+    self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+    self._manager = ocp.CheckpointManager(
+        self.directory,
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+
+  def latest_epoch(self):
+    return self._manager.latest_step()
+
+  def save(self, epoch: int, state) -> None:
+    self._manager.save(epoch, args=ocp.args.StandardSave(state))
+
+  def restore(self, epoch: int, like):
+    """Restores the checkpoint of `epoch` into the structure, shapes and dtypes of `like`."""
+    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+    return self._manager.restore(epoch, args=ocp.args.StandardRestore(target))
+
+  def close(self) -> None:
+    self._manager.wait_until_finished()
+    self._manager.close()

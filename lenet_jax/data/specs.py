@@ -1,0 +1,28 @@
+"""What each dataset is: image shape, classes, TFDS name, normalisation statistics."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+  name: str
+  image_shape: tuple  # (height, width, channels) as stored, uint8
+  num_classes: int
+  tfds_name: str | None
+  mean: tuple  # per channel, on the [0, 1] scale
+  std: tuple
+  idx: bool  # distributed as IDX files
+
+
+SPECS = {
+    "mnist": DatasetSpec("mnist", (28, 28, 1), 10, "mnist", (0.1307,), (0.3081,), True),
+    "fashion_mnist": DatasetSpec(
+        "fashion_mnist", (28, 28, 1), 10, "fashion_mnist", (0.2860,), (0.3530,), True),
+    "kmnist": DatasetSpec("kmnist", (28, 28, 1), 10, "kmnist", (0.1918,), (0.3483,), True),
+    "cifar10": DatasetSpec(
+        "cifar10", (32, 32, 3), 10, "cifar10",
+        (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), False),
+    "synthetic": DatasetSpec("synthetic", (28, 28, 1), 10, None, (0.5,), (0.29,), False),
+}
+
+DATASETS = tuple(SPECS)

@@ -1,0 +1,46 @@
+"""TensorFlow Datasets through `tfds.data_source` (array_record): no TensorFlow needed."""
+
+import os
+
+import numpy as np
+
+from lenet_jax.errors import UserError
+
+
+def is_prepared(tfds_name: str, data_dir: str | None) -> bool:
+  """Whether the dataset is already prepared locally (needs no network)."""
+  import tensorflow_datasets as tfds
+  root = os.path.expanduser(data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets"))
+  if not os.path.isdir(os.path.join(root, tfds_name)):
+    return False  # checked first: TFDS warns about a missing folder
+  try:
+    return tfds.builder(tfds_name, data_dir=data_dir).is_prepared()
+  except Exception:  # an unknown or unreadable builder is simply not prepared
+    return False
+
+
+def load(tfds_name: str, splits, data_dir: str | None, download: bool):
+  """{split: (images uint8 [N, H, W, C], labels int32 [N])} read into memory."""
+  import tensorflow_datasets as tfds
+  out = {}
+  for split in splits:
+    try:
+      source = tfds.data_source(tfds_name, split=split, data_dir=data_dir, download=download)
+    except Exception as e:  # TFDS raises many types; all mean the same to a user
+      raise UserError(
+          f"TFDS could not provide {tfds_name}/{split} (data_dir={data_dir}): "
+          f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; prepare it with "
+          "network access or use --config.data.source=idx with --config.data.dir") from None
+    n = len(source)
+    if n == 0:
+      out[split] = (np.zeros((0, 1, 1, 1), np.uint8), np.zeros((0,), np.int32))
+      continue
+    first = source[0]
+    images = np.empty((n,) + np.shape(first["image"]), np.uint8)
+    labels = np.empty((n,), np.int32)
+    for i in range(n):
+      record = first if i == 0 else source[i]
+      images[i] = record["image"]
+      labels[i] = record["label"]
+    out[split] = (images, labels)
+  return out

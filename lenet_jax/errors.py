@@ -1,0 +1,45 @@
+"""User errors: anything a user can cause ends in one line, never a traceback."""
+
+import functools
+import sys
+
+
+class UserError(Exception):
+  """A problem the user can fix (bad config value, missing file, no network).
+
+  The message is one line that names the key or file, what was wrong and what
+  to do about it.
+  """
+
+
+class ConfigError(UserError):
+  """An invalid config value."""
+
+  def __init__(self, key: str, value, expected: str):
+    super().__init__(f"config.{key}={value!r} is invalid: {expected}")
+    self.key = key
+    self.value = value
+
+
+def check_choice(key: str, value, choices) -> None:
+  if value not in choices:
+    raise ConfigError(key, value, "choose one of " + ", ".join(map(str, choices)))
+
+
+def check_positive(key: str, value) -> None:
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    raise ConfigError(key, value, "must be a positive number")
+
+
+def exit_on_user_error(fn):
+  """Wraps an absl `main` so that a UserError prints one line and exits 1."""
+
+  @functools.wraps(fn)
+  def wrapper(*args, **kwargs):
+    try:
+      return fn(*args, **kwargs)
+    except UserError as e:
+      print(f"error: {e}", file=sys.stderr, flush=True)
+      sys.exit(1)
+
+  return wrapper

@@ -1,0 +1,36 @@
+"""The one place a model is chosen by name from a config."""
+
+from flax import nnx
+
+from lenet_jax.errors import check_choice
+from lenet_jax.models import lenet5
+
+MODELS = ("lenet5",)
+
+
+def validate(model_config, num_classes: int) -> None:
+  """Raises ConfigError for any invalid `config.model` value."""
+  check_choice("model.name", model_config.name, MODELS)
+  if model_config.name == "lenet5":
+    check_choice("model.activation", model_config.activation, lenet5.ACTIVATION_NAMES)
+    check_choice("model.pooling", model_config.pooling, lenet5.POOLINGS)
+    check_choice("model.c3", model_config.c3, lenet5.C3_CONNECTIONS)
+    check_choice("model.output", model_config.output, lenet5.OUTPUTS)
+    check_choice("model.init", model_config.init, lenet5.INITS)
+    if model_config.output == "rbf" and num_classes > 10:
+      from lenet_jax.errors import ConfigError
+      raise ConfigError("model.output", "rbf",
+                        f"the RBF prototypes cover 10 classes, the dataset has {num_classes}; use 'dense'")
+
+
+def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module:
+  """Builds the model named by `model_config.name` for the given input and classes."""
+  validate(model_config, num_classes)
+  rngs = nnx.Rngs(params=seed)
+  if model_config.name == "lenet5":
+    return lenet5.LeNet5(
+        input_shape=input_shape, num_classes=num_classes,
+        activation=model_config.activation, pooling=model_config.pooling,
+        c3=model_config.c3, output=model_config.output, init=model_config.init,
+        rngs=rngs)
+  raise AssertionError(model_config.name)

@@ -1,0 +1,251 @@
+"""LeNet-5 (LeCun, Bottou, Bengio, Haffner 1998, "Gradient-based learning
+applied to document recognition", section II.B), every piece switchable.
+
+The network is a sequence of named stages, in the paper's words:
+
+  C1  5x5 convolution, 6 maps                      (32x32 -> 28x28)
+  S2  2x2 pooling or the paper's subsampling        (28x28 -> 14x14)
+  C3  5x5 convolution, 16 maps, full or the paper's connection table (Table I)
+  S4  2x2 pooling or subsampling                    (10x10 -> 5x5)
+  C5  5x5 convolution, 120 maps                     (5x5 -> 1x1 on 32x32 input)
+  F6  fully connected, 84 units
+  OUTPUT  dense logits, or the paper's Euclidean RBF units
+
+`activation='relu', pooling='max', c3='full', output='dense'` is the network
+most tutorials teach; `activation='scaled_tanh', pooling='subsample',
+c3='table', output='rbf', init='paper'` is the 1998 network.
+
+Each stage reports the connections it makes (one multiply-add per input, the
+bias counted as one input, the paper's way) so that `lenet_jax.summary` can
+print the paper's table.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from lenet_jax.models.activations import ACTIVATIONS
+from lenet_jax.models.bitmaps import prototypes
+
+ACTIVATION_NAMES = tuple(ACTIVATIONS)
+POOLINGS = ("max", "avg", "subsample")
+C3_CONNECTIONS = ("full", "table")
+OUTPUTS = ("dense", "rbf")
+INITS = ("default", "paper")
+
+# Table I of the paper: which S2 maps (rows) each C3 map (columns) reads.
+# Maps 0-5 read 3 contiguous maps, 6-11 read 4 contiguous, 12-14 read 4
+# non-contiguous, 15 reads all six.
+C3_TABLE = tuple(
+    [tuple((i + k) % 6 for k in range(3)) for i in range(6)]
+    + [tuple((i + k) % 6 for k in range(4)) for i in range(6)]
+    + [(0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5), tuple(range(6))]
+)
+
+
+def paper_init(fan_in: int):
+  """Appendix A: weights uniform in (-2.4/F_i, 2.4/F_i), F_i the unit's fan-in."""
+  bound = 2.4 / fan_in
+
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+  return init
+
+
+def _fan_in_init(init: str, fan_in: int, default):
+  return paper_init(fan_in) if init == "paper" else default
+
+
+def _spatial(shape):
+  h, w, _ = shape
+  return h * w
+
+
+class Conv(nnx.Module):
+  """A VALID convolution followed by the activation (C1, C3 full, C5)."""
+
+  def __init__(self, in_features, out_features, kernel_size, activation, init, *, rngs):
+    fan_in = kernel_size * kernel_size * in_features
+    self.conv = nnx.Conv(
+        in_features, out_features, (kernel_size, kernel_size), padding="VALID",
+        kernel_init=_fan_in_init(init, fan_in, nnx.initializers.lecun_normal()),
+        bias_init=_fan_in_init(init, fan_in, nnx.initializers.zeros_init()),
+        rngs=rngs)
+    self.activation = ACTIVATIONS[activation]
+    self.fan_in = fan_in
+
+  def __call__(self, x):
+    return self.activation(self.conv(x))
+
+  def connections(self, in_shape, out_shape):
+    return _spatial(out_shape) * out_shape[-1] * (self.fan_in + 1)
+
+
+class TableConv(nnx.Module):
+  """C3 with the paper's sparse connection table (Table I).
+
+  Only the 60 connected (input map, output map) kernels are parameters: they
+  are stored packed, shape (5, 5, 60), and scattered into a dense kernel whose
+  other entries are structural zeros, so they are not parameters and stay
+  exactly zero through training.
+  """
+
+  def __init__(self, in_features, out_features, kernel_size, activation, init, *, rngs,
+               table=C3_TABLE):
+    if in_features != 6 or out_features != len(table):
+      raise ValueError("the C3 table connects 6 S2 maps to 16 C3 maps")
+    self.in_index = np.array([i for m in table for i in m], np.int32)
+    self.out_index = np.array([o for o, m in enumerate(table) for _ in m], np.int32)
+    self.maps_read = np.array([len(m) for m in table], np.int32)
+    self.kernel_size = kernel_size
+    self.out_features = out_features
+    n = len(self.in_index)
+    k = kernel_size
+    if init == "paper":
+      fan_in = k * k * self.maps_read  # per output map
+      bound_k = 2.4 / fan_in[self.out_index]
+      bound_b = 2.4 / fan_in
+      kernel = jax.random.uniform(rngs.params(), (k, k, n), jnp.float32, -1, 1) * bound_k[None, None]
+      bias = jax.random.uniform(rngs.params(), (out_features,), jnp.float32, -1, 1) * bound_b
+    else:
+      # Each connected kernel gets the variance LeCun-normal gives its own map.
+      std = np.sqrt(1.0 / (k * k * self.maps_read[self.out_index])) / 0.87962566
+      kernel = jax.random.truncated_normal(rngs.params(), -2, 2, (k, k, n)) * std[None, None]
+      bias = jnp.zeros((out_features,))
+    self.kernel = nnx.Param(kernel)
+    self.bias = nnx.Param(bias)
+    self.activation = ACTIVATIONS[activation]
+
+  def dense_kernel(self):
+    k = self.kernel_size
+    dense = jnp.zeros((k, k, 6, self.out_features), self.kernel.dtype)
+    return dense.at[:, :, self.in_index, self.out_index].set(self.kernel[...])
+
+  def __call__(self, x):
+    y = jax.lax.conv_general_dilated(
+        x, self.dense_kernel().astype(x.dtype), (1, 1), "VALID",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return self.activation(y + self.bias[...].reshape(1, 1, 1, -1))
+
+  def connections(self, in_shape, out_shape):
+    per_map = self.kernel_size ** 2 * self.maps_read + 1
+    return int(_spatial(out_shape) * per_map.sum())
+
+
+class Pool(nnx.Module):
+  """2x2 stride-2 pooling: `max`, `avg`, or the paper's `subsample`.
+
+  Subsampling (section II.B, S2 and S4): the four inputs are added, multiplied
+  by one trainable coefficient per map, a trainable bias per map is added, and
+  the result goes through the network's squashing function (its activation).
+  """
+
+  def __init__(self, kind, features, activation, init, *, rngs):
+    self.kind = kind
+    if kind == "subsample":
+      if init == "paper":
+        self.coefficient = nnx.Param(paper_init(4)(rngs.params(), (features,)))
+        self.bias = nnx.Param(paper_init(4)(rngs.params(), (features,)))
+      else:
+        # Starts as an average pool.
+        self.coefficient = nnx.Param(jnp.full((features,), 0.25))
+        self.bias = nnx.Param(jnp.zeros((features,)))
+      self.activation = ACTIVATIONS[activation]
+
+  def __call__(self, x):
+    if self.kind == "max":
+      return nnx.max_pool(x, (2, 2), (2, 2))
+    if self.kind == "avg":
+      return nnx.avg_pool(x, (2, 2), (2, 2))
+    n, h, w, c = x.shape
+    window_sum = x.reshape(n, h // 2, 2, w // 2, 2, c).sum(axis=(2, 4))
+    coefficient = self.coefficient[...].reshape(1, 1, 1, c)
+    return self.activation(window_sum * coefficient + self.bias[...].reshape(1, 1, 1, c))
+
+  def connections(self, in_shape, out_shape):
+    inputs = 5 if self.kind == "subsample" else 4
+    return _spatial(out_shape) * out_shape[-1] * inputs
+
+
+class Dense(nnx.Module):
+  """A fully connected layer, with an optional activation (F6, dense OUTPUT)."""
+
+  def __init__(self, in_features, out_features, activation, init, *, rngs):
+    self.linear = nnx.Linear(
+        in_features, out_features,
+        kernel_init=_fan_in_init(init, in_features, nnx.initializers.lecun_normal()),
+        bias_init=_fan_in_init(init, in_features, nnx.initializers.zeros_init()),
+        rngs=rngs)
+    self.activation = ACTIVATIONS[activation] if activation else None
+
+  def __call__(self, x):
+    y = self.linear(x.reshape(x.shape[0], -1))
+    return self.activation(y) if self.activation else y
+
+  def connections(self, in_shape, out_shape):
+    return (math.prod(in_shape) + 1) * out_shape[-1]
+
+
+class Prototypes(nnx.Variable):
+  """Fixed, non-trainable RBF centres (never a `nnx.Param`)."""
+
+
+class RBF(nnx.Module):
+  """Euclidean RBF output units (section II.B, eq. 7): y_i = sum_j (x_j - w_ij)^2.
+
+  Returns -y as logits, so argmax picks the nearest prototype and the MAP loss
+  (`lenet_jax.losses.map_loss`) reads like a cross-entropy.
+  """
+
+  def __init__(self, in_features, num_classes):
+    centres = prototypes()
+    if in_features != centres.shape[1] or num_classes > centres.shape[0]:
+      raise ValueError("RBF output needs F6 with 84 units and at most 10 classes")
+    self.prototypes = Prototypes(jnp.asarray(centres[:num_classes]))
+
+  def __call__(self, x):
+    diff = x[:, None, :] - self.prototypes[...][None].astype(x.dtype)
+    return -jnp.sum(diff * diff, axis=-1)
+
+  def connections(self, in_shape, out_shape):
+    return in_shape[-1] * out_shape[-1]
+
+
+class LeNet5(nnx.Module):
+  """LeNet-5 with switchable activation, pooling, C3 connectivity, output and init."""
+
+  def __init__(self, *, input_shape=(32, 32, 1), num_classes=10, activation="relu",
+               pooling="max", c3="full", output="dense", init="default",
+               rngs: nnx.Rngs):
+    h, w, channels = input_shape
+    if h < 32 or w < 32:
+      raise ValueError(f"LeNet-5 needs inputs of at least 32x32, got {h}x{w}")
+    self.c1 = Conv(channels, 6, 5, activation, init, rngs=rngs)
+    self.s2 = Pool(pooling, 6, activation, init, rngs=rngs)
+    c3_cls = TableConv if c3 == "table" else Conv
+    self.c3 = c3_cls(6, 16, 5, activation, init, rngs=rngs)
+    self.s4 = Pool(pooling, 16, activation, init, rngs=rngs)
+    self.c5 = Conv(16, 120, 5, activation, init, rngs=rngs)
+    c5_h, c5_w = (h - 4) // 2, (w - 4) // 2
+    c5_h, c5_w = (c5_h - 4) // 2 - 4, (c5_w - 4) // 2 - 4
+    self.f6 = Dense(c5_h * c5_w * 120, 84, activation, init, rngs=rngs)
+    if output == "rbf":
+      self.output = RBF(84, num_classes)
+    else:
+      self.output = Dense(84, num_classes, None, init, rngs=rngs)
+    self.output_kind = output
+
+  def stages(self):
+    """(name, stage) in order; each stage maps the previous one's output."""
+    return [("C1", self.c1), ("S2", self.s2), ("C3", self.c3), ("S4", self.s4),
+            ("C5", self.c5), ("F6", self.f6), ("OUTPUT", self.output)]
+
+  def __call__(self, x, *, train: bool = False, rngs=None):
+    del train, rngs  # LeNet-5 has no dropout; the signature matches other models.
+    for _, stage in self.stages():
+      x = stage(x)
+    return x

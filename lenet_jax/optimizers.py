@@ -1,0 +1,55 @@
+"""optax optimizers and learning-rate schedules chosen by config."""
+
+import optax
+
+from lenet_jax.errors import ConfigError, check_choice, check_positive
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "piecewise")
+
+
+def validate(config) -> None:
+  check_choice("optimizer", config.optimizer, OPTIMIZERS)
+  check_choice("schedule", config.schedule, SCHEDULES)
+  check_positive("learning_rate", config.learning_rate)
+  if config.weight_decay < 0:
+    raise ConfigError("weight_decay", config.weight_decay, "must be >= 0")
+  if not 0 <= config.momentum < 1:
+    raise ConfigError("momentum", config.momentum, "must be in [0, 1)")
+  if config.schedule == "piecewise":
+    epochs, values = tuple(config.piecewise_epochs), tuple(config.piecewise_values)
+    if len(values) != len(epochs) or list(epochs) != sorted(epochs):
+      raise ConfigError("piecewise_epochs", epochs, "needs one ascending epoch per value in "
+                        "piecewise_values (the learning rate from that epoch on)")
+
+
+def schedule(config, steps_per_epoch: int):
+  """Learning rate per step."""
+  lr = config.learning_rate
+  total = config.num_epochs * steps_per_epoch
+  warmup = int(config.get("warmup_epochs", 0) * steps_per_epoch)
+  if config.schedule == "cosine":
+    return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(total, warmup + 1))
+  if config.schedule == "piecewise":
+    # learning_rate until the first boundary, then piecewise_values[k] from epoch piecewise_epochs[k].
+    boundaries = [int(e * steps_per_epoch) for e in config.piecewise_epochs]
+    values = [lr] + list(config.piecewise_values)
+    return optax.join_schedules([optax.constant_schedule(v) for v in values], boundaries)
+  if warmup:
+    return optax.join_schedules(
+        [optax.linear_schedule(0.0, lr, warmup), optax.constant_schedule(lr)], [warmup])
+  return optax.constant_schedule(lr)
+
+
+def create(config, steps_per_epoch: int) -> optax.GradientTransformation:
+  validate(config)
+  lr = schedule(config, steps_per_epoch)
+  if config.optimizer == "adamw":
+    return optax.adamw(lr, weight_decay=config.weight_decay)
+  if config.optimizer == "adam":
+    tx = optax.adam(lr)
+  else:
+    tx = optax.sgd(lr, momentum=config.momentum or None, nesterov=config.get("nesterov", False))
+  if config.weight_decay:
+    tx = optax.chain(optax.add_decayed_weights(config.weight_decay), tx)
+  return tx

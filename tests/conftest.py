@@ -1,0 +1,41 @@
+"""Test set-up: CPU only, no network probes, strict rank promotion, fake devices."""
+
+import os
+import sys
+
+os.environ.setdefault("LENET_JAX_OFFLINE", "1")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                           + " --xla_force_host_platform_device_count=4").strip()
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # for `configs`
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+MNIST_TEST_DIR = os.path.join(ROOT, "..", "shared", "data", "mnist_test")
+
+
+def tiny_config(**overrides):
+  """configs/lenet5.py shrunk to seconds: embedded digits, one epoch, small batches."""
+  from configs import lenet5
+  config = lenet5.get_config()
+  config.num_epochs = 1
+  config.batch_size = 50
+  config.eval_batch_size = 250
+  config.data.source = "embedded"
+  config.schedule = "constant"
+  for key, value in overrides.items():
+    target = config
+    *path, leaf = key.split(".")
+    for part in path:
+      target = target[part]
+    target[leaf] = value
+  return config
+
+
+@pytest.fixture
+def tiny():
+  return tiny_config

@@ -1,0 +1,118 @@
+import os
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import MNIST_TEST_DIR, tiny_config
+from lenet_jax import data
+from lenet_jax.data import embedded, idx, network, preprocess
+from lenet_jax.data.specs import SPECS
+from lenet_jax.errors import ConfigError, UserError
+
+
+def test_embedded_split_is_stratified_and_deterministic():
+  a = embedded.load(("train", "test"))
+  b = embedded.load(("train", "test"))
+  assert a["train"][0].shape == (4000, 28, 28, 1) and a["test"][0].shape == (1000, 28, 28, 1)
+  assert np.bincount(a["train"][1]).tolist() == [400] * 10
+  assert np.bincount(a["test"][1]).tolist() == [100] * 10
+  np.testing.assert_array_equal(a["test"][0], b["test"][0])
+  assert a["train"][0].dtype == np.uint8 and a["train"][0].max() > 200  # real ink
+
+
+def test_auto_falls_back_to_embedded_offline(caplog):
+  network.reachable.cache_clear()
+  config = tiny_config(**{"data.source": "auto"})
+  dataset = data.load(config.data)
+  assert dataset.source == "embedded"
+  assert any("5,000 real MNIST digits" in r.getMessage() for r in caplog.records)
+
+
+def test_auto_without_any_copy_is_one_clear_error(monkeypatch):
+  monkeypatch.setattr(data, "SYSTEM_DIRS", {})
+  config = tiny_config(**{"data.source": "auto", "data.name": "kmnist"})
+  with pytest.raises(UserError, match="no copy of kmnist found"):
+    data.load(config.data)
+
+
+def test_auto_prefers_a_local_idx_copy(tmp_path):
+  for split, n in (("train", 60), ("test", 20)):
+    images = np.zeros((n, 28, 28), np.uint8)
+    stem_i, stem_l = idx.FILES[split]
+    idx.write(str(tmp_path / (stem_i + ".gz")), images)
+    idx.write(str(tmp_path / (stem_l + ".gz")), np.arange(n, dtype=np.uint8) % 10)
+  config = tiny_config(**{"data.source": "auto", "data.dir": str(tmp_path)})
+  dataset = data.load(config.data)
+  assert dataset.source == "idx" and dataset.split("train")[0].shape == (60, 28, 28, 1)
+
+
+def test_test_only_idx_directory():
+  config = tiny_config(**{"data.source": "idx", "data.dir": MNIST_TEST_DIR})
+  dataset = data.load(config.data, ("test",))
+  images, labels = dataset.split("test")
+  assert images.shape == (10000, 28, 28, 1) and np.bincount(labels).min() > 850
+  with pytest.raises(UserError, match="lacks the IDX files train-images-idx3-ubyte"):
+    data.load(config.data, ("train", "test"))
+
+
+def test_tfds_source_with_mock_data():
+  import tensorflow_datasets as tfds
+  config = tiny_config(**{"data.source": "tfds"})
+  with tfds.testing.mock_data(num_examples=12):
+    dataset = data.load(config.data)
+  images, labels = dataset.split("train")
+  assert dataset.source == "tfds"
+  assert images.shape == (12, 28, 28, 1) and images.dtype == np.uint8
+  assert labels.dtype == np.int32 and labels.max() < 10
+
+
+def test_synthetic():
+  config = tiny_config(**{"data.name": "synthetic", "data.source": "synthetic"})
+  dataset = data.load(config.data)
+  assert dataset.split("train")[0].shape == (2048, 28, 28, 1)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("data.name", "mnistt", "choose one of mnist"),
+    ("data.source", "ftp", "choose one of auto, idx"),
+    ("data.normalization", "zscore", "choose one of mean_std, paper"),
+])
+def test_bad_data_config(key, value, match):
+  with pytest.raises(ConfigError, match=match):
+    data.load(tiny_config(**{key: value}).data)
+
+
+def test_labels_out_of_range_and_wrong_shape(tmp_path):
+  stem_i, stem_l = idx.FILES["test"]
+  idx.write(str(tmp_path / stem_i), np.zeros((4, 28, 28), np.uint8))
+  idx.write(str(tmp_path / stem_l), np.array([0, 1, 2, 12], np.uint8))
+  config = tiny_config(**{"data.source": "idx", "data.dir": str(tmp_path)})
+  with pytest.raises(UserError, match=r"labels in \[0, 12\]"):
+    data.load(config.data, ("test",))
+  idx.write(str(tmp_path / stem_i), np.zeros((4, 20, 20), np.uint8))
+  idx.write(str(tmp_path / stem_l), np.array([0, 1, 2, 3], np.uint8))
+  with pytest.raises(UserError, match="images of shape"):
+    data.load(config.data, ("test",))
+
+
+def test_paper_normalisation_and_padding():
+  images = jnp.zeros((1, 28, 28, 1), jnp.uint8).at[0, 0, 0, 0].set(255)
+  x = preprocess.prepare(images, SPECS["mnist"], "paper")
+  assert x.shape == (1, 32, 32, 1)
+  np.testing.assert_allclose(x[0, 2, 2, 0], 1.175, rtol=1e-6)  # ink, moved by the padding
+  np.testing.assert_allclose(x[0, 0, 0, 0], -0.1, rtol=1e-6)  # padded background
+  np.testing.assert_allclose(x[0, 3, 3, 0], -0.1, rtol=1e-6)
+
+
+def test_mean_std_normalisation():
+  images = jnp.full((1, 32, 32, 3), 255, jnp.uint8)
+  x = preprocess.prepare(images, SPECS["cifar10"], "mean_std")
+  np.testing.assert_allclose(x[0, 0, 0], (1 - np.array(SPECS["cifar10"].mean))
+                             / np.array(SPECS["cifar10"].std), rtol=1e-6)
+
+
+def test_network_probe_respects_offline_switch():
+  network.reachable.cache_clear()
+  assert os.environ["LENET_JAX_OFFLINE"] == "1"
+  assert network.reachable() is False

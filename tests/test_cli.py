@@ -1,0 +1,103 @@
+"""The command-line tools as a user meets them: one line for every mistake, no traceback."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import MNIST_TEST_DIR, ROOT
+from lenet_jax.data import idx
+
+
+def run(module, *args, timeout=240):
+  env = dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu")
+  return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(proc, *fragments):
+  assert proc.returncode != 0
+  assert "Traceback" not in proc.stderr, proc.stderr
+  errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+  assert len(errors) == 1, proc.stderr
+  for fragment in fragments:
+    assert fragment in errors[0], errors[0]
+
+
+@pytest.fixture(scope="module")
+def corrupt_dir(tmp_path_factory):
+  directory = tmp_path_factory.mktemp("corrupt")
+  idx.write(str(directory / "t10k-images-idx3-ubyte"), np.zeros((5, 28, 28), np.uint8))
+  idx.write(str(directory / "t10k-labels-idx1-ubyte"), np.zeros(5, np.uint8))
+  for split in ("train",):
+    images, labels = idx.FILES[split]
+    with open(directory / images, "wb") as f:
+      f.write(b"\x00\x00\x08\x03garbage")
+    idx.write(str(directory / labels), np.zeros(5, np.uint8))
+  return str(directory)
+
+
+BAD_CONFIGS = [
+    ("--config.data.name=mnistt", ("config.data.name='mnistt'", "mnist, fashion_mnist")),
+    ("--config.model.name=vgg", ("config.model.name='vgg'", "lenet5")),
+    ("--config.model.activation=swish", ("config.model.activation='swish'", "scaled_tanh")),
+    ("--config.model.pooling=median", ("config.model.pooling='median'", "subsample")),
+    ("--config.model.c3=sparse", ("config.model.c3='sparse'", "full, table")),
+    ("--config.model.output=svm", ("config.model.output='svm'", "dense, rbf")),
+    ("--config.data.source=ftp", ("config.data.source='ftp'", "auto, idx, tfds")),
+    ("--config.batch_size=0", ("config.batch_size=0", "integer >= 1")),
+    ("--config.num_epochs=-1", ("config.num_epochs=-1", "integer >= 1")),
+    ("--config.optimizer=rmsprop", ("config.optimizer='rmsprop'", "sgd, adam, adamw")),
+    ("--config.data.dir=/nonexistent", ("/nonexistent", "not a directory")),
+    ("--config.data.dir=" + MNIST_TEST_DIR, ("lacks the IDX files train-images-idx3-ubyte",)),
+]
+
+
+@pytest.mark.parametrize("flag,fragments", BAD_CONFIGS, ids=[b[0][9:30] for b in BAD_CONFIGS])
+def test_bad_config_is_one_line(tmp_path, flag, fragments):
+  proc = run("lenet_jax.main", "--config=configs/lenet5.py", f"--workdir={tmp_path}", flag)
+  assert_one_line_error(proc, *fragments)
+
+
+def test_corrupt_idx_file_is_one_line(tmp_path, corrupt_dir):
+  proc = run("lenet_jax.main", "--config=configs/lenet5.py", f"--workdir={tmp_path}",
+             f"--config.data.dir={corrupt_dir}")
+  assert_one_line_error(proc, "train-images-idx3-ubyte", "download it again")
+
+
+def test_missing_config_file_and_bad_flag_value(tmp_path):
+  proc = run("lenet_jax.main", "--config=configs/nope.py", f"--workdir={tmp_path}")
+  assert proc.returncode != 0 and "Traceback" not in proc.stderr
+  proc = run("lenet_jax.main", "--config=configs/lenet5.py", "--config.batch_size=lots")
+  assert proc.returncode != 0 and "Traceback" not in proc.stderr
+
+
+def test_summary_command():
+  proc = run("lenet_jax.summary", "--config=configs/lenet5_1998.py")
+  assert proc.returncode == 0, proc.stderr
+  assert "60,000" in proc.stdout and "340,908" in proc.stdout
+
+
+def test_train_then_evaluate_on_official_test_split(tmp_path):
+  workdir = str(tmp_path / "run")
+  proc = run("lenet_jax.main", "--config=configs/lenet5.py", f"--workdir={workdir}",
+             "--config.num_epochs=1", "--config.batch_size=100")
+  assert proc.returncode == 0, proc.stderr
+  assert "training on the 5,000 real MNIST digits" in proc.stderr  # the fallback warning
+  assert "epoch   1/1" in proc.stdout and "done: best test accuracy" in proc.stdout
+  proc = run("lenet_jax.evaluate", f"--workdir={workdir}", "--config.data.source=idx",
+             f"--config.data.dir={MNIST_TEST_DIR}")
+  assert proc.returncode == 0, proc.stderr
+  assert "on 10000 mnist test images from idx" in proc.stdout
+  accuracy = float(proc.stdout.split("test accuracy ")[1].split()[0])
+  assert accuracy > 0.7
+  assert os.path.exists(os.path.join(workdir, "evaluations.jsonl"))
+
+
+def test_evaluate_without_a_run(tmp_path):
+  proc = run("lenet_jax.evaluate", f"--workdir={tmp_path}")
+  assert_one_line_error(proc, "config.json not found")
+  proc = run("lenet_jax.evaluate")
+  assert_one_line_error(proc, "--workdir is required")

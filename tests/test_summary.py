@@ -1,0 +1,32 @@
+from conftest import tiny_config
+from configs import lenet5_1998
+from flax import nnx
+
+from lenet_jax import summary
+from lenet_jax.models.lenet5 import LeNet5
+
+PAPER_TABLE = {  # LeCun et al. 1998, section II.B: (trainable parameters, connections)
+    "C1": (156, 122_304), "S2": (12, 5_880), "C3": (1_516, 151_600), "S4": (32, 2_000),
+    "C5": (48_120, 48_120), "F6": (10_164, 10_164),
+}
+
+
+def test_1998_table_matches_the_paper():
+  config = lenet5_1998.get_config()
+  model = LeNet5(activation="scaled_tanh", pooling="subsample", c3="table", output="rbf",
+                 init="paper", rngs=nnx.Rngs(0))
+  rows = summary.rows(model, (32, 32, 1))
+  got = {name: (params, conns) for name, _, params, conns, _ in rows}
+  for name, expected in PAPER_TABLE.items():
+    assert got[name] == expected, name
+  assert sum(r[2] for r in rows) == 60_000
+  assert sum(r[3] for r in rows) == 340_908
+  assert [r[1] for r in rows][:5] == [(28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16),
+                                      (1, 1, 120)]
+  text = summary.summarize(config)
+  assert "60,000" in text and "340,908" in text and "151,600" in text
+
+
+def test_modern_total():
+  text = summary.summarize(tiny_config())
+  assert text.splitlines()[-1].split()[1] == "61,706"
