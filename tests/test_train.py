@@ -46,7 +46,7 @@ def test_golden_metrics_after_one_step(tmp_path):
 
 
 GOLDEN_TRAIN_LOSS = 2.9210748  # measured with jax 0.10.2 on CPU
-GOLDEN_TEST_LOSS = 2.5364518
+GOLDEN_TEST_LOSS = 2.4417615
 
 
 def test_resume_gives_the_same_run(tmp_path):
@@ -96,8 +96,10 @@ def test_finished_run_is_not_retrained(tmp_path, capsys):
 def test_1998_network_trains(tmp_path):
   from configs import lenet5_1998
   config = lenet5_1998.get_config()
-  config.num_epochs = 1
+  config.num_epochs = 2
+  config.schedule = "constant"
   config.data.source = "embedded"
   train.train_and_evaluate(config, str(tmp_path))
-  record = metrics.read(str(tmp_path))[0]
-  assert record["test_accuracy"] > 0.5
+  first, second = metrics.read(str(tmp_path))
+  assert second["train_loss"] < first["train_loss"]
+  assert second["test_accuracy"] > 0.7  # the MAP loss starts slowly; 0.88 measured
