@@ -35,6 +35,21 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.warmup_epochs = 0.0
   config.piecewise_epochs = ()
   config.piecewise_values = ()
+  config.learning_rate_per_sample = False  # True: rates are per sample, scaled by batch_size
+
+  # Stochastic diagonal Levenberg-Marquardt (optimizer='sdlm'; paper appendix C).
+  config.sdlm = ml_collections.ConfigDict()
+  config.sdlm.mu = 0.02
+  config.sdlm.samples = 500  # training samples the curvature is estimated from
+  config.sdlm.period_epochs = 1  # re-estimate before every this many passes
+
+  # Random affine distortions of the training images (paper section III.C).
+  config.distortions = ml_collections.ConfigDict()
+  config.distortions.enabled = False
+  config.distortions.translate = 2.0  # pixels, each direction
+  config.distortions.scale = 0.1  # zoom factor in 1 +- scale
+  config.distortions.squeeze = 0.1  # rows x (1 +- squeeze), columns / (1 +- squeeze)
+  config.distortions.shear = 0.15  # horizontal shear
 
   config.model = ml_collections.ConfigDict()
   config.model.name = "lenet5"

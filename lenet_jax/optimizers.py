@@ -3,8 +3,9 @@
 import optax
 
 from lenet_jax.errors import ConfigError, check_choice, check_positive
+from lenet_jax.optim.sdlm import sdlm
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZERS = ("sgd", "adam", "adamw", "sdlm")
 SCHEDULES = ("constant", "cosine", "piecewise")
 
 
@@ -16,6 +17,12 @@ def validate(config) -> None:
     raise ConfigError("weight_decay", config.weight_decay, "must be >= 0")
   if not 0 <= config.momentum < 1:
     raise ConfigError("momentum", config.momentum, "must be in [0, 1)")
+  if config.optimizer == "sdlm":
+    check_positive("sdlm.mu", config.sdlm.mu)
+    for key in ("samples", "period_epochs"):
+      value = config.sdlm[key]
+      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"sdlm.{key}", value, "must be an integer >= 1")
   if config.schedule == "piecewise":
     epochs, values = tuple(config.piecewise_epochs), tuple(config.piecewise_values)
     if len(values) != len(epochs) or list(epochs) != sorted(epochs):
@@ -24,8 +31,15 @@ def validate(config) -> None:
 
 
 def schedule(config, steps_per_epoch: int):
-  """Learning rate per step."""
-  lr = config.learning_rate
+  """Learning rate per step.
+
+  With `learning_rate_per_sample`, every rate in the config is the rate of a
+  batch-1 update (as the paper's schedule is) and is multiplied by the batch
+  size: one step on the mean gradient of B samples then moves the weights about
+  as far as B per-sample steps would.
+  """
+  scale = config.batch_size if config.get("learning_rate_per_sample") else 1
+  lr = config.learning_rate * scale
   total = config.num_epochs * steps_per_epoch
   warmup = int(config.get("warmup_epochs", 0) * steps_per_epoch)
   if config.schedule == "cosine":
@@ -33,7 +47,7 @@ def schedule(config, steps_per_epoch: int):
   if config.schedule == "piecewise":
     # learning_rate until the first boundary, then piecewise_values[k] from epoch piecewise_epochs[k].
     boundaries = [int(e * steps_per_epoch) for e in config.piecewise_epochs]
-    values = [lr] + list(config.piecewise_values)
+    values = [lr] + [v * scale for v in config.piecewise_values]
     return optax.join_schedules([optax.constant_schedule(v) for v in values], boundaries)
   if warmup:
     return optax.join_schedules(
@@ -46,7 +60,9 @@ def create(config, steps_per_epoch: int) -> optax.GradientTransformation:
   lr = schedule(config, steps_per_epoch)
   if config.optimizer == "adamw":
     return optax.adamw(lr, weight_decay=config.weight_decay)
-  if config.optimizer == "adam":
+  if config.optimizer == "sdlm":
+    tx = sdlm(lr, config.sdlm.mu)
+  elif config.optimizer == "adam":
     tx = optax.adam(lr)
   else:
     tx = optax.sgd(lr, momentum=config.momentum or None, nesterov=config.get("nesterov", False))

@@ -23,6 +23,7 @@ from flax import nnx
 from lenet_jax import checkpoint, data, losses, metrics, models, optimizers, summary
 from lenet_jax.data import preprocess
 from lenet_jax.errors import ConfigError, UserError
+from lenet_jax.optim import sdlm
 
 
 class DivergenceError(UserError):
@@ -59,15 +60,46 @@ class Task:
     self.graphdef, self.params, self.rest = nnx.split(model, nnx.Param, ...)
     self.loss_fn = losses.for_model(config.model)
     self.normalization = config.data.normalization
+    distort = config.get("distortions")
+    self.distortion_ranges = None
+    if distort is not None and distort.enabled:
+      self.distortion_ranges = {k: float(distort[k])
+                                for k in ("translate", "scale", "squeeze", "shear")}
 
   def model(self, params):
     return nnx.merge(self.graphdef, params, self.rest)
 
-  def prepare(self, images):
-    return preprocess.prepare(images, self.spec, self.normalization)
+  def prepare(self, images, distortion_key=None):
+    return preprocess.prepare(images, self.spec, self.normalization,
+                              distortion_key=distortion_key,
+                              distortion_ranges=self.distortion_ranges)
+
+  def _output_is_fixed(self):
+    return not jax.tree.leaves(nnx.state(self.model(self.params).output, nnx.Param))
+
+  def curvature_outputs(self, params, images):
+    """The outputs SDLM's Gauss-Newton diagonal is taken at (see `curvature_loss`)."""
+    model = self.model(params)
+    x = self.prepare(images)
+    return model.features(x) if self._output_is_fixed() else model(x)
+
+  def curvature_loss(self, outputs, labels):
+    """The loss as a function of `curvature_outputs`.
+
+    A parameter-free output layer (the RBF units) is part of the loss here, as
+    in the paper: the RBF penalties are quadratic in F6's states, so the loss's
+    Hessian is taken with respect to those 84 states. (With respect to the 10
+    penalties it vanishes wherever the MAP term's "rubbish class" dominates.)
+    """
+    if self._output_is_fixed():
+      outputs = self.model(self.params).output(outputs)
+    return self.loss_fn(outputs, labels)
 
   def logits(self, params, images, *, train=False, rngs=None):
-    return self.model(params)(self.prepare(images), train=train, rngs=rngs)
+    distortion_key = None
+    if train and self.distortion_ranges is not None:
+      distortion_key, rngs = jax.random.split(rngs)
+    return self.model(params)(self.prepare(images, distortion_key), train=train, rngs=rngs)
 
 
 def init_state(task, tx):
@@ -131,6 +163,22 @@ def make_evaluate(task, batch_size):
     return {"loss": sums["loss"] / n, "accuracy": sums["correct"] / n}
 
   return jax.jit(evaluate)
+
+
+def make_curvature_refresh(task, samples: int):
+  """jit(state, images, labels, order) -> state with SDLM's curvature re-estimated.
+
+  The estimate uses the first `samples` images of the epoch's order, undistorted.
+  """
+
+  def refresh(state, images, labels, order):
+    index = order.reshape(-1)[:samples]
+    curvature = sdlm.gauss_newton_diagonal(
+        task.curvature_outputs, task.curvature_loss, state["params"], images[index],
+        labels[index])
+    return dict(state, opt_state=sdlm.with_curvature(state["opt_state"], curvature))
+
+  return jax.jit(refresh)
 
 
 def steps_per_scan(config) -> int:
@@ -207,6 +255,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   steps_per_epoch = n_train // config.batch_size
   tx = optimizers.create(config, steps_per_epoch)
   train_chunk = make_train_chunk(task, tx)
+  refresh_curvature = None
+  if config.optimizer == "sdlm":
+    refresh_curvature = make_curvature_refresh(task, min(config.sdlm.samples, n_train))
   evaluate = make_evaluate(task, min(config.eval_batch_size, test_labels.shape[0]))
   data_key = jax.random.key(config.seed + 1)
   dropout_key = jax.random.key(config.seed + 2)
@@ -226,6 +277,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   try:
     for epoch in range(start_epoch, config.num_epochs + 1):
       order = epoch_order(data_key, epoch, n_train, config.batch_size)
+      if refresh_curvature is not None and (epoch - 1) % config.sdlm.period_epochs == 0:
+        state = refresh_curvature(state, train_images, train_labels, order)
       bar = _progress(steps_per_epoch, f"epoch {epoch}")
       t0 = time.perf_counter()
       sums = None

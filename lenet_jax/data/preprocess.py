@@ -2,6 +2,8 @@
 
 import jax.numpy as jnp
 
+from lenet_jax.data import distortions
+
 # LeCun et al. 1998, section II.A: "the values of the input pixels are normalized
 # so that the background level (white) corresponds to a value of -0.1 and the
 # foreground (black) corresponds to 1.175", making the mean roughly 0 and the
@@ -15,16 +17,21 @@ def model_input_shape(spec, min_size: int = 32):
   return (max(h, min_size), max(w, min_size), c)
 
 
-def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.float32):
+def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.float32,
+            distortion_key=None, distortion_ranges=None):
   """Pads images to at least `min_size` (28x28 digits -> 32x32) and normalises them.
 
-  Padding is done on the raw pixels, so padded pixels are background.
+  Padding is done on the raw pixels, so padded pixels are background. With a
+  `distortion_key`, each image is first given a random affine distortion within
+  `distortion_ranges` (see `lenet_jax.data.distortions`).
   """
   h, w = images.shape[1:3]
   ph, pw = max(0, min_size - h), max(0, min_size - w)
   if ph or pw:
     images = jnp.pad(images, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
   x = images.astype(dtype) / 255.0
+  if distortion_key is not None:
+    x = distortions.distort(distortion_key, x, **distortion_ranges)
   if normalization == "paper":
     return PAPER_BACKGROUND + (PAPER_FOREGROUND - PAPER_BACKGROUND) * x
   mean = jnp.asarray(spec.mean, dtype).reshape(1, 1, 1, -1)

@@ -9,7 +9,10 @@ from lenet_jax.errors import UserError
 
 def is_prepared(tfds_name: str, data_dir: str | None) -> bool:
   """Whether the dataset is already prepared locally (needs no network)."""
-  import tensorflow_datasets as tfds
+  try:
+    import tensorflow_datasets as tfds
+  except ImportError:
+    return False
   root = os.path.expanduser(data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets"))
   if not os.path.isdir(os.path.join(root, tfds_name)):
     return False  # checked first: TFDS warns about a missing folder
@@ -21,7 +24,11 @@ def is_prepared(tfds_name: str, data_dir: str | None) -> bool:
 
 def load(tfds_name: str, splits, data_dir: str | None, download: bool):
   """{split: (images uint8 [N, H, W, C], labels int32 [N])} read into memory."""
-  import tensorflow_datasets as tfds
+  try:
+    import tensorflow_datasets as tfds
+  except ImportError:
+    raise UserError("data.source='tfds' needs tensorflow-datasets: pip install "
+                    "tensorflow-datasets array_record importlib_resources") from None
   out = {}
   for split in splits:
     try:

@@ -244,8 +244,12 @@ class LeNet5(nnx.Module):
     return [("C1", self.c1), ("S2", self.s2), ("C3", self.c3), ("S4", self.s4),
             ("C5", self.c5), ("F6", self.f6), ("OUTPUT", self.output)]
 
-  def __call__(self, x, *, train: bool = False, rngs=None):
-    del train, rngs  # LeNet-5 has no dropout; the signature matches other models.
-    for _, stage in self.stages():
+  def features(self, x):
+    """F6's outputs: everything before the output layer."""
+    for _, stage in self.stages()[:-1]:
       x = stage(x)
     return x
+
+  def __call__(self, x, *, train: bool = False, rngs=None):
+    del train, rngs  # LeNet-5 has no dropout; the signature matches other models.
+    return self.output(self.features(x))

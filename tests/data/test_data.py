@@ -116,3 +116,12 @@ def test_network_probe_respects_offline_switch():
   network.reachable.cache_clear()
   assert os.environ["LENET_JAX_OFFLINE"] == "1"
   assert network.reachable() is False
+
+
+def test_auto_works_without_tensorflow_datasets(monkeypatch):
+  import sys
+  monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import now raises ImportError
+  dataset = data.load(tiny_config(**{"data.source": "auto"}).data)
+  assert dataset.source == "embedded"
+  with pytest.raises(UserError, match="pip install tensorflow-datasets"):
+    data.load(tiny_config(**{"data.source": "tfds"}).data)

@@ -1,0 +1,49 @@
+"""Random planar affine distortions on the device (LeCun et al. 1998, section III.C).
+
+The paper's 0.8% run trained on distorted copies of the digits: "random
+combinations of the following planar affine transformations: horizontal and
+vertical translations, scaling, squeezing (simultaneous horizontal compression
+and vertical elongation, or the reverse), and horizontal shearing". Each image
+gets its own transform, drawn uniformly within the configured ranges, applied
+by bilinear resampling about the image centre.
+"""
+
+import jax
+import jax.numpy as jnp
+
+
+def random_affine(key, n, translate: float, scale: float, squeeze: float, shear: float):
+  """n 2x2 matrices [n, 2, 2] (row, col) and translations [n, 2], uniformly drawn."""
+  k = jax.random.split(key, 5)
+  u = lambda key, r, shape=(n,): jax.random.uniform(key, shape, minval=-r, maxval=r)
+  s = 1.0 + u(k[0], scale)
+  q = 1.0 + u(k[1], squeeze)
+  h = u(k[2], shear)
+  # Output pixel (r, c) reads input (A @ [r, c]) + t about the centre: zoom s,
+  # squeeze rows by q and columns by 1/q, shear columns along rows by h.
+  a = jnp.stack([jnp.stack([s * q, jnp.zeros(n)], -1),
+                 jnp.stack([s * h, s / q], -1)], -2)
+  t = u(k[3], translate, (n, 2))
+  return a, t
+
+
+def apply(images, matrices, translations):
+  """Resamples float images [n, H, W, C]; pixels from outside read as 0 (background)."""
+  n, height, width, channels = images.shape
+  centre = jnp.array([(height - 1) / 2, (width - 1) / 2])
+  rows, cols = jnp.meshgrid(jnp.arange(height, dtype=images.dtype),
+                            jnp.arange(width, dtype=images.dtype), indexing="ij")
+  grid = jnp.stack([rows.ravel(), cols.ravel()]) - centre[:, None]  # [2, H*W]
+
+  def one(image, a, t):
+    coords = a @ grid + (centre + t)[:, None]
+    sample = lambda ch: jax.scipy.ndimage.map_coordinates(ch, list(coords), order=1, cval=0.0)
+    return jax.vmap(sample, in_axes=-1, out_axes=-1)(image).reshape(height, width, channels)
+
+  return jax.vmap(one)(images, matrices, translations)
+
+
+def distort(key, images, translate=0.0, scale=0.0, squeeze=0.0, shear=0.0):
+  """Applies one random affine transform per image; the identity when all ranges are 0."""
+  matrices, translations = random_affine(key, images.shape[0], translate, scale, squeeze, shear)
+  return apply(images, matrices, translations)

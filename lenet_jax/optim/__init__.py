@@ -1,0 +1,1 @@
+"""Optimizers that optax does not ship."""
