@@ -95,11 +95,9 @@ def test_finished_run_is_not_retrained(tmp_path, capsys):
 
 def test_1998_network_trains(tmp_path):
   from configs import lenet5_1998
-  config = lenet5_1998.get_config()
-  config.num_epochs = 2
-  config.schedule = "constant"
+  config = lenet5_1998.get_config("runlocal")  # SDLM, batch 16, 2 passes
   config.data.source = "embedded"
   train.train_and_evaluate(config, str(tmp_path))
   first, second = metrics.read(str(tmp_path))
   assert second["train_loss"] < first["train_loss"]
-  assert second["test_accuracy"] > 0.7  # the MAP loss starts slowly; 0.88 measured
+  assert second["test_accuracy"] > 0.7
