@@ -26,7 +26,8 @@ def rows(model, input_shape):
   for name, stage in model.stages():
     y = jax.eval_shape(stage, jax.ShapeDtypeStruct((1,) + shape, jnp.float32))
     out_shape = tuple(y.shape[1:])
-    params = sum(x.size for x in jax.tree.leaves(nnx.state(stage, nnx.Param)))
+    layer = getattr(stage, "layer", stage)  # AlexNet's stages wrap a layer
+    params = sum(x.size for x in jax.tree.leaves(nnx.state(layer, nnx.Param)))
     connections = int(stage.connections(shape, out_shape))
     multiplies = params > 0 or name == "OUTPUT"
     flops = 2 * connections if multiplies else connections
@@ -49,7 +50,7 @@ def format_table(table, input_shape) -> str:
 
 def summarize(config) -> str:
   spec = data.validate(config.data)
-  input_shape = preprocess.model_input_shape(spec)
+  input_shape = preprocess.model_input_shape(spec, config.data)
   model = models.create(config.model, input_shape, spec.num_classes, config.seed)
   return format_table(rows(model, input_shape), input_shape)
 

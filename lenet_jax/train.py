@@ -20,7 +20,7 @@ import optax
 from absl import logging
 from flax import nnx
 
-from lenet_jax import checkpoint, data, losses, metrics, models, optimizers, summary
+from lenet_jax import checkpoint, data, losses, metrics, models, optimizers, parallel, summary
 from lenet_jax.data import preprocess
 from lenet_jax.errors import ConfigError, UserError
 from lenet_jax.optim import sdlm
@@ -46,6 +46,7 @@ def validate(config) -> data.DatasetSpec:
   spec = data.validate(config.data)
   models.validate(config.model, spec.num_classes)
   optimizers.validate(config)
+  parallel.validate(config)
   return spec
 
 
@@ -55,7 +56,10 @@ class Task:
   def __init__(self, config, spec):
     self.config = config
     self.spec = spec
-    self.input_shape = preprocess.model_input_shape(spec)
+    self.input_shape = preprocess.model_input_shape(spec, config.data)
+    self.resize = None
+    if config.data.get("resize"):
+      self.resize = (self.input_shape[0], self.input_shape[-1])
     model = models.create(config.model, self.input_shape, spec.num_classes, config.seed)
     self.graphdef, self.params, self.rest = nnx.split(model, nnx.Param, ...)
     self.loss_fn = losses.for_model(config.model)
@@ -72,7 +76,7 @@ class Task:
   def prepare(self, images, distortion_key=None):
     return preprocess.prepare(images, self.spec, self.normalization,
                               distortion_key=distortion_key,
-                              distortion_ranges=self.distortion_ranges)
+                              distortion_ranges=self.distortion_ranges, resize=self.resize)
 
   def _output_is_fixed(self):
     return not jax.tree.leaves(nnx.state(self.model(self.params).output, nnx.Param))
@@ -95,6 +99,23 @@ class Task:
       outputs = self.model(self.params).output(outputs)
     return self.loss_fn(outputs, labels)
 
+  def tower_logits(self, params, images, *, comm, train=False, rngs=None):
+    """Per-tower logits (AlexNet), for use under shard_map or pmap; see lenet_jax.parallel."""
+    distortion_key = None
+    if train and self.distortion_ranges is not None:
+      distortion_key, rngs = jax.random.split(rngs)
+    x = self.prepare(images, distortion_key)
+    return self.model(params).tower_forward(x, comm=comm, train=train, rngs=rngs)
+
+  def loss_and_grads(self, params, images, labels, key):
+    """(mean loss, correct count, gradients) of one batch on one device."""
+    def loss_of(p):
+      logits = self.logits(p, images, train=True, rngs=key)
+      return self.loss_fn(logits, labels), logits
+
+    (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+    return loss, jnp.sum(jnp.argmax(logits, -1) == labels), grads
+
   def logits(self, params, images, *, train=False, rngs=None):
     distortion_key = None
     if train and self.distortion_ranges is not None:
@@ -107,22 +128,22 @@ def init_state(task, tx):
           "step": jnp.zeros((), jnp.int32)}
 
 
-def make_train_chunk(task, tx):
-  """jit(state, images, labels, batch_index [k, B], key) -> (state, summed metrics)."""
+def make_train_chunk(task, tx, loss_and_grads=None):
+  """jit(state, images, labels, batch_index [k, B], key) -> (state, summed metrics).
+
+  `loss_and_grads` defaults to the single-device `task.loss_and_grads`;
+  `lenet_jax.parallel` supplies the tower-parallel one.
+  """
+  loss_and_grads = loss_and_grads or task.loss_and_grads
 
   def train_step(images, labels, key, state, index):
     x, y = images[index], labels[index]
     step_key = jax.random.fold_in(key, state["step"])
-
-    def loss_of(params):
-      logits = task.logits(params, x, train=True, rngs=step_key)
-      return task.loss_fn(logits, y), logits
-
-    (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(state["params"])
+    loss, correct, grads = loss_and_grads(state["params"], x, y, step_key)
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
     params = optax.apply_updates(state["params"], updates)
     batch = y.shape[0]
-    sums = {"loss": loss * batch, "correct": jnp.sum(jnp.argmax(logits, -1) == y),
+    sums = {"loss": loss * batch, "correct": correct.astype(jnp.int32),
             "count": jnp.asarray(batch, jnp.int32)}
     return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, sums
 

@@ -1,5 +1,6 @@
 """On-device input preparation: uint8 images -> padded, normalised float inputs."""
 
+import jax
 import jax.numpy as jnp
 
 from lenet_jax.data import distortions
@@ -11,14 +12,21 @@ from lenet_jax.data import distortions
 PAPER_BACKGROUND, PAPER_FOREGROUND = -0.1, 1.175
 
 
-def model_input_shape(spec, min_size: int = 32):
-  """The shape the model sees: the dataset's images padded to at least `min_size`."""
+def model_input_shape(spec, data_config=None, min_size: int = 32):
+  """The shape the model sees.
+
+  With `data_config.resize` (AlexNet's 227), images are resized to that square
+  with `data_config.channels` channels; otherwise they are padded to at least
+  `min_size` (LeNet-5's 32x32).
+  """
   h, w, c = spec.image_shape
+  if data_config is not None and data_config.get("resize"):
+    return (data_config.resize, data_config.resize, data_config.get("channels") or c)
   return (max(h, min_size), max(w, min_size), c)
 
 
 def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.float32,
-            distortion_key=None, distortion_ranges=None):
+            distortion_key=None, distortion_ranges=None, resize=None):
   """Pads images to at least `min_size` (28x28 digits -> 32x32) and normalises them.
 
   Padding is done on the raw pixels, so padded pixels are background. With a
@@ -27,6 +35,15 @@ def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.floa
   """
   h, w = images.shape[1:3]
   ph, pw = max(0, min_size - h), max(0, min_size - w)
+  if resize is not None:  # (size, channels): bilinear resize, grey repeated to RGB
+    size, channels = resize
+    x = jax.image.resize(images.astype(dtype) / 255.0, (images.shape[0], size, size,
+                                                        images.shape[-1]), "bilinear")
+    if channels != x.shape[-1]:
+      x = jnp.repeat(x, channels // x.shape[-1], axis=-1)
+    mean = jnp.asarray(spec.mean * (channels // len(spec.mean)), dtype).reshape(1, 1, 1, -1)
+    std = jnp.asarray(spec.std * (channels // len(spec.std)), dtype).reshape(1, 1, 1, -1)
+    return (x - mean) / std
   if ph or pw:
     images = jnp.pad(images, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
   x = images.astype(dtype) / 255.0

@@ -2,10 +2,13 @@
 
 from flax import nnx
 
-from lenet_jax.errors import check_choice
-from lenet_jax.models import lenet5
+import jax.numpy as jnp
 
-MODELS = ("lenet5",)
+from lenet_jax.errors import ConfigError, check_choice
+from lenet_jax.models import alexnet, lenet5
+
+MODELS = ("lenet5", "alexnet")
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def validate(model_config, num_classes: int) -> None:
@@ -18,9 +21,17 @@ def validate(model_config, num_classes: int) -> None:
     check_choice("model.output", model_config.output, lenet5.OUTPUTS)
     check_choice("model.init", model_config.init, lenet5.INITS)
     if model_config.output == "rbf" and num_classes > 10:
-      from lenet_jax.errors import ConfigError
       raise ConfigError("model.output", "rbf",
                         f"the RBF prototypes cover 10 classes, the dataset has {num_classes}; use 'dense'")
+
+
+  if model_config.name == "alexnet":
+    check_choice("model.towers", model_config.towers, (1, 2))
+    check_choice("model.dtype", model_config.dtype, tuple(DTYPES))
+    check_choice("model.grouped_conv", model_config.grouped_conv, ("split", "feature_group"))
+    if num_classes % model_config.towers:
+      raise ConfigError("model.towers", model_config.towers,
+                        f"the {num_classes} classes must split evenly over the towers")
 
 
 def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module:
@@ -33,4 +44,8 @@ def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module
         activation=model_config.activation, pooling=model_config.pooling,
         c3=model_config.c3, output=model_config.output, init=model_config.init,
         rngs=rngs)
+  if model_config.name == "alexnet":
+    return alexnet.AlexNet(
+        input_shape=input_shape, num_classes=num_classes, towers=model_config.towers,
+        dtype=DTYPES[model_config.dtype], grouped_conv=model_config.grouped_conv, rngs=rngs)
   raise AssertionError(model_config.name)

@@ -1,0 +1,58 @@
+"""AlexNet (Krizhevsky et al. 2012) on one device, its two towers as grouped convolutions.
+
+  python -m lenet_jax.main --config=configs/alexnet.py                      # Fashion-MNIST at 227x227x3
+  python -m lenet_jax.main --config=configs/alexnet.py:data=imagenette
+  python -m lenet_jax.main --config=configs/alexnet.py:data=synthetic       # random images, for speed
+  python -m lenet_jax.summary --config=configs/alexnet.py:data=imagenet2012
+
+Section 5: SGD with momentum 0.9, weight decay 5e-4, batch 128, learning rate
+0.01 divided by 10 three times over about 90 epochs.
+"""
+
+import ml_collections
+
+from configs import lenet5
+
+
+def get_config(arg: str = ""):
+  args = lenet5.parse_arg(arg)
+  config = lenet5.get_config("data=" + args.get("data", "fashion_mnist"))
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "alexnet"
+  config.model.towers = 2
+  config.model.dtype = "float32"  # compute dtype; 'bfloat16' keeps fp32 parameters
+  config.model.grouped_conv = "split"  # or 'feature_group' (XLA's grouped convolution)
+
+  config.data.resize = 227
+  config.data.channels = 3
+  config.data.synthetic_shape = (227, 227, 3)
+  config.data.synthetic_train_size = 2048
+  config.data.synthetic_test_size = 256
+
+  config.optimizer = "sgd"
+  config.learning_rate = 0.01
+  config.momentum = 0.9
+  config.weight_decay = 5e-4
+  config.schedule = "piecewise"
+  config.num_epochs = 90
+  config.piecewise_epochs = (30, 60, 80)
+  config.piecewise_values = (0.001, 0.0001, 0.00001)
+  config.batch_size = 128
+  config.eval_batch_size = 256
+  config.steps_per_scan = 0
+
+  config.parallel = ml_collections.ConfigDict()
+  config.parallel.backend = "shard_map"  # or 'pmap'
+  config.parallel.data = 1
+  config.parallel.model = 1  # 2: one tower per device
+  config.parallel.distributed = False  # jax.distributed.initialize() for multi-host runs
+
+  if config.data.name in ("fashion_mnist", "mnist", "kmnist", "cifar10"):
+    config.num_epochs = 10
+    config.piecewise_epochs = (6, 9)
+    config.piecewise_values = (0.001, 0.0001)
+  if args.get("runlocal"):
+    config.num_epochs = 1
+    config.batch_size = 8
+    config.eval_batch_size = 8
+  return config

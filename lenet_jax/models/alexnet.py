@@ -1,0 +1,204 @@
+"""AlexNet (Krizhevsky, Sutskever, Hinton 2012, "ImageNet classification with deep
+convolutional neural networks", section 3 and figure 2), with its two-GPU split.
+
+Every layer's parameters carry a leading `towers` axis: tower t holds the
+filters GPU t held (conv1's 48 of 96, conv2's 128 of 256, ...). The same
+parameters run two ways:
+
+- `__call__`: one device. Tower-local layers (conv2, conv4, conv5) are grouped
+  convolutions over the towers' concatenated maps; conv3 and the FC layers read
+  every map. LRN windows stay inside a tower.
+- `tower_forward`: the per-tower computation, run under `jax.shard_map` or
+  `jax.pmap` with one tower per device of a mesh axis. Where the GPUs exchanged
+  activations (into conv3 and each FC layer) an `all_gather` over that axis
+  collects both towers' maps.
+
+towers=1 is the ungrouped single-GPU network.
+"""
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from lenet_jax.models.lrn import lrn
+
+DROPOUT = 0.5
+
+
+class TowerConv(nnx.Module):
+  """A convolution split over towers; `local` ones read only their own tower's maps."""
+
+  def __init__(self, towers, in_features, out_features, kernel, stride, padding, bias_init,
+               local, *, rngs, grouped_conv="split"):
+    in_per = in_features // towers if local else in_features
+    self.kernel = nnx.Param(0.01 * jax.random.normal(
+        rngs.params(), (towers, kernel, kernel, in_per, out_features // towers)))
+    self.bias = nnx.Param(jnp.full((towers, out_features // towers), bias_init, jnp.float32))
+    self.towers, self.stride, self.padding, self.local = towers, stride, padding, local
+    self.grouped_conv = grouped_conv
+
+  def _conv(self, x, kernel, groups=1):
+    return jax.lax.conv_general_dilated(
+        x, kernel.astype(x.dtype), (self.stride, self.stride),
+        [(self.padding, self.padding)] * 2, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=groups)
+
+  def __call__(self, x):
+    kernel, bias = self.kernel[...], self.bias[...]
+    t = self.towers
+    if self.local and t > 1 and self.grouped_conv == "split":
+      # Each tower's conv on its own maps, then concatenated: XLA's grouped-conv
+      # backward pass is slow (jax-ml/jax#13800).
+      xs = jnp.split(x, t, axis=-1)
+      y = jnp.concatenate([self._conv(xs[i], kernel[i]) for i in range(t)], axis=-1)
+    else:
+      full = jnp.concatenate(list(kernel), axis=-1)  # towers' filters side by side
+      y = self._conv(x, full, groups=t if self.local else 1)
+    return y + bias.reshape(1, 1, 1, -1).astype(y.dtype)
+
+  def tower(self, x):
+    """This device's tower: parameters hold one tower (leading axis 1)."""
+    return self._conv(x, self.kernel[0]) + self.bias[0].reshape(1, 1, 1, -1).astype(x.dtype)
+
+  def connections(self, in_shape, out_shape):
+    k = self.kernel.shape
+    return out_shape[0] * out_shape[1] * out_shape[2] * (k[1] * k[2] * k[3] + 1)
+
+
+class TowerDense(nnx.Module):
+  """A fully connected layer whose outputs are split over towers (inputs from all)."""
+
+  def __init__(self, towers, in_features, out_features, bias_init, *, rngs):
+    self.kernel = nnx.Param(0.01 * jax.random.normal(
+        rngs.params(), (towers, in_features, out_features // towers)))
+    self.bias = nnx.Param(jnp.full((towers, out_features // towers), bias_init, jnp.float32))
+
+  def __call__(self, x):
+    kernel = jnp.concatenate(list(self.kernel[...]), axis=-1)
+    return x @ kernel.astype(x.dtype) + self.bias[...].reshape(1, -1).astype(x.dtype)
+
+  def tower(self, x):
+    return x @ self.kernel[0].astype(x.dtype) + self.bias[0].reshape(1, -1).astype(x.dtype)
+
+  def connections(self, in_shape, out_shape):
+    return (in_shape[-1] + 1) * out_shape[-1]
+
+
+def _max_pool(x):
+  """Overlapping 3x3 stride-2 max pooling (section 3.4)."""
+  return nnx.max_pool(x, (3, 3), (2, 2))
+
+
+def _dropout(x, key, train, slice_rows=None):
+  """Dropout with a mask drawn for the whole batch, so any sharding draws the same mask."""
+  if not train or key is None:
+    return x
+  keep = jax.random.bernoulli(key, 1.0 - DROPOUT, x.shape if slice_rows is None
+                              else (slice_rows[1],) + x.shape[1:])
+  if slice_rows is not None:
+    keep = jax.lax.dynamic_slice_in_dim(keep, slice_rows[0], x.shape[0])
+  return jnp.where(keep, x / (1.0 - DROPOUT), 0).astype(x.dtype)
+
+
+class AlexNet(nnx.Module):
+  """AlexNet with paper widths, LRN, overlapping pooling, dropout and the paper's init."""
+
+  def __init__(self, *, input_shape=(227, 227, 3), num_classes=1000, towers=2,
+               dtype=jnp.float32, grouped_conv="split", rngs: nnx.Rngs):
+    if num_classes % towers:
+      raise ValueError(f"num_classes={num_classes} must divide over {towers} towers")
+    c = input_shape[-1]
+    t = towers
+    # Biases of 1 in conv2, conv4, conv5 and the hidden FC layers, 0 elsewhere (section 5).
+    self.conv1 = TowerConv(t, c, 96, 11, 4, 0, 0.0, False, rngs=rngs)
+    self.conv2 = TowerConv(t, 96, 256, 5, 1, 2, 1.0, True, rngs=rngs, grouped_conv=grouped_conv)
+    self.conv3 = TowerConv(t, 256, 384, 3, 1, 1, 0.0, False, rngs=rngs)
+    self.conv4 = TowerConv(t, 384, 384, 3, 1, 1, 1.0, True, rngs=rngs, grouped_conv=grouped_conv)
+    self.conv5 = TowerConv(t, 384, 256, 3, 1, 1, 1.0, True, rngs=rngs, grouped_conv=grouped_conv)
+    h = input_shape[0]
+    for size, stride, pad in ((11, 4, 0), (3, 2, 0), (5, 1, 2), (3, 2, 0), (3, 1, 1), (3, 1, 1),
+                              (3, 1, 1), (3, 2, 0)):
+      h = (h + 2 * pad - size) // stride + 1
+    self.fc6 = TowerDense(t, h * h * 256, 4096, 1.0, rngs=rngs)
+    self.fc7 = TowerDense(t, 4096, 4096, 1.0, rngs=rngs)
+    self.fc8 = TowerDense(t, 4096, num_classes, 0.0, rngs=rngs)
+    self.towers = towers
+    self.dtype = dtype
+
+  def stages(self):
+    """(name, stage) for the summary tool; pooling and LRN are inside the conv stages."""
+    relu = jax.nn.relu
+    t = self.towers
+    return [
+        ("conv1", _Stage(self.conv1, lambda y: _max_pool(lrn(relu(y), groups=t)))),
+        ("conv2", _Stage(self.conv2, lambda y: _max_pool(lrn(relu(y), groups=t)))),
+        ("conv3", _Stage(self.conv3, relu)),
+        ("conv4", _Stage(self.conv4, relu)),
+        ("conv5", _Stage(self.conv5, lambda y: _max_pool(relu(y)))),
+        ("fc6", _Stage(self.fc6, relu, flatten=True)),
+        ("fc7", _Stage(self.fc7, relu)),
+        ("fc8", _Stage(self.fc8, lambda y: y)),
+    ]
+
+  def __call__(self, x, *, train: bool = False, rngs=None):
+    relu = jax.nn.relu
+    t = self.towers
+    keys = jax.random.split(rngs, 2) if (train and rngs is not None) else (None, None)
+    x = x.astype(self.dtype)
+    x = _max_pool(lrn(relu(self.conv1(x)), groups=t))
+    x = _max_pool(lrn(relu(self.conv2(x)), groups=t))
+    x = relu(self.conv3(x))
+    x = relu(self.conv4(x))
+    x = _max_pool(relu(self.conv5(x)))
+    x = x.reshape(x.shape[0], -1)
+    x = relu(self.fc6(_dropout(x, keys[0], train)))
+    x = relu(self.fc7(_dropout(x, keys[1], train)))
+    return self.fc8(x).astype(jnp.float32)
+
+  def tower_forward(self, x, *, comm, train: bool = False, rngs=None):
+    """One tower's computation, run under shard_map or pmap, one tower a device.
+
+    Parameters hold this device's tower only (leading axis of size 1); `x` is
+    this device's share of the batch. `comm` (see `lenet_jax.parallel`) supplies
+    the collectives: `gather_towers(y)` stacks every tower's `y` in tower order,
+    and `batch_rows(n)` gives (offset, global batch) of this device's rows, so
+    dropout masks are drawn for the global batch and sliced: any mesh draws the
+    masks the single-device network draws.
+    """
+    relu = jax.nn.relu
+
+    def gather(y):  # every tower's maps, in tower order along channels
+      return jnp.concatenate(list(comm.gather_towers(y)), axis=-1)
+
+    rows = comm.batch_rows(x.shape[0])
+    keys = jax.random.split(rngs, 2) if (train and rngs is not None) else (None, None)
+    x = x.astype(self.dtype)
+    x = _max_pool(lrn(relu(self.conv1.tower(x))))
+    x = _max_pool(lrn(relu(self.conv2.tower(x))))
+    x = relu(self.conv3.tower(gather(x)))
+    x = relu(self.conv4.tower(x))
+    x = _max_pool(relu(self.conv5.tower(x)))
+    x = gather(x)  # [n, 6, 6, 256], channels in tower order like the single-device net
+    x = x.reshape(x.shape[0], -1)
+    x = relu(self.fc6.tower(_dropout(x, keys[0], train, rows)))
+    x = relu(self.fc7.tower(_dropout(gather(x), keys[1], train, rows)))
+    return gather(self.fc8.tower(gather(x))).astype(jnp.float32)
+
+
+class _Stage:
+  """Adapts a layer plus what follows it to the summary tool's stage protocol."""
+
+  def __init__(self, layer, after, flatten=False):
+    self.layer, self.after, self.flatten = layer, after, flatten
+
+  def __call__(self, x):
+    if self.flatten:
+      x = x.reshape(x.shape[0], -1)
+    return self.after(self.layer(x))
+
+  def connections(self, in_shape, out_shape):
+    if self.flatten:
+      in_shape = (int(jnp.prod(jnp.array(in_shape))),)
+    layer_out = jax.eval_shape(self.layer, jax.ShapeDtypeStruct((1,) + tuple(in_shape),
+                                                               jnp.float32)).shape[1:]
+    return self.layer.connections(in_shape, layer_out)

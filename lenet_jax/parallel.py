@@ -1,0 +1,183 @@
+"""AlexNet's two-GPU split across real devices, with data parallelism around it.
+
+A mesh has axes (`data`, `model`). Each device of the `model` axis holds one
+tower's parameters (every parameter's leading `towers` axis is sharded over
+`model`); each device of the `data` axis sees its share of the batch. The
+per-tower code (`AlexNet.tower_forward`, all_gather over `model` where the GPUs
+exchanged activations) is written once and wrapped by either
+
+- `jax.shard_map` over a named mesh (default; JAX's recommended API), or
+- `jax.pmap`, nested: data outside, model inside (`config.parallel.backend='pmap'`).
+
+Only the loss and gradients run under the wrapper; the optimizer update runs
+on the sharded global arrays under `jax.jit`.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from lenet_jax.errors import ConfigError, check_choice
+
+AXES = ("data", "model")
+BACKENDS = ("shard_map", "pmap")
+
+
+def sizes(config):
+  parallel = config.get("parallel")
+  if parallel is None:
+    return 1, 1
+  return parallel.data, parallel.model
+
+
+def is_parallel(config) -> bool:
+  return sizes(config) != (1, 1)
+
+
+def validate(config) -> None:
+  parallel = config.get("parallel")
+  if parallel is None:
+    return
+  check_choice("parallel.backend", parallel.backend, BACKENDS)
+  for key in ("data", "model"):
+    value = parallel[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+      raise ConfigError(f"parallel.{key}", value, "must be an integer >= 1")
+  d, m = parallel.data, parallel.model
+  if m > 1:
+    if config.model.name != "alexnet":
+      raise ConfigError("parallel.model", m, "only AlexNet's towers split over devices; use 1")
+    if m != config.model.towers:
+      raise ConfigError("parallel.model", m,
+                        f"must equal config.model.towers={config.model.towers} (one tower a device)")
+  available = jax.device_count()
+  if d * m > available:
+    raise ConfigError("parallel.data", d, f"a {d}x{m} mesh needs {d * m} devices, "
+                      f"{available} exist (on CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N)")
+  for key in ("batch_size", "eval_batch_size"):
+    if config[key] % d:
+      raise ConfigError(key, config[key], f"must be divisible by parallel.data={d}")
+
+
+def make_mesh(config):
+  d, m = sizes(config)
+  return jax.make_mesh((d, m), AXES, axis_types=(jax.sharding.AxisType.Auto,) * 2,
+                       devices=jax.devices()[: d * m])
+
+
+def shard_state(state, mesh):
+  """Places every array with a leading towers axis on `model`; scalars are replicated."""
+  def place(x):
+    spec = P("model") if getattr(x, "ndim", 0) > 0 else P()
+    return jax.device_put(x, NamedSharding(mesh, spec))
+  return jax.tree.map(place, state)
+
+
+class NamedAxes:
+  """Collectives over the named mesh axes `data` and `model` (shard_map)."""
+
+  def gather_towers(self, y):
+    return jax.lax.all_gather(y, "model")
+
+  def batch_rows(self, n):
+    return jax.lax.axis_index("data") * n, n * jax.lax.axis_size("data")
+
+  def mean_over_data(self, tree):
+    return jax.lax.pmean(tree, "data")
+
+  def grads_over_data(self, grads):
+    # The parameters are replicated over `data`, so shard_map's autodiff has
+    # already summed their gradients over it (the transpose of the implicit
+    # broadcast); only the division is left.
+    return jax.tree.map(lambda g: g / jax.lax.axis_size("data"), grads)
+
+  def sum_over_data(self, x):
+    return jax.lax.psum(x, "data")
+
+  def same_over_towers(self, x):
+    """`x` is equal on every tower; this makes that explicit to shard_map."""
+    return jax.lax.pmax(x, "model")
+
+
+class GroupedAxes:
+  """The same collectives under one `jax.pmap` axis over d x m devices.
+
+  Device k is data shard k // m, tower k % m; `axis_index_groups` restricts each
+  collective to the devices of one data shard (towers) or of one tower (data).
+  """
+
+  AXIS = "devices"
+
+  def __init__(self, d, m):
+    self.d, self.m = d, m
+    self.towers = [[i * m + j for j in range(m)] for i in range(d)]
+    self.shards = [[i * m + j for i in range(d)] for j in range(m)]
+
+  def gather_towers(self, y):
+    return jax.lax.all_gather(y, self.AXIS, axis_index_groups=self.towers)
+
+  def batch_rows(self, n):
+    return (jax.lax.axis_index(self.AXIS) // self.m) * n, n * self.d
+
+  def mean_over_data(self, tree):
+    return jax.lax.pmean(tree, self.AXIS, axis_index_groups=self.shards)
+
+  def grads_over_data(self, grads):
+    return self.mean_over_data(grads)
+
+  def sum_over_data(self, x):
+    return jax.lax.psum(x, self.AXIS, axis_index_groups=self.shards)
+
+  def same_over_towers(self, x):
+    return x
+
+
+def make_loss_and_grads(task, config):
+  """(params, images, labels, key) -> (loss, correct, grads), computed tower by tower.
+
+  The loss is the mean over the global batch; gradients are averaged over the
+  data shards and come back with the towers axis, like the parameters.
+  """
+  d, m = sizes(config)
+
+  def per_device(comm, params, images, labels, key):
+    def loss_of(p):
+      logits = task.tower_logits(p, images, comm=comm, train=True, rngs=key)
+      # Every tower computes the same loss from the gathered logits; all_gather's
+      # transpose sums the copies' cotangents, so each copy carries 1/m of it.
+      return task.loss_fn(logits, labels) / m, logits
+
+    (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+    grads = comm.grads_over_data(grads)
+    loss = comm.same_over_towers(comm.mean_over_data(loss * m))
+    correct = comm.same_over_towers(comm.sum_over_data(jnp.sum(jnp.argmax(logits, -1) == labels)))
+    return loss, correct, grads
+
+  if config.parallel.backend == "shard_map":
+    mesh = make_mesh(config)
+    comm = NamedAxes()
+
+    def loss_and_grads(params, images, labels, key):
+      param_specs = jax.tree.map(lambda _: P("model"), params)
+      fn = jax.shard_map(functools.partial(per_device, comm), mesh=mesh,
+                         in_specs=(param_specs, P("data"), P("data"), P()),
+                         out_specs=(P(), P(), param_specs))
+      return fn(params, images, labels, key)
+
+    return loss_and_grads
+
+  comm = GroupedAxes(d, m)
+  mapped = jax.pmap(functools.partial(per_device, comm), axis_name=GroupedAxes.AXIS,
+                    devices=jax.devices()[: d * m])
+
+  def loss_and_grads(params, images, labels, key):
+    # Leading device axis k = i * m + j: tower j's parameters, data shard i's rows.
+    tiled = jax.tree.map(lambda p: jnp.tile(p, (d,) + (1,) * (p.ndim - 1))[:, None], params)
+    shard = lambda a: jnp.repeat(a.reshape((d, a.shape[0] // d) + a.shape[1:]), m, axis=0)
+    keys = jnp.broadcast_to(key, (d * m,))
+    loss, correct, grads = mapped(tiled, shard(images), shard(labels), keys)
+    return loss[0], correct[0], jax.tree.map(lambda g: g[:m, 0], grads)
+
+  return loss_and_grads

@@ -1,0 +1,81 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from lenet_jax import summary
+from lenet_jax.models.alexnet import AlexNet
+from lenet_jax.models.lrn import lrn
+
+PAPER_WEIGHTS = [34_848, 307_200, 884_736, 663_552, 442_368, 37_748_736, 16_777_216, 4_096_000]
+
+
+def n_params(module):
+  return sum(x.size for x in jax.tree.leaves(nnx.state(module, nnx.Param)))
+
+
+@pytest.fixture(scope="module")
+def alexnet2():
+  return AlexNet(towers=2, rngs=nnx.Rngs(0))
+
+
+def test_parameter_counts(alexnet2):
+  assert n_params(alexnet2) == 60_965_224
+  weights = [getattr(alexnet2, n).kernel.size
+             for n in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")]
+  assert weights == PAPER_WEIGHTS
+  assert n_params(AlexNet(towers=1, rngs=nnx.Rngs(0))) == 62_378_344
+
+
+def test_shapes(alexnet2):
+  shapes = [r[1] for r in summary.rows(alexnet2, (227, 227, 3))]
+  assert shapes == [(27, 27, 96), (13, 13, 256), (13, 13, 384), (13, 13, 384), (6, 6, 256),
+                    (4096,), (4096,), (1000,)]
+  out = jax.eval_shape(lambda x: alexnet2(x), jax.ShapeDtypeStruct((2, 227, 227, 3), jnp.float32))
+  assert out.shape == (2, 1000) and out.dtype == jnp.float32
+
+
+def test_paper_init(alexnet2):
+  assert abs(float(jnp.std(alexnet2.fc7.kernel[...])) - 0.01) < 1e-4
+  for name, bias in (("conv1", 0), ("conv2", 1), ("conv3", 0), ("conv4", 1), ("conv5", 1),
+                     ("fc6", 1), ("fc7", 1), ("fc8", 0)):
+    assert np.all(np.asarray(getattr(alexnet2, name).bias[...]) == bias), name
+
+
+def test_lrn_hand_computed():
+  a = jnp.arange(1.0, 7.0).reshape(1, 1, 1, 6)  # one pixel, 6 maps
+  # map 0: window maps 0..2 (n=5 clipped at the edge): 1 + 4 + 9 = 14
+  want0 = 1.0 / (2 + 1e-4 * 14) ** 0.75
+  # map 3 (of 6): window maps 1..5: 4 + 9 + 16 + 25 + 36 = 90
+  want3 = 4.0 / (2 + 1e-4 * 90) ** 0.75
+  got = lrn(a)
+  np.testing.assert_allclose(got[0, 0, 0, 0], want0, rtol=1e-6)
+  np.testing.assert_allclose(got[0, 0, 0, 3], want3, rtol=1e-6)
+  # With two groups of 3, map 3's window is maps 3..5 only: 16 + 25 + 36 = 77.
+  np.testing.assert_allclose(lrn(a, groups=2)[0, 0, 0, 3], 4.0 / (2 + 1e-4 * 77) ** 0.75,
+                             rtol=1e-6)
+
+
+def test_grouped_conv_formulations_agree():
+  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  split = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
+  grouped = AlexNet(input_shape=(67, 67, 3), num_classes=10, grouped_conv="feature_group",
+                    rngs=nnx.Rngs(0))
+  np.testing.assert_allclose(split(x), grouped(x), rtol=1e-5, atol=1e-6)
+
+
+def test_towers_see_only_their_own_maps():
+  model = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
+  x = jax.random.normal(jax.random.key(1), (1, 7, 7, 384))
+  base = model.conv4(x)
+  poked = model.conv4(x.at[..., :192].add(1.0))  # change tower 0's input maps only
+  np.testing.assert_array_equal(base[..., 192:], poked[..., 192:])
+  assert not np.allclose(base[..., :192], poked[..., :192])
+
+
+def test_bfloat16_compute_keeps_float32_params():
+  model = AlexNet(input_shape=(67, 67, 3), num_classes=10, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+  assert model.conv1.kernel[...].dtype == jnp.float32
+  out = model(jnp.ones((1, 67, 67, 3)))
+  assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out)))

@@ -1,0 +1,92 @@
+"""The two-tower split across (fake CPU) devices equals the single-device grouped network."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lenet_jax import data, parallel, train
+
+
+def alexnet_config(data_devices=1, model_devices=2, backend="shard_map", **overrides):
+  from configs import alexnet
+  config = alexnet.get_config("data=synthetic")
+  config.data.source = "synthetic"
+  config.data.resize = 67  # conv5 gives 1x1x256 maps: the same network, fast on CPU
+  config.data.synthetic_shape = (67, 67, 3)
+  config.data.synthetic_train_size = 64
+  config.data.synthetic_test_size = 16
+  config.batch_size = 8
+  config.eval_batch_size = 8
+  config.num_epochs = 1
+  config.parallel.data = data_devices
+  config.parallel.model = model_devices
+  config.parallel.backend = backend
+  for key, value in overrides.items():
+    config[key] = value
+  return config
+
+
+@pytest.fixture(scope="module")
+def batch():
+  config = alexnet_config()
+  images, labels = data.load(config.data, ("train",)).split("train")
+  return jnp.asarray(images[:8]), jnp.asarray(labels[:8])
+
+
+@pytest.mark.parametrize("backend", parallel.BACKENDS)
+@pytest.mark.parametrize("mesh", [(1, 2), (2, 2)])
+def test_towers_across_devices_equal_grouped_network(batch, backend, mesh):
+  assert jax.device_count() >= 4
+  config = alexnet_config(*mesh, backend=backend)
+  spec = train.validate(config)
+  task = train.Task(config, spec)
+  images, labels = batch
+  key = jax.random.key(7)  # dropout on: both draw the same masks
+
+  loss, correct, grads = jax.jit(task.loss_and_grads)(task.params, images, labels, key)
+  ploss, pcorrect, pgrads = jax.jit(parallel.make_loss_and_grads(task, config))(
+      task.params, images, labels, key)
+  np.testing.assert_allclose(ploss, loss, rtol=1e-5)
+  assert int(pcorrect) == int(correct)
+  for a, b in zip(jax.tree.leaves(pgrads), jax.tree.leaves(grads)):
+    np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-7)
+
+
+def test_tower_logits_equal_grouped_logits(batch):
+  config = alexnet_config()
+  task = train.Task(config, train.validate(config))
+  images, _ = batch
+  mesh = parallel.make_mesh(config)
+  from jax.sharding import PartitionSpec as P
+  specs = jax.tree.map(lambda _: P("model"), task.params)
+  # Each tower's copy of the logits side by side: [n, 2 * classes].
+  both = jax.jit(jax.shard_map(
+      lambda p, x: task.tower_logits(p, x, comm=parallel.NamedAxes()), mesh=mesh,
+      in_specs=(specs, P("data")), out_specs=P("data", "model")))(task.params, images)
+  single = task.logits(task.params, images)
+  classes = single.shape[-1]
+  for tower in range(2):
+    np.testing.assert_allclose(both[:, tower * classes:(tower + 1) * classes], single,
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("data", 3, "needs 6 devices, 4 exist"),
+    ("model", 4, "must equal config.model.towers=2"),
+    ("backend", "mpi", "choose one of shard_map, pmap"),
+])
+def test_bad_parallel_config(key, value, match):
+  from lenet_jax.errors import ConfigError
+  config = alexnet_config()
+  config.parallel[key] = value
+  with pytest.raises(ConfigError, match=match):
+    train.validate(config)
+
+
+def test_batch_must_divide_over_data_devices():
+  from lenet_jax.errors import ConfigError
+  config = alexnet_config(2, 2)
+  config.batch_size = 7
+  with pytest.raises(ConfigError, match="divisible by parallel.data=2"):
+    train.validate(config)
