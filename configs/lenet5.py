@@ -71,6 +71,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.data.synthetic_test_size = 512
 
   config.checkpoint_keep = 3
+  config.log_step_losses = False  # True: every step's loss into <workdir>/steps.jsonl
 
   if args.get("runlocal"):
     config.num_epochs = 2

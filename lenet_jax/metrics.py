@@ -41,4 +41,18 @@ def truncate(workdir: str, last_epoch: int) -> list[dict]:
   if os.path.exists(path):
     with open(path, "w") as f:
       f.writelines(json.dumps(r) + "\n" for r in kept)
+  steps_path = os.path.join(workdir, "steps.jsonl")
+  if kept and os.path.exists(steps_path):
+    last_step = kept[-1]["step"]
+    with open(steps_path) as f:
+      lines = [line for line in f if line.strip() and json.loads(line)["step"] <= last_step]
+    with open(steps_path, "w") as f:
+      f.writelines(lines)
   return kept
+
+
+def write_step_losses(workdir: str, first_step: int, losses) -> None:
+  """Appends {"step", "loss"} lines to `<workdir>/steps.jsonl` (config.log_step_losses)."""
+  with open(os.path.join(workdir, "steps.jsonl"), "a") as f:
+    for i, loss in enumerate(losses):
+      f.write(json.dumps({"step": first_step + i, "loss": float(loss)}) + "\n")

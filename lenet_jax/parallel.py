@@ -36,6 +36,15 @@ def is_parallel(config) -> bool:
   return sizes(config) != (1, 1)
 
 
+def initialize_distributed(config) -> None:
+  """Joins a multi-host run (`config.parallel.distributed`): jax.distributed.initialize()
+  reads SLURM, TPU and cloud environments, or JAX_COORDINATOR_ADDRESS,
+  JAX_NUM_PROCESSES and JAX_PROCESS_ID. Must run before anything touches devices."""
+  parallel = config.get("parallel")
+  if parallel is not None and parallel.get("distributed"):
+    jax.distributed.initialize()
+
+
 def validate(config) -> None:
   parallel = config.get("parallel")
   if parallel is None:

@@ -129,7 +129,7 @@ def init_state(task, tx):
 
 
 def make_train_chunk(task, tx, loss_and_grads=None):
-  """jit(state, images, labels, batch_index [k, B], key) -> (state, summed metrics).
+  """jit(state, images, labels, batch_index [k, B], key) -> (state, summed metrics, losses [k]).
 
   `loss_and_grads` defaults to the single-device `task.loss_and_grads`;
   `lenet_jax.parallel` supplies the tower-parallel one.
@@ -150,9 +150,10 @@ def make_train_chunk(task, tx, loss_and_grads=None):
   def train_chunk(state, images, labels, batch_index, key):
     step = functools.partial(train_step, images, labels, key)
     if batch_index.shape[0] == 1:
-      return step(state, batch_index[0])
+      state, sums = step(state, batch_index[0])
+      return state, sums, sums["loss"][None] / sums["count"]
     state, sums = jax.lax.scan(step, state, batch_index)
-    return state, jax.tree.map(lambda s: s.sum(0), sums)
+    return state, jax.tree.map(lambda s: s.sum(0), sums), sums["loss"] / sums["count"]
 
   donate = (0,) if jax.default_backend() != "cpu" else ()  # CPU cannot donate
   return jax.jit(train_chunk, donate_argnums=donate)
@@ -258,6 +259,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   Writes `config.json`, `metrics.jsonl` (one JSON object per epoch), TensorBoard
   event files and orbax checkpoints into `workdir`.
   """
+  parallel.initialize_distributed(config)
   spec = validate(config)
   dataset = data.load(config.data, ("train", "test"), seed=config.seed)
   os.makedirs(workdir, exist_ok=True)
@@ -275,7 +277,17 @@ def train_and_evaluate(config, workdir: str) -> dict:
                       f"larger than the {n_train} training images of {spec.name}")
   steps_per_epoch = n_train // config.batch_size
   tx = optimizers.create(config, steps_per_epoch)
-  train_chunk = make_train_chunk(task, tx)
+  loss_and_grads = None
+  state = init_state(task, tx)
+  if parallel.is_parallel(config):
+    mesh = parallel.make_mesh(config)
+    loss_and_grads = parallel.make_loss_and_grads(task, config)
+    if config.parallel.backend == "shard_map":
+      state = parallel.shard_state(state, mesh)
+    d, m = parallel.sizes(config)
+    print(f"parallel: {d} data x {m} model devices ({config.parallel.backend}) of "
+          f"{jax.device_count()} {jax.devices()[0].platform} devices", flush=True)
+  train_chunk = make_train_chunk(task, tx, loss_and_grads)
   refresh_curvature = None
   if config.optimizer == "sdlm":
     refresh_curvature = make_curvature_refresh(task, min(config.sdlm.samples, n_train))
@@ -283,7 +295,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
   data_key = jax.random.key(config.seed + 1)
   dropout_key = jax.random.key(config.seed + 2)
 
-  state = init_state(task, tx)
   ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
   start_epoch = 1
   history = []
@@ -303,10 +314,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
       bar = _progress(steps_per_epoch, f"epoch {epoch}")
       t0 = time.perf_counter()
       sums = None
+      losses_of_epoch = []
       for start, stop in _chunks(steps_per_epoch, steps_per_scan(config)):
-        state, chunk_sums = train_chunk(state, train_images, train_labels, order[start:stop],
-                                        dropout_key)
+        state, chunk_sums, step_losses = train_chunk(state, train_images, train_labels,
+                                                     order[start:stop], dropout_key)
         sums = chunk_sums if sums is None else jax.tree.map(jnp.add, sums, chunk_sums)
+        if config.get("log_step_losses"):
+          losses_of_epoch.append(step_losses)
         if bar is not None:
           jax.block_until_ready(state["step"])
           bar.update(stop - start)
@@ -337,6 +351,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
             f"acc {record['test_accuracy']:.4f}  {record['images_per_sec']:,.0f} img/s  "
             f"{seconds:.1f}s", flush=True)
       writer.write(record)
+      if losses_of_epoch:
+        first_step = record["step"] - steps_per_epoch + 1
+        metrics.write_step_losses(workdir, first_step,
+                                  np.concatenate(jax.device_get(losses_of_epoch)))
       history.append(record)
       ckpt.save(epoch, state)
   finally:

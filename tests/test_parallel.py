@@ -90,3 +90,42 @@ def test_batch_must_divide_over_data_devices():
   config.batch_size = 7
   with pytest.raises(ConfigError, match="divisible by parallel.data=2"):
     train.validate(config)
+
+
+def _cli(config_arg, workdir, devices, *flags):
+  import os
+  import subprocess
+  import sys
+
+  from conftest import ROOT
+  env = dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu",
+             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  proc = subprocess.run(
+      [sys.executable, "-m", "lenet_jax.main", f"--config={config_arg}", f"--workdir={workdir}",
+       "--config.data.source=synthetic", "--config.data.resize=67",
+       "--config.data.synthetic_shape=(67, 67, 3)", "--config.data.synthetic_train_size=48",
+       "--config.data.synthetic_test_size=16", "--config.batch_size=8",
+       "--config.eval_batch_size=8", "--config.num_epochs=1", "--config.log_step_losses=True",
+       *flags],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return proc
+
+
+@pytest.mark.parametrize("backend", parallel.BACKENDS)
+def test_cli_two_model_devices_log_the_same_losses(tmp_path, backend):
+  from lenet_jax import metrics
+  _cli("configs/alexnet.py:data=synthetic", tmp_path / "one", 1)
+  proc = _cli("configs/alexnet_2gpu.py:data=synthetic", tmp_path / "two", 2,
+              f"--config.parallel.backend={backend}")
+  assert f"parallel: 1 data x 2 model devices ({backend})" in proc.stdout
+
+  def losses(workdir):
+    import json
+    with open(workdir / "steps.jsonl") as f:
+      return [json.loads(line)["loss"] for line in f]
+
+  one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
+  assert len(one) == len(two) == 6
+  np.testing.assert_allclose(two, one, rtol=1e-4)
+  assert metrics.read(str(tmp_path / "two"))[0]["step"] == 6

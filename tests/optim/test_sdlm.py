@@ -79,7 +79,7 @@ def test_a_few_sdlm_steps_lower_the_map_loss_of_the_1998_network():
   before = loss(state["params"])
   step = train.make_train_chunk(task, tx)
   for _ in range(3):
-    state, _ = step(state, images, labels, order, jax.random.key(0))
+    state, *_ = step(state, images, labels, order, jax.random.key(0))
   assert loss(state["params"]) < before
 
 
