@@ -22,6 +22,8 @@ def get_config(arg: str = ""):
   config.model.towers = 2
   config.model.dtype = "float32"  # compute dtype; 'bfloat16' keeps fp32 parameters
   config.model.grouped_conv = "split"  # or 'feature_group' (XLA's grouped convolution)
+  # 'paper': N(0, 0.01), biases 1 in conv2/4/5 and fc6/7 (section 5); 'he': N(0, 2/fan_in).
+  config.model.init = "paper"
 
   config.data.resize = 227
   config.data.channels = 3

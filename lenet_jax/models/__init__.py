@@ -29,6 +29,7 @@ def validate(model_config, num_classes: int) -> None:
     check_choice("model.towers", model_config.towers, (1, 2))
     check_choice("model.dtype", model_config.dtype, tuple(DTYPES))
     check_choice("model.grouped_conv", model_config.grouped_conv, ("split", "feature_group"))
+    check_choice("model.init", model_config.init, alexnet.INITS)
     if num_classes % model_config.towers:
       raise ConfigError("model.towers", model_config.towers,
                         f"the {num_classes} classes must split evenly over the towers")
@@ -47,5 +48,6 @@ def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module
   if model_config.name == "alexnet":
     return alexnet.AlexNet(
         input_shape=input_shape, num_classes=num_classes, towers=model_config.towers,
-        dtype=DTYPES[model_config.dtype], grouped_conv=model_config.grouped_conv, rngs=rngs)
+        dtype=DTYPES[model_config.dtype], grouped_conv=model_config.grouped_conv,
+        init=model_config.init, rngs=rngs)
   raise AssertionError(model_config.name)

@@ -16,6 +16,8 @@ parameters run two ways:
 towers=1 is the ungrouped single-GPU network.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -23,17 +25,25 @@ from flax import nnx
 from lenet_jax.models.lrn import lrn
 
 DROPOUT = 0.5
+INITS = ("paper", "he")
+
+
+def _init_weights(key, shape, fan_in, init):
+  """'paper': N(0, 0.01) (section 5); 'he': N(0, 2 / fan_in), He et al. 2015."""
+  std = 0.01 if init == "paper" else (2.0 / fan_in) ** 0.5
+  return std * jax.random.normal(key, shape)
 
 
 class TowerConv(nnx.Module):
   """A convolution split over towers; `local` ones read only their own tower's maps."""
 
   def __init__(self, towers, in_features, out_features, kernel, stride, padding, bias_init,
-               local, *, rngs, grouped_conv="split"):
+               local, *, rngs, grouped_conv="split", init="paper"):
     in_per = in_features // towers if local else in_features
-    self.kernel = nnx.Param(0.01 * jax.random.normal(
-        rngs.params(), (towers, kernel, kernel, in_per, out_features // towers)))
-    self.bias = nnx.Param(jnp.full((towers, out_features // towers), bias_init, jnp.float32))
+    shape = (towers, kernel, kernel, in_per, out_features // towers)
+    self.kernel = nnx.Param(_init_weights(rngs.params(), shape, kernel * kernel * in_per, init))
+    self.bias = nnx.Param(jnp.full((towers, out_features // towers),
+                                   bias_init if init == "paper" else 0.0, jnp.float32))
     self.towers, self.stride, self.padding, self.local = towers, stride, padding, local
     self.grouped_conv = grouped_conv
 
@@ -68,10 +78,11 @@ class TowerConv(nnx.Module):
 class TowerDense(nnx.Module):
   """A fully connected layer whose outputs are split over towers (inputs from all)."""
 
-  def __init__(self, towers, in_features, out_features, bias_init, *, rngs):
-    self.kernel = nnx.Param(0.01 * jax.random.normal(
-        rngs.params(), (towers, in_features, out_features // towers)))
-    self.bias = nnx.Param(jnp.full((towers, out_features // towers), bias_init, jnp.float32))
+  def __init__(self, towers, in_features, out_features, bias_init, *, rngs, init="paper"):
+    shape = (towers, in_features, out_features // towers)
+    self.kernel = nnx.Param(_init_weights(rngs.params(), shape, in_features, init))
+    self.bias = nnx.Param(jnp.full((towers, out_features // towers),
+                                   bias_init if init == "paper" else 0.0, jnp.float32))
 
   def __call__(self, x):
     kernel = jnp.concatenate(list(self.kernel[...]), axis=-1)
@@ -104,24 +115,25 @@ class AlexNet(nnx.Module):
   """AlexNet with paper widths, LRN, overlapping pooling, dropout and the paper's init."""
 
   def __init__(self, *, input_shape=(227, 227, 3), num_classes=1000, towers=2,
-               dtype=jnp.float32, grouped_conv="split", rngs: nnx.Rngs):
+               dtype=jnp.float32, grouped_conv="split", init="paper", rngs: nnx.Rngs):
     if num_classes % towers:
       raise ValueError(f"num_classes={num_classes} must divide over {towers} towers")
     c = input_shape[-1]
     t = towers
     # Biases of 1 in conv2, conv4, conv5 and the hidden FC layers, 0 elsewhere (section 5).
-    self.conv1 = TowerConv(t, c, 96, 11, 4, 0, 0.0, False, rngs=rngs)
-    self.conv2 = TowerConv(t, 96, 256, 5, 1, 2, 1.0, True, rngs=rngs, grouped_conv=grouped_conv)
-    self.conv3 = TowerConv(t, 256, 384, 3, 1, 1, 0.0, False, rngs=rngs)
-    self.conv4 = TowerConv(t, 384, 384, 3, 1, 1, 1.0, True, rngs=rngs, grouped_conv=grouped_conv)
-    self.conv5 = TowerConv(t, 384, 256, 3, 1, 1, 1.0, True, rngs=rngs, grouped_conv=grouped_conv)
+    conv = functools.partial(TowerConv, rngs=rngs, grouped_conv=grouped_conv, init=init)
+    self.conv1 = conv(t, c, 96, 11, 4, 0, 0.0, False)
+    self.conv2 = conv(t, 96, 256, 5, 1, 2, 1.0, True)
+    self.conv3 = conv(t, 256, 384, 3, 1, 1, 0.0, False)
+    self.conv4 = conv(t, 384, 384, 3, 1, 1, 1.0, True)
+    self.conv5 = conv(t, 384, 256, 3, 1, 1, 1.0, True)
     h = input_shape[0]
     for size, stride, pad in ((11, 4, 0), (3, 2, 0), (5, 1, 2), (3, 2, 0), (3, 1, 1), (3, 1, 1),
                               (3, 1, 1), (3, 2, 0)):
       h = (h + 2 * pad - size) // stride + 1
-    self.fc6 = TowerDense(t, h * h * 256, 4096, 1.0, rngs=rngs)
-    self.fc7 = TowerDense(t, 4096, 4096, 1.0, rngs=rngs)
-    self.fc8 = TowerDense(t, 4096, num_classes, 0.0, rngs=rngs)
+    self.fc6 = TowerDense(t, h * h * 256, 4096, 1.0, rngs=rngs, init=init)
+    self.fc7 = TowerDense(t, 4096, 4096, 1.0, rngs=rngs, init=init)
+    self.fc8 = TowerDense(t, 4096, num_classes, 0.0, rngs=rngs, init=init)
     self.towers = towers
     self.dtype = dtype
 

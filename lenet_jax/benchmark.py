@@ -1,0 +1,189 @@
+"""Training throughput of a config, measured the way the PyTorch anchor measures it.
+
+  python -m lenet_jax.benchmark --config=configs/lenet5.py --batch_size=128 --steps=300
+  python -m lenet_jax.benchmark --config=configs/alexnet.py --config.model.dtype=bfloat16 --batch_size=256
+  python -m lenet_jax.benchmark --config=configs/lenet5.py --mode=epoch   # the real input pipeline
+
+`--mode=step` (default): random images resident on the device, the jit-compiled
+training step (forward, backward, optimizer) after warm-up, timed with
+`block_until_ready`. `--mode=epoch`: the config's real data source, loaded and
+put on the device, then one whole epoch of the training loop after a warm-up
+epoch, so an input-bound run shows up.
+
+Prints one JSON line per measurement and a readable line: images/s, ms per step,
+compile seconds, FLOPs per step from XLA's cost analysis and, where the
+device's peak is known, model FLOPs utilisation.
+"""
+
+import json
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+from ml_collections import config_flags
+
+from lenet_jax import cli, data, optimizers, parallel, train
+from lenet_jax.errors import ConfigError, exit_on_user_error
+from lenet_jax.logs import quiet_libraries
+
+_BATCH = flags.DEFINE_integer("batch_size", None, "Batch size (default: the config's).")
+_STEPS = flags.DEFINE_integer("steps", 100, "Timed training steps.")
+_WARMUP = flags.DEFINE_integer("warmup", 10, "Untimed steps after compilation.")
+_MODE = flags.DEFINE_enum("mode", "step", ["step", "epoch"], "What to time.")
+
+# Dense peak FLOP/s by device kind and compute dtype (vendor figures, no sparsity).
+PEAK_FLOPS = {
+    "NVIDIA H100 80GB HBM3": {"bfloat16": 989e12, "float32": 67e12},
+    "NVIDIA H200": {"bfloat16": 989e12, "float32": 67e12},
+    "NVIDIA A100-SXM4-80GB": {"bfloat16": 312e12, "float32": 19.5e12},
+}
+
+
+def compute_dtype(config) -> str:
+  return config.model.get("dtype", "float32")
+
+
+def _flops_per_step(compiled) -> float | None:
+  analysis = compiled.cost_analysis()
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0] if analysis else None
+  return float(analysis["flops"]) if analysis and "flops" in analysis else None
+
+
+def _setup(config, n_images, seed=0):
+  spec = train.validate(config)
+  task = train.Task(config, spec)
+  tx = optimizers.create(config, max(1, n_images // config.batch_size))
+  loss_and_grads = None
+  state = train.init_state(task, tx)
+  if parallel.is_parallel(config):
+    loss_and_grads = parallel.make_loss_and_grads(task, config)
+    if config.parallel.backend == "shard_map":
+      state = parallel.shard_state(state, parallel.make_mesh(config))
+  return spec, task, tx, state, train.make_train_chunk(task, tx, loss_and_grads)
+
+
+def measure_steps(config, steps: int, warmup: int) -> dict:
+  """Throughput of the training step on random data resident on the device."""
+  spec = train.validate(config)
+  b = config.batch_size
+  rng = np.random.default_rng(0)
+  images = jax.device_put(rng.integers(0, 256, (b * 8,) + spec.image_shape, dtype=np.uint8))
+  labels = jax.device_put(rng.integers(0, spec.num_classes, (b * 8,), dtype=np.int32))
+  spec, task, tx, state, train_chunk = _setup(config, b * 8)
+  k = min(train.steps_per_scan(config), steps)
+  key = jax.random.key(0)
+  order = jnp.arange(b * 8).reshape(8, b)
+  chunk = jnp.tile(order, (-(-k // 8), 1))[:k]
+
+  t0 = time.perf_counter()
+  compiled = train_chunk.lower(state, images, labels, chunk, key).compile()
+  compile_s = time.perf_counter() - t0
+  one_step = train_chunk.lower(state, images, labels, chunk[:1], key).compile()
+  flops = _flops_per_step(one_step)
+
+  for _ in range(max(1, -(-warmup // k))):
+    state, sums, _ = compiled(state, images, labels, chunk, key)
+  jax.block_until_ready(state)
+  n_chunks = max(1, steps // k)
+  t0 = time.perf_counter()
+  for _ in range(n_chunks):
+    state, sums, _ = compiled(state, images, labels, chunk, key)
+  jax.block_until_ready(state)
+  seconds = time.perf_counter() - t0
+  timed_steps = n_chunks * k
+  return _record(config, "step", b, timed_steps, seconds, compile_s, flops,
+                 loss=float(sums["loss"] / sums["count"]), steps_per_dispatch=k)
+
+
+def measure_epoch(config) -> dict:
+  """One real epoch through the config's input pipeline, after a warm-up epoch."""
+  t0 = time.perf_counter()
+  dataset = data.load(config.data, ("train",), seed=config.seed)
+  load_s = time.perf_counter() - t0
+  images, labels = (jax.device_put(a) for a in dataset.split("train"))
+  n = labels.shape[0]
+  b = config.batch_size
+  if n < b:
+    raise ConfigError("batch_size", b, f"larger than the {n} training images")
+  spec, task, tx, state, train_chunk = _setup(config, n)
+  steps = n // b
+  key = jax.random.key(0)
+
+  def epoch(state, index):
+    order = train.epoch_order(jax.random.key(1), index, n, b)
+    for start, stop in train._chunks(steps, train.steps_per_scan(config)):
+      state, sums, _ = train_chunk(state, images, labels, order[start:stop], key)
+    jax.block_until_ready(state)
+    return state, sums
+
+  t0 = time.perf_counter()
+  state, _ = epoch(state, 0)
+  compile_s = time.perf_counter() - t0  # the warm-up epoch, compilation included
+  t0 = time.perf_counter()
+  state, sums = epoch(state, 1)
+  seconds = time.perf_counter() - t0
+  record = _record(config, "epoch", b, steps, seconds, compile_s, None,
+                   loss=float(sums["loss"] / sums["count"]))
+  record.update(source=dataset.source, train_images=int(n), load_s=load_s,
+                warmup_epoch_s=record.pop("compile_s"))
+  return record
+
+
+def _record(config, mode, batch, steps, seconds, compile_s, flops, **extra) -> dict:
+  device = jax.devices()[0]
+  dtype = compute_dtype(config)
+  step_s = seconds / steps
+  peak = PEAK_FLOPS.get(device.device_kind, {}).get(dtype)
+  record = {
+      "benchmark": "lenet_jax", "mode": mode, "model": config.model.name, "data": config.data.name,
+      "device": device.device_kind, "platform": device.platform, "devices": jax.device_count(),
+      "jax": jax.__version__, "dtype": dtype, "batch": batch, "steps": steps,
+      "images_per_s": batch / step_s, "step_ms": 1e3 * step_s, "compile_s": compile_s,
+      "flops_per_step": flops,
+      "mfu": (flops / step_s / peak) if (flops and peak) else None,
+  }
+  record.update(extra)
+  return record
+
+
+def readable(r: dict) -> str:
+  line = (f"{r['model']} {r['mode']} batch {r['batch']} on {r['device']} ({r['dtype']}): "
+          f"{r['images_per_s']:,.0f} images/s, {r['step_ms']:.3f} ms/step")
+  if r.get("compile_s") is not None:
+    line += f", compile {r['compile_s']:.1f} s"
+  if r.get("flops_per_step"):
+    line += f", {r['flops_per_step'] / 1e9:.2f} GFLOP/step"
+  if r.get("mfu") is not None:
+    line += f", MFU {100 * r['mfu']:.1f}%"
+  if r.get("load_s") is not None:
+    line += f"; data {r['source']} loaded in {r['load_s']:.1f} s"
+  return line
+
+
+@exit_on_user_error
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  quiet_libraries()
+  config = flags.FLAGS.config
+  with config.unlocked():
+    if _BATCH.value is not None:
+      config.batch_size = _BATCH.value
+  if _STEPS.value < 1:
+    raise ConfigError("steps", _STEPS.value, "must be >= 1")
+  parallel.initialize_distributed(config)
+  if _MODE.value == "step":  # random images of the dataset's shape; nothing is loaded
+    record = measure_steps(config, _STEPS.value, _WARMUP.value)
+  else:
+    record = measure_epoch(config)
+  print(json.dumps(record), flush=True)
+  print(readable(record), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+  config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
+  cli.run(main)
