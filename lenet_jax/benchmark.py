@@ -26,7 +26,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from lenet_jax import cli, data, optimizers, parallel, train
-from lenet_jax.errors import ConfigError, exit_on_user_error
+from lenet_jax.errors import ConfigError, UserError, exit_on_user_error
 from lenet_jax.logs import quiet_libraries
 
 _BATCH = flags.DEFINE_integer("batch_size", None, "Batch size (default: the config's).")
@@ -174,7 +174,7 @@ def main(argv):
     if _BATCH.value is not None:
       config.batch_size = _BATCH.value
   if _STEPS.value < 1:
-    raise ConfigError("steps", _STEPS.value, "must be >= 1")
+    raise UserError(f"--steps={_STEPS.value} is invalid: must be >= 1")
   parallel.initialize_distributed(config)
   if _MODE.value == "step":  # random images of the dataset's shape; nothing is loaded
     record = measure_steps(config, _STEPS.value, _WARMUP.value)
