@@ -71,6 +71,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.data.synthetic_test_size = 512
 
   config.checkpoint_keep = 3
+  config.debug_nans = False  # True: JAX's NaN checking, to find where a NaN starts (slow)
   config.log_step_losses = False  # True: every step's loss into <workdir>/steps.jsonl
 
   if args.get("runlocal"):

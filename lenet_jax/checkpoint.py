@@ -1,4 +1,5 @@
-"""orbax checkpoints of the training state, one per epoch, keeping the last few.
+"""orbax checkpoints of the training state, keyed by step: one at the end of each
+epoch and one when a stop signal arrives; the last few are kept.
 
 orbax writes each checkpoint to a temporary directory and renames it when
 complete, so a checkpoint half-written when a run is killed is never restored.
@@ -18,16 +19,16 @@ class Checkpointer:
         self.directory,
         options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
 
-  def latest_epoch(self):
+  def latest_step(self):
     return self._manager.latest_step()
 
-  def save(self, epoch: int, state) -> None:
-    self._manager.save(epoch, args=ocp.args.StandardSave(state))
+  def save(self, step: int, state) -> None:
+    self._manager.save(step, args=ocp.args.StandardSave(state))
 
-  def restore(self, epoch: int, like):
-    """Restores the checkpoint of `epoch` into the structure, shapes and dtypes of `like`."""
+  def restore(self, step: int, like):
+    """Restores the checkpoint of `step` into the structure, shapes and dtypes of `like`."""
     target = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-    return self._manager.restore(epoch, args=ocp.args.StandardRestore(target))
+    return self._manager.restore(step, args=ocp.args.StandardRestore(target))
 
   def close(self) -> None:
     self._manager.wait_until_finished()

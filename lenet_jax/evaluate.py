@@ -17,7 +17,7 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from lenet_jax import checkpoint, data, train
+from lenet_jax import data, train
 from lenet_jax.logs import quiet_libraries
 from lenet_jax.errors import UserError, exit_on_user_error
 
@@ -26,20 +26,13 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "A run directory made by lenet_j
 
 def evaluate_run(config, workdir: str) -> dict:
   """Test loss and accuracy of the last checkpoint in `workdir` on `config.data`'s test split."""
-  spec = train.validate(config)
-  ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
-  epoch = ckpt.latest_epoch()
-  if epoch is None:
-    raise UserError(f"{ckpt.directory} holds no checkpoint; train first with lenet_jax.main")
+  step, state, task = train.load_state(config, workdir)
+  spec = task.spec
   dataset = data.load(config.data, ("test",), seed=config.seed)
-  task = train.Task(config, spec)
-  tx = train.optimizers.create(config, 1)
-  state = ckpt.restore(epoch, train.init_state(task, tx))
-  ckpt.close()
   images, labels = (jax.device_put(a) for a in dataset.split("test"))
   scores = jax.device_get(train.make_evaluate(task, min(config.eval_batch_size, len(labels)))(
       state["params"], images, labels))
-  record = {"epoch": epoch, "test_accuracy": float(scores["accuracy"]),
+  record = {"step": step, "test_accuracy": float(scores["accuracy"]),
             "test_loss": float(scores["loss"]), "test_examples": int(len(labels)),
             "data": spec.name, "source": dataset.source, "location": dataset.location,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -56,7 +49,7 @@ def main(argv):
   r = evaluate_run(flags.FLAGS.config, _WORKDIR.value)
   print(f"test accuracy {r['test_accuracy']:.4f} (error {100 * (1 - r['test_accuracy']):.2f}%, "
         f"loss {r['test_loss']:.4f}) on {r['test_examples']} {r['data']} test images from "
-        f"{r['source']} ({r['location']}); checkpoint of epoch {r['epoch']}", flush=True)
+        f"{r['source']} ({r['location']}); checkpoint at step {r['step']}", flush=True)
 
 
 @exit_on_user_error

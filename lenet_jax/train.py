@@ -20,7 +20,8 @@ import optax
 from absl import logging
 from flax import nnx
 
-from lenet_jax import checkpoint, data, losses, metrics, models, optimizers, parallel, summary
+from lenet_jax import (checkpoint, data, losses, metrics, models, optimizers, parallel,
+                       preemption, summary)
 from lenet_jax.data import preprocess
 from lenet_jax.errors import ConfigError, UserError
 from lenet_jax.optim import sdlm
@@ -143,8 +144,11 @@ def make_train_chunk(task, tx, loss_and_grads=None):
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
     params = optax.apply_updates(state["params"], updates)
     batch = y.shape[0]
+    finite = jnp.isfinite(loss) & jnp.all(jnp.array(
+        [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
     sums = {"loss": loss * batch, "correct": correct.astype(jnp.int32),
-            "count": jnp.asarray(batch, jnp.int32)}
+            "count": jnp.asarray(batch, jnp.int32),
+            "first_nonfinite": jnp.where(finite, _NO_STEP, state["step"] + 1).astype(jnp.int32)}
     return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, sums
 
   def train_chunk(state, images, labels, batch_index, key):
@@ -153,7 +157,10 @@ def make_train_chunk(task, tx, loss_and_grads=None):
       state, sums = step(state, batch_index[0])
       return state, sums, sums["loss"][None] / sums["count"]
     state, sums = jax.lax.scan(step, state, batch_index)
-    return state, jax.tree.map(lambda s: s.sum(0), sums), sums["loss"] / sums["count"]
+    losses = sums["loss"] / sums["count"]
+    first_nonfinite = sums.pop("first_nonfinite").min()
+    sums = jax.tree.map(lambda s: s.sum(0), sums)
+    return state, dict(sums, first_nonfinite=first_nonfinite), losses
 
   donate = (0,) if jax.default_backend() != "cpu" else ()  # CPU cannot donate
   return jax.jit(train_chunk, donate_argnums=donate)
@@ -222,8 +229,22 @@ def epoch_order(key, epoch, n, batch_size):
   return perm[: steps * batch_size].reshape(steps, batch_size)
 
 
-def _chunks(total, size):
-  return [(start, min(start + size, total)) for start in range(0, total, size)]
+def _chunks(total, size, first=0):
+  return [(start, min(start + size, total)) for start in range(first, total, size)]
+
+
+_NO_STEP = np.iinfo(np.int32).max
+
+
+def zero_sums():
+  return {"loss": jnp.zeros((), jnp.float32), "correct": jnp.zeros((), jnp.int32),
+          "count": jnp.zeros((), jnp.int32), "first_nonfinite": jnp.asarray(_NO_STEP, jnp.int32)}
+
+
+def _merge_sums(a, b):
+  return {"loss": a["loss"] + b["loss"], "correct": a["correct"] + b["correct"],
+          "count": a["count"] + b["count"],
+          "first_nonfinite": jnp.minimum(a["first_nonfinite"], b["first_nonfinite"])}
 
 
 def _progress(total, desc):
@@ -237,8 +258,28 @@ def write_config(workdir, config, dataset):
   resolved = config.to_dict()
   resolved["data"]["resolved_source"] = dataset.source
   resolved["data"]["resolved_location"] = dataset.location
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    json.dump(resolved, f, indent=2, default=str)
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      json.dump(resolved, f, indent=2, default=str)
+  except OSError as e:
+    raise UserError(f"cannot write to --workdir={workdir} ({e.strerror}); choose a writable "
+                    "directory with free space") from None
+
+
+def load_state(config, workdir):
+  """(step, training state, task) of the last checkpoint in `workdir`, for `config`'s model."""
+  spec = validate(config)
+  task = Task(config, spec)
+  ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
+  try:
+    step = ckpt.latest_step()
+    if step is None:
+      raise UserError(f"{ckpt.directory} holds no checkpoint; train first with lenet_jax.main")
+    like = {"train": init_state(task, optimizers.create(config, 1)), "partial": zero_sums()}
+    return step, ckpt.restore(step, like)["train"], task
+  finally:
+    ckpt.close()
 
 
 def load_config(workdir) -> ml_collections.ConfigDict:
@@ -262,7 +303,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
   parallel.initialize_distributed(config)
   spec = validate(config)
   dataset = data.load(config.data, ("train", "test"), seed=config.seed)
-  os.makedirs(workdir, exist_ok=True)
   write_config(workdir, config, dataset)
 
   task = Task(config, spec)
@@ -296,74 +336,90 @@ def train_and_evaluate(config, workdir: str) -> dict:
   dropout_key = jax.random.key(config.seed + 2)
 
   ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
-  start_epoch = 1
-  history = []
-  last = ckpt.latest_epoch()
+  partial = zero_sums()  # the metric sums of an epoch interrupted by a signal
+  last = ckpt.latest_step()
   if last is not None:
-    state = ckpt.restore(last, state)
-    start_epoch = last + 1
-    history = metrics.truncate(workdir, last)
-    print(f"Resuming from the checkpoint of epoch {last} in {ckpt.directory}", flush=True)
+    restored = ckpt.restore(last, {"train": state, "partial": partial})
+    state, partial = restored["train"], restored["partial"]
+  done_steps = int(state["step"])
+  start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
+  history = metrics.truncate(workdir, start_epoch - 1)
+  if last is not None:
+    print(f"Resuming from the checkpoint at step {done_steps} (epoch {start_epoch}"
+          + (f", step {offset} of {steps_per_epoch}" if offset else "")
+          + f") in {ckpt.directory}", flush=True)
 
   writer = metrics.MetricWriter(workdir)
   try:
-    for epoch in range(start_epoch, config.num_epochs + 1):
-      order = epoch_order(data_key, epoch, n_train, config.batch_size)
-      if refresh_curvature is not None and (epoch - 1) % config.sdlm.period_epochs == 0:
-        state = refresh_curvature(state, train_images, train_labels, order)
-      bar = _progress(steps_per_epoch, f"epoch {epoch}")
-      t0 = time.perf_counter()
-      sums = None
-      losses_of_epoch = []
-      for start, stop in _chunks(steps_per_epoch, steps_per_scan(config)):
-        state, chunk_sums, step_losses = train_chunk(state, train_images, train_labels,
-                                                     order[start:stop], dropout_key)
-        sums = chunk_sums if sums is None else jax.tree.map(jnp.add, sums, chunk_sums)
-        if config.get("log_step_losses"):
-          losses_of_epoch.append(step_losses)
+    with preemption.StopSignals() as stop:
+      for epoch in range(start_epoch, config.num_epochs + 1):
+        order = epoch_order(data_key, epoch, n_train, config.batch_size)
+        if (refresh_curvature is not None and not offset
+            and (epoch - 1) % config.sdlm.period_epochs == 0):
+          state = refresh_curvature(state, train_images, train_labels, order)
+        bar = _progress(steps_per_epoch - offset, f"epoch {epoch}")
+        t0 = time.perf_counter()
+        sums = partial if offset else zero_sums()
+        images_before = int(jax.device_get(sums["count"]))
+        losses_of_epoch = []
+        for start, stop_at in _chunks(steps_per_epoch, steps_per_scan(config), offset):
+          state, chunk_sums, step_losses = train_chunk(state, train_images, train_labels,
+                                                       order[start:stop_at], dropout_key)
+          sums = _merge_sums(sums, chunk_sums)
+          if config.get("log_step_losses"):
+            losses_of_epoch.append(step_losses)
+          if bar is not None:
+            jax.block_until_ready(state["step"])
+            bar.update(stop_at - start)
+          if stop.signum is not None and stop_at < steps_per_epoch:
+            ckpt.save(int(state["step"]), {"train": state, "partial": sums})
+            ckpt.close()
+            raise preemption.StopRequested(
+                f"stopped by {stop.name} at step {int(state['step'])} (epoch {epoch}); "
+                f"checkpoint saved in {ckpt.directory}; run the same command to resume",
+                stop.signum)
+        offset = 0
+        sums = jax.device_get(sums)  # the one sync of the epoch
+        train_seconds = time.perf_counter() - t0
         if bar is not None:
-          jax.block_until_ready(state["step"])
-          bar.update(stop - start)
-      sums = jax.device_get(sums)  # the one sync of the epoch
-      train_seconds = time.perf_counter() - t0
-      if bar is not None:
-        bar.close()
-      train_loss = float(sums["loss"] / sums["count"])
-      if not np.isfinite(train_loss):
-        good = ckpt.latest_epoch()
-        raise DivergenceError(
-            f"training loss became {train_loss} in epoch {epoch} (steps up to "
-            f"{int(state['step'])}); last good checkpoint: "
-            + (f"epoch {good} in {ckpt.directory}" if good is not None else "none")
-            + "; lower config.learning_rate")
-      test = jax.device_get(evaluate(state["params"], test_images, test_labels))
-      seconds = time.perf_counter() - t0
-      record = {
-          "epoch": epoch, "step": int(state["step"]), "train_loss": train_loss,
-          "train_accuracy": float(sums["correct"] / sums["count"]),
-          "test_loss": float(test["loss"]), "test_accuracy": float(test["accuracy"]),
-          "images_per_sec": float(sums["count"] / train_seconds),
-          "learning_rate": float(optimizers.schedule(config, steps_per_epoch)(state["step"] - 1)),
-          "seconds": seconds,
-      }
-      print(f"epoch {epoch:3d}/{config.num_epochs}  train loss {record['train_loss']:.4f} "
-            f"acc {record['train_accuracy']:.4f}  test loss {record['test_loss']:.4f} "
-            f"acc {record['test_accuracy']:.4f}  {record['images_per_sec']:,.0f} img/s  "
-            f"{seconds:.1f}s", flush=True)
-      writer.write(record)
-      if losses_of_epoch:
-        first_step = record["step"] - steps_per_epoch + 1
-        metrics.write_step_losses(workdir, first_step,
-                                  np.concatenate(jax.device_get(losses_of_epoch)))
-      history.append(record)
-      ckpt.save(epoch, state)
+          bar.close()
+        train_loss = float(sums["loss"] / sums["count"])
+        if sums["first_nonfinite"] < _NO_STEP or not np.isfinite(train_loss):
+          good = ckpt.latest_step()
+          raise DivergenceError(
+              f"the loss or gradients became NaN or Inf at step {int(sums['first_nonfinite'])} "
+              f"(epoch {epoch}); last good checkpoint: "
+              + (f"step {good} in {ckpt.directory}" if good is not None else "none")
+              + "; lower config.learning_rate, or set config.debug_nans=True to find the cause")
+        test = jax.device_get(evaluate(state["params"], test_images, test_labels))
+        seconds = time.perf_counter() - t0
+        record = {
+            "epoch": epoch, "step": int(state["step"]), "train_loss": train_loss,
+            "train_accuracy": float(sums["correct"] / sums["count"]),
+            "test_loss": float(test["loss"]), "test_accuracy": float(test["accuracy"]),
+            "images_per_sec": float((sums["count"] - images_before) / train_seconds),
+            "learning_rate": float(optimizers.schedule(config, steps_per_epoch)(
+                state["step"] - 1)),
+            "seconds": seconds,
+        }
+        print(f"epoch {epoch:3d}/{config.num_epochs}  train loss {record['train_loss']:.4f} "
+              f"acc {record['train_accuracy']:.4f}  test loss {record['test_loss']:.4f} "
+              f"acc {record['test_accuracy']:.4f}  {record['images_per_sec']:,.0f} img/s  "
+              f"{seconds:.1f}s", flush=True)
+        writer.write(record)
+        if losses_of_epoch:
+          first_step = record["step"] - sum(len(x) for x in losses_of_epoch) + 1
+          metrics.write_step_losses(workdir, first_step,
+                                    np.concatenate(jax.device_get(losses_of_epoch)))
+        history.append(record)
+        ckpt.save(int(state["step"]), {"train": state, "partial": zero_sums()})
   finally:
     writer.close()
     ckpt.close()
 
   if not history:
     raise UserError(f"{workdir} holds a checkpoint but no metrics.jsonl; use a new --workdir")
-  if start_epoch > config.num_epochs:
+  if start_epoch > config.num_epochs and last is not None:
     print(f"{workdir} already holds all {config.num_epochs} epochs; nothing to train", flush=True)
   best = max(history, key=lambda r: r["test_accuracy"])
   result = {"best_test_accuracy": best["test_accuracy"], "best_epoch": best["epoch"],

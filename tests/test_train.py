@@ -29,7 +29,7 @@ def test_one_epoch_on_embedded_digits_learns(tmp_path):
   assert resolved["data"]["resolved_source"] == "embedded"
   assert result["data_source"] == "embedded"
   assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path))
-  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["1", "2"]
+  assert sorted(os.listdir(tmp_path / "checkpoints"), key=int) == ["80", "160"]  # by step
 
 
 def test_golden_metrics_after_one_step(tmp_path):
@@ -55,7 +55,7 @@ def test_resume_gives_the_same_run(tmp_path):
   # The same run interrupted after 2 epochs, then started again.
   partial = str(tmp_path / "resumed")
   _train_epochs(config, partial, stop_after=2)
-  assert sorted(os.listdir(os.path.join(partial, "checkpoints"))) == ["1", "2"]
+  assert sorted(os.listdir(os.path.join(partial, "checkpoints")), key=int) == ["80", "160"]
   resumed = train.train_and_evaluate(config, partial)
   a, b = metrics.read(str(tmp_path / "straight")), metrics.read(partial)
   assert [r["epoch"] for r in b] == [1, 2, 3]

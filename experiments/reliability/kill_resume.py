@@ -1,0 +1,116 @@
+"""Kill training with SIGKILL at random moments, restart it, and check nothing is lost.
+
+  python experiments/reliability/kill_resume.py --points 20
+
+For each point: an uninterrupted reference run is trained once; then the same
+command is started, killed with SIGKILL after a random delay (anywhere: start-up,
+mid-step, mid-checkpoint-write), and started again until it finishes. The
+final parameters must equal the reference's bit for bit, and so must every
+epoch's metrics (timings aside).
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLAGS = ["--config=configs/lenet5.py", "--config.data.source=embedded", "--config.num_epochs=3",
+         "--config.batch_size=100", "--config.schedule=cosine"]
+TIMING_KEYS = ("images_per_sec", "seconds")
+
+
+def command(workdir, extra=()):
+  return [sys.executable, "-m", "lenet_jax.main", f"--workdir={workdir}", *FLAGS, *extra]
+
+
+def env():
+  return dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu")
+
+
+def train(workdir):
+  subprocess.run(command(workdir), cwd=ROOT, env=env(), check=True, capture_output=True)
+
+
+def train_with_kills(workdir, delays):
+  """Runs to completion, killing the run after each delay in turn; returns the kills made."""
+  kills = 0
+  for delay in list(delays) + [None]:
+    proc = subprocess.Popen(command(workdir), cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    if delay is None:
+      out, err = proc.communicate()
+      if proc.returncode != 0:
+        raise RuntimeError(f"final run failed: {err.decode()[-2000:]}")
+      return kills
+    try:
+      proc.wait(timeout=delay)  # finished before the kill
+      return kills
+    except subprocess.TimeoutExpired:
+      proc.send_signal(signal.SIGKILL)
+      proc.wait()
+      kills += 1
+
+
+def final_params(workdir):
+  sys.path.insert(0, ROOT)
+  import jax
+  from lenet_jax import train as train_lib
+  config = train_lib.load_config(workdir)
+  step, state, _ = train_lib.load_state(config, workdir)
+  return step, [jax.device_get(x) for x in jax.tree.leaves(state["params"])]
+
+
+def metrics_without_timing(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMING_KEYS} for line in f]
+
+
+def check(reference, workdir):
+  import numpy as np
+  ref_step, ref_params = final_params(reference)
+  step, params = final_params(workdir)
+  same_params = step == ref_step and all(
+      np.array_equal(a, b) for a, b in zip(ref_params, params))
+  same_metrics = metrics_without_timing(reference) == metrics_without_timing(workdir)
+  return same_params, same_metrics
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--points", type=int, default=20)
+  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--max-delay", type=float, default=14.0,
+                      help="seconds; an uninterrupted run takes about this long here")
+  args = parser.parse_args()
+  rng = random.Random(args.seed)
+  root = tempfile.mkdtemp()
+  reference = os.path.join(root, "reference")
+  t0 = time.time()
+  train(reference)
+  print(f"reference run: {time.time() - t0:.1f} s", flush=True)
+  ok = 0
+  for point in range(args.points):
+    workdir = os.path.join(root, f"killed{point}")
+    delays = [rng.uniform(1.0, args.max_delay) for _ in range(rng.randint(1, 2))]
+    kills = train_with_kills(workdir, delays)
+    same_params, same_metrics = check(reference, workdir)
+    ok += same_params and same_metrics
+    print(json.dumps({"point": point, "kill_after_s": [round(d, 2) for d in delays],
+                      "kills": kills, "params_bitwise_equal": same_params,
+                      "metrics_equal": same_metrics}), flush=True)
+    shutil.rmtree(workdir)
+  print(f"{ok} of {args.points} killed runs finished with bitwise-equal parameters and equal "
+        "metrics", flush=True)
+  shutil.rmtree(root)
+  return 0 if ok == args.points else 1
+
+
+if __name__ == "__main__":
+  sys.exit(main())

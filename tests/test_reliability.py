@@ -1,0 +1,94 @@
+"""Runs survive SIGKILL, SIGTERM and divergence; identical runs are identical."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, tiny_config
+from lenet_jax import metrics, train
+
+sys.path.insert(0, os.path.join(ROOT, "experiments", "reliability"))
+import kill_resume  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("reference"))
+  kill_resume.train(workdir)
+  return workdir
+
+
+def test_sigkill_at_random_moments_loses_nothing(reference, tmp_path):
+  rng = random.Random(1)
+  for point in range(3):
+    workdir = str(tmp_path / f"killed{point}")
+    kill_resume.train_with_kills(workdir, [rng.uniform(2.0, 12.0)])
+    same_params, same_metrics = kill_resume.check(reference, workdir)
+    assert same_params and same_metrics, point
+
+
+def test_sigterm_saves_at_a_step_boundary_and_resumes_exactly(reference, tmp_path):
+  workdir = str(tmp_path / "term")
+  proc = subprocess.Popen(kill_resume.command(workdir), cwd=ROOT, env=kill_resume.env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  for line in proc.stdout:  # wait for the first epoch to finish, then stop mid-epoch 2
+    if line.startswith("epoch   1/3"):
+      break
+  proc.send_signal(signal.SIGTERM)
+  out, err = proc.communicate(timeout=120)
+  assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+  assert "Traceback" not in err
+  assert "stopped by SIGTERM at step" in out and "run the same command to resume" in out
+  resumed = subprocess.run(kill_resume.command(workdir), cwd=ROOT, env=kill_resume.env(),
+                           capture_output=True, text=True, timeout=300)
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert "Resuming from the checkpoint at step" in resumed.stdout
+  assert kill_resume.check(reference, workdir) == (True, True)
+
+
+def test_divergence_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+  workdir = str(tmp_path / "nan")
+  # A sane first epoch, then a learning rate that blows up in the second.
+  flags = ["--config.optimizer=sgd", "--config.learning_rate=0.01", "--config.schedule=piecewise",
+           "--config.piecewise_epochs=(1,)", "--config.piecewise_values=(1e12,)"]
+  proc = subprocess.run(kill_resume.command(workdir, flags), cwd=ROOT, env=kill_resume.env(),
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 1 and "Traceback" not in proc.stderr
+  error = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+  assert len(error) == 1 and "became NaN or Inf at step" in error[0], proc.stderr[-2000:]
+  assert "last good checkpoint: step 40" in error[0]
+  config = train.load_config(workdir)
+  step, state, _ = train.load_state(config, workdir)
+  assert step == 40
+  assert all(np.all(np.isfinite(x)) for x in jax_leaves(state["params"]))
+
+
+def jax_leaves(tree):
+  import jax
+  return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_same_config_and_seed_give_bitwise_equal_metrics(tmp_path):
+  config = tiny_config(num_epochs=2)
+  a = train.train_and_evaluate(config, str(tmp_path / "a"))
+  b = train.train_and_evaluate(config, str(tmp_path / "b"))
+  strip = lambda rs: [{k: v for k, v in r.items() if k not in ("images_per_sec", "seconds")}
+                      for r in rs]
+  assert strip(metrics.read(str(tmp_path / "a"))) == strip(metrics.read(str(tmp_path / "b")))
+  for x, y in zip(jax_leaves(a["state"]["params"]), jax_leaves(b["state"]["params"])):
+    np.testing.assert_array_equal(x, y)
+
+
+def test_unwritable_workdir_is_one_line(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("not a directory")
+  proc = subprocess.run(kill_resume.command(str(blocker / "run")), cwd=ROOT,
+                        env=kill_resume.env(), capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 1 and "Traceback" not in proc.stderr
+  assert "error: cannot write to --workdir=" in proc.stderr
