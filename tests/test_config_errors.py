@@ -1,0 +1,81 @@
+"""Every config key with an invalid value: one ConfigError naming the key, value and choices.
+
+A value of the wrong type (a string for batch_size, say) never reaches these
+checks: ml_collections refuses it when the flag is parsed (tests/test_cli.py).
+"""
+
+import pytest
+
+from conftest import tiny_config
+from lenet_jax import train
+from lenet_jax.errors import ConfigError, UserError
+
+CASES = [
+    ("seed", -1, "integer >= 0"),
+    ("num_epochs", 0, "integer >= 1"),
+    ("batch_size", -8, "integer >= 1"),
+    ("eval_batch_size", 0, "integer >= 1"),
+    ("steps_per_scan", -1, "integer >= 0"),
+    ("checkpoint_keep", 0, "integer >= 1"),
+    ("optimizer", "lbfgs", "sgd, adam, adamw, sdlm"),
+    ("learning_rate", 0.0, "positive number"),
+    ("momentum", 1.0, "[0, 1)"),
+    ("weight_decay", -1e-4, ">= 0"),
+    ("schedule", "exponential", "constant, cosine, piecewise"),
+    ("warmup_epochs", -1.0, ">= 0"),
+    ("distortions.translate", -1.0, ">= 0"),
+    ("distortions.scale", 1.5, "< 1"),
+    ("distortions.squeeze", -0.1, ">= 0"),
+    ("distortions.shear", -0.2, ">= 0"),
+    ("model.name", "resnet", "lenet5, alexnet"),
+    ("model.activation", "swish", "relu, tanh, scaled_tanh"),
+    ("model.pooling", "lp", "max, avg, subsample"),
+    ("model.c3", "dense", "full, table"),
+    ("model.output", "softmax", "dense, rbf"),
+    ("model.init", "xavier", "default, paper"),
+    ("model.map_j", float("nan"), "finite number"),
+    ("data.name", "svhn", "mnist, fashion_mnist, kmnist, cifar10, synthetic"),
+    ("data.source", "s3", "auto, idx, tfds, embedded, synthetic"),
+    ("data.normalization", "minmax", "mean_std, paper"),
+]
+
+
+@pytest.mark.parametrize("key,value,choices", CASES, ids=[c[0] for c in CASES])
+def test_invalid_value(key, value, choices):
+  config = tiny_config(**{key: value})
+  with pytest.raises(ConfigError) as info:
+    train.validate(config)
+  message = str(info.value)
+  assert message.startswith(f"config.{key}={value!r} is invalid"), message
+  assert choices in message, message
+  assert "\n" not in message
+
+
+def test_sdlm_keys():
+  for key, value in (("sdlm.samples", 0), ("sdlm.period_epochs", 0), ("sdlm.mu", 0.0)):
+    config = tiny_config(optimizer="sdlm", **{key: value})
+    with pytest.raises(ConfigError, match=f"config.{key}="):
+      train.validate(config)
+
+
+def test_piecewise_needs_matching_values():
+  config = tiny_config(schedule="piecewise", piecewise_epochs=(2, 5), piecewise_values=(0.1,))
+  with pytest.raises(ConfigError, match="config.piecewise_epochs"):
+    train.validate(config)
+
+
+def test_alexnet_keys():
+  from configs import alexnet
+  for key, value, fragment in (("model.towers", 3, "1, 2"), ("model.dtype", "float16",
+                               "float32, bfloat16"), ("model.grouped_conv", "depthwise",
+                               "split, feature_group"), ("model.init", "paper2", "paper, he"),
+                               ("data.resize", 16, "integer >= 32")):
+    config = alexnet.get_config("data=synthetic")
+    section, leaf = key.split(".")
+    config[section][leaf] = value
+    with pytest.raises(ConfigError, match=fragment):
+      train.validate(config)
+
+
+def test_every_error_is_a_user_error():
+  assert issubclass(ConfigError, UserError)
