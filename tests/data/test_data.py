@@ -125,3 +125,13 @@ def test_auto_works_without_tensorflow_datasets(monkeypatch):
   assert dataset.source == "embedded"
   with pytest.raises(UserError, match="pip install tensorflow-datasets"):
     data.load(tiny_config(**{"data.source": "tfds"}).data)
+
+
+def test_test_split_from_its_own_directory():
+  config = tiny_config(**{"data.source": "embedded", "data.test_dir": MNIST_TEST_DIR})
+  dataset = data.load(config.data)
+  assert dataset.split("train")[0].shape == (4000, 28, 28, 1)
+  assert dataset.split("test")[0].shape == (10000, 28, 28, 1)
+  assert dataset.source == "embedded" and MNIST_TEST_DIR in dataset.location
+  only_test = data.load(config.data, ("test",))
+  assert only_test.split("test")[1].shape == (10000,)
