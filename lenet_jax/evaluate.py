@@ -17,7 +17,7 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from lenet_jax import data, train
+from lenet_jax import data, steps, train
 from lenet_jax.logs import quiet_libraries
 from lenet_jax.errors import UserError, exit_on_user_error
 
@@ -30,7 +30,7 @@ def evaluate_run(config, workdir: str) -> dict:
   spec = task.spec
   dataset = data.load(config.data, ("test",), seed=config.seed)
   images, labels = (jax.device_put(a) for a in dataset.split("test"))
-  scores = jax.device_get(train.make_evaluate(task, min(config.eval_batch_size, len(labels)))(
+  scores = jax.device_get(steps.make_evaluate(task, min(config.eval_batch_size, len(labels)))(
       state["params"], images, labels))
   record = {"step": step, "test_accuracy": float(scores["accuracy"]),
             "test_loss": float(scores["loss"]), "test_examples": int(len(labels)),

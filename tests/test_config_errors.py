@@ -7,7 +7,7 @@ checks: ml_collections refuses it when the flag is parsed (tests/test_cli.py).
 import pytest
 
 from conftest import tiny_config
-from lenet_jax import train
+from lenet_jax import validation
 from lenet_jax.errors import ConfigError, UserError
 
 CASES = [
@@ -44,7 +44,7 @@ CASES = [
 def test_invalid_value(key, value, choices):
   config = tiny_config(**{key: value})
   with pytest.raises(ConfigError) as info:
-    train.validate(config)
+    validation.validate(config)
   message = str(info.value)
   assert message.startswith(f"config.{key}={value!r} is invalid"), message
   assert choices in message, message
@@ -55,13 +55,13 @@ def test_sdlm_keys():
   for key, value in (("sdlm.samples", 0), ("sdlm.period_epochs", 0), ("sdlm.mu", 0.0)):
     config = tiny_config(optimizer="sdlm", **{key: value})
     with pytest.raises(ConfigError, match=f"config.{key}="):
-      train.validate(config)
+      validation.validate(config)
 
 
 def test_piecewise_needs_matching_values():
   config = tiny_config(schedule="piecewise", piecewise_epochs=(2, 5), piecewise_values=(0.1,))
   with pytest.raises(ConfigError, match="config.piecewise_epochs"):
-    train.validate(config)
+    validation.validate(config)
 
 
 def test_alexnet_keys():
@@ -74,7 +74,7 @@ def test_alexnet_keys():
     section, leaf = key.split(".")
     config[section][leaf] = value
     with pytest.raises(ConfigError, match=fragment):
-      train.validate(config)
+      validation.validate(config)
 
 
 def test_every_error_is_a_user_error():

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lenet_jax import data, parallel, train
+from lenet_jax import data, parallel, validation
+from lenet_jax import task as task_lib
 
 
 def alexnet_config(data_devices=1, model_devices=2, backend="shard_map", **overrides):
@@ -39,8 +40,8 @@ def batch():
 def test_towers_across_devices_equal_grouped_network(batch, backend, mesh):
   assert jax.device_count() >= 4
   config = alexnet_config(*mesh, backend=backend)
-  spec = train.validate(config)
-  task = train.Task(config, spec)
+  spec = validation.validate(config)
+  task = task_lib.Task(config, spec)
   images, labels = batch
   key = jax.random.key(7)  # dropout on: both draw the same masks
 
@@ -55,7 +56,7 @@ def test_towers_across_devices_equal_grouped_network(batch, backend, mesh):
 
 def test_tower_logits_equal_grouped_logits(batch):
   config = alexnet_config()
-  task = train.Task(config, train.validate(config))
+  task = task_lib.Task(config, validation.validate(config))
   images, _ = batch
   mesh = parallel.make_mesh(config)
   from jax.sharding import PartitionSpec as P
@@ -81,7 +82,7 @@ def test_bad_parallel_config(key, value, match):
   config = alexnet_config()
   config.parallel[key] = value
   with pytest.raises(ConfigError, match=match):
-    train.validate(config)
+    validation.validate(config)
 
 
 def test_batch_must_divide_over_data_devices():
@@ -89,7 +90,7 @@ def test_batch_must_divide_over_data_devices():
   config = alexnet_config(2, 2)
   config.batch_size = 7
   with pytest.raises(ConfigError, match="divisible by parallel.data=2"):
-    train.validate(config)
+    validation.validate(config)
 
 
 def _cli(config_arg, workdir, devices, *flags):

@@ -1,6 +1,5 @@
 """Runs survive SIGKILL, SIGTERM and divergence; identical runs are identical."""
 
-import json
 import os
 import random
 import signal

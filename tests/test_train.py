@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from lenet_jax import metrics, train
+from lenet_jax import metrics, steps, train
 
 
 def _params(result):
@@ -68,19 +68,19 @@ def test_resume_gives_the_same_run(tmp_path):
 
 def _train_epochs(config, workdir, stop_after):
   """Runs `config` but stops after `stop_after` epochs, as a kill between epochs would."""
-  original = train.epoch_order
+  original = steps.epoch_order
 
   def order(key, epoch, n, batch_size):
     if epoch > stop_after:
       raise KeyboardInterrupt
     return original(key, epoch, n, batch_size)
 
-  train.epoch_order = order
+  steps.epoch_order = order
   try:
     with pytest.raises(KeyboardInterrupt):
       train.train_and_evaluate(config, workdir)
   finally:
-    train.epoch_order = original
+    steps.epoch_order = original
 
 
 def test_finished_run_is_not_retrained(tmp_path, capsys):

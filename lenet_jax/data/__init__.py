@@ -9,7 +9,6 @@ prepared or the network is reachable, then for MNIST the embedded digits.
 import dataclasses
 import os
 
-import numpy as np
 from absl import logging
 
 from lenet_jax.data import embedded, idx, network, synthetic, tfds_source

@@ -4,7 +4,8 @@ import numpy as np
 import optax
 
 from conftest import tiny_config
-from lenet_jax import data, optimizers, train
+from lenet_jax import data, optimizers, steps, validation
+from lenet_jax import task as task_lib
 from lenet_jax.losses import cross_entropy, map_loss
 from lenet_jax.optim import sdlm
 
@@ -65,19 +66,19 @@ def test_a_few_sdlm_steps_lower_the_map_loss_of_the_1998_network():
   # notes in configs/lenet5_1998.py.
   config.learning_rate = 2e-5
   config.schedule = "constant"
-  spec = train.validate(config)
+  spec = validation.validate(config)
   images, labels = data.load(config.data, ("train",)).split("train")
   images, labels = jnp.asarray(images[::40][:64]), jnp.asarray(labels[::40][:64])
-  task = train.Task(config, spec)
+  task = task_lib.Task(config, spec)
   tx = optimizers.create(config, 8)
-  state = train.init_state(task, tx)
+  state = task_lib.init_state(task, tx)
   order = jnp.arange(64).reshape(8, 8)
-  state = train.make_curvature_refresh(task, 64)(state, images, labels, order)
+  state = steps.make_curvature_refresh(task, 64)(state, images, labels, order)
   curvature = jax.tree.leaves(state["opt_state"])
   assert any(float(jnp.max(c)) > 0 for c in curvature)
   loss = lambda p: float(task.loss_fn(task.logits(p, images), labels))
   before = loss(state["params"])
-  step = train.make_train_chunk(task, tx)
+  step = steps.make_train_chunk(task, tx)
   for _ in range(3):
     state, *_ = step(state, images, labels, order, jax.random.key(0))
   assert loss(state["params"]) < before

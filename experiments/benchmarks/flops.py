@@ -1,0 +1,40 @@
+"""FLOPs per training step of the benchmarked workloads, from XLA's cost analysis
+of the step lowered for the CPU (what `lenet_jax.benchmark` reports as
+flops_per_step), and the MFU they give at a measured step time.
+
+  python experiments/benchmarks/flops.py
+"""
+
+import jax
+import jax.numpy as jnp
+
+from configs import alexnet, lenet5
+from lenet_jax import benchmark, optimizers, steps, validation
+from lenet_jax import task as task_lib
+
+H100_PEAK = benchmark.PEAK_FLOPS["NVIDIA H100 80GB HBM3"]
+# (config, dtype, batch, step ms measured on one H100 by lenet_jax.benchmark, experiments/benchmarks)
+MEASURED = [
+    (lenet5.get_config(), "float32", 128, 0.3186),
+    (lenet5.get_config(), "float32", 1024, 0.7942),
+    (alexnet.get_config("data=synthetic"), "bfloat16", 128, 5.8107),
+    (alexnet.get_config("data=synthetic"), "bfloat16", 256, 10.2420),
+    (alexnet.get_config("data=synthetic"), "float32", 256, 13.9368),
+]
+
+for config, dtype, batch, step_ms in MEASURED:
+  config.batch_size = batch
+  if config.model.name == "alexnet":
+    config.model.dtype = dtype
+  spec = validation.validate(config)
+  task = task_lib.Task(config, spec)
+  tx = optimizers.create(config, 10)
+  state = task_lib.init_state(task, tx)
+  chunk = steps.make_train_chunk(task, tx)
+  images = jnp.zeros((batch,) + spec.image_shape, jnp.uint8)
+  labels = jnp.zeros((batch,), jnp.int32)
+  flops = benchmark._flops_per_step(chunk, state, images, labels, jnp.arange(batch)[None],
+                                    jax.random.key(0))
+  tflops = flops / (step_ms / 1e3) / 1e12
+  print(f"{config.model.name} {dtype} batch {batch}: {flops / 1e9:.2f} GFLOP/step, "
+        f"{tflops:.1f} TFLOP/s at {step_ms} ms, MFU {100 * tflops * 1e12 / H100_PEAK[dtype]:.1f}%")

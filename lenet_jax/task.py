@@ -1,0 +1,86 @@
+"""A model, its loss and its input preparation, as pure functions of state."""
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from lenet_jax import losses, models
+from lenet_jax.data import preprocess
+
+
+class Task:
+  """A model, its loss and its input preparation, as pure functions of state."""
+
+  def __init__(self, config, spec):
+    self.config = config
+    self.spec = spec
+    self.input_shape = preprocess.model_input_shape(spec, config.data)
+    self.resize = None
+    if config.data.get("resize"):
+      self.resize = (self.input_shape[0], self.input_shape[-1])
+    model = models.create(config.model, self.input_shape, spec.num_classes, config.seed)
+    self.graphdef, self.params, self.rest = nnx.split(model, nnx.Param, ...)
+    self.loss_fn = losses.for_model(config.model)
+    self.normalization = config.data.normalization
+    distort = config.get("distortions")
+    self.distortion_ranges = None
+    if distort is not None and distort.enabled:
+      self.distortion_ranges = {k: float(distort[k])
+                                for k in ("translate", "scale", "squeeze", "shear")}
+
+  def model(self, params):
+    return nnx.merge(self.graphdef, params, self.rest)
+
+  def prepare(self, images, distortion_key=None):
+    return preprocess.prepare(images, self.spec, self.normalization,
+                              distortion_key=distortion_key,
+                              distortion_ranges=self.distortion_ranges, resize=self.resize)
+
+  def _output_is_fixed(self):
+    return not jax.tree.leaves(nnx.state(self.model(self.params).output, nnx.Param))
+
+  def curvature_outputs(self, params, images):
+    """The outputs SDLM's Gauss-Newton diagonal is taken at (see `curvature_loss`)."""
+    model = self.model(params)
+    x = self.prepare(images)
+    return model.features(x) if self._output_is_fixed() else model(x)
+
+  def curvature_loss(self, outputs, labels):
+    """The loss as a function of `curvature_outputs`.
+
+    A parameter-free output layer (the RBF units) is part of the loss here, as
+    in the paper: the RBF penalties are quadratic in F6's states, so the loss's
+    Hessian is taken with respect to those 84 states. (With respect to the 10
+    penalties it vanishes wherever the MAP term's "rubbish class" dominates.)
+    """
+    if self._output_is_fixed():
+      outputs = self.model(self.params).output(outputs)
+    return self.loss_fn(outputs, labels)
+
+  def tower_logits(self, params, images, *, comm, train=False, rngs=None):
+    """Per-tower logits (AlexNet), for use under shard_map or pmap; see lenet_jax.parallel."""
+    distortion_key = None
+    if train and self.distortion_ranges is not None:
+      distortion_key, rngs = jax.random.split(rngs)
+    x = self.prepare(images, distortion_key)
+    return self.model(params).tower_forward(x, comm=comm, train=train, rngs=rngs)
+
+  def loss_and_grads(self, params, images, labels, key):
+    """(mean loss, correct count, gradients) of one batch on one device."""
+    def loss_of(p):
+      logits = self.logits(p, images, train=True, rngs=key)
+      return self.loss_fn(logits, labels), logits
+
+    (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+    return loss, jnp.sum(jnp.argmax(logits, -1) == labels), grads
+
+  def logits(self, params, images, *, train=False, rngs=None):
+    distortion_key = None
+    if train and self.distortion_ranges is not None:
+      distortion_key, rngs = jax.random.split(rngs)
+    return self.model(params)(self.prepare(images, distortion_key), train=train, rngs=rngs)
+
+
+def init_state(task, tx):
+  return {"params": task.params, "opt_state": tx.init(task.params),
+          "step": jnp.zeros((), jnp.int32)}
