@@ -10,6 +10,8 @@ import os
 import jax
 import orbax.checkpoint as ocp
 
+from lenet_jax.errors import UserError
+
 
 class Checkpointer:
 
@@ -23,7 +25,22 @@ class Checkpointer:
     return self._manager.latest_step()
 
   def save(self, step: int, state) -> None:
-    self._manager.save(step, args=ocp.args.StandardSave(state))
+    """Saves `state` as step `step`; a failure (disk full, read-only) is one UserError.
+
+    orbax writes into a temporary directory renamed when complete, so the
+    previous checkpoint stays valid whatever happens to this one.
+    """
+    try:
+      self._manager.save(step, args=ocp.args.StandardSave(state))
+      self._manager.wait_until_finished()
+    except Exception as e:  # orbax wraps OSError in several types
+      previous = self._manager.latest_step()
+      raise UserError(
+          f"the checkpoint of step {step} could not be written to {self.directory} "
+          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the previous one "
+          + (f"(step {previous}) is intact" if previous is not None and previous != step
+             else "does not exist")
+          + "; free disk space or choose another --workdir, then run the same command") from None
 
   def restore(self, step: int, like):
     """Restores the checkpoint of `step` into the structure, shapes and dtypes of `like`."""

@@ -91,3 +91,52 @@ def test_unwritable_workdir_is_one_line(tmp_path):
                         env=kill_resume.env(), capture_output=True, text=True, timeout=120)
   assert proc.returncode == 1 and "Traceback" not in proc.stderr
   assert "error: cannot write to --workdir=" in proc.stderr
+
+
+def test_checkpoint_write_failure_is_one_line_and_keeps_the_previous(tmp_path, monkeypatch):
+  from lenet_jax import checkpoint
+  from lenet_jax.errors import UserError
+  workdir = str(tmp_path / "full")
+  config = tiny_config(num_epochs=2)
+  original = checkpoint.ocp.CheckpointManager.save
+
+  def save(self, step, *args, **kwargs):
+    if step > 80:  # the second epoch's checkpoint: the disk is full
+      raise OSError(28, "No space left on device")
+    return original(self, step, *args, **kwargs)
+
+  monkeypatch.setattr(checkpoint.ocp.CheckpointManager, "save", save)
+  with pytest.raises(UserError, match=r"step 160 could not be written .* \(step 80\) is intact"):
+    train.train_and_evaluate(config, workdir)
+  monkeypatch.setattr(checkpoint.ocp.CheckpointManager, "save", original)
+  step, state, _ = train.load_state(config, workdir)
+  assert step == 80
+
+
+def test_corrupt_tfds_records_are_one_line(monkeypatch):
+  import tensorflow_datasets as tfds
+  from lenet_jax import data
+  from lenet_jax.errors import UserError
+
+  class Corrupt:
+    def __len__(self):
+      return 3
+
+    def __getitem__(self, i):
+      raise ValueError("Failed to read record: data loss (truncated file)")
+
+  monkeypatch.setattr(tfds, "data_source", lambda *a, **k: Corrupt())
+  with pytest.raises(UserError, match="cannot be read: ValueError: Failed to read record"):
+    data.load(tiny_config(**{"data.source": "tfds"}).data)
+
+
+def test_empty_split_is_one_line(tmp_path):
+  from lenet_jax import data
+  from lenet_jax.data import idx
+  from lenet_jax.errors import UserError
+  stem_i, stem_l = idx.FILES["test"]
+  idx.write(str(tmp_path / stem_i), np.zeros((0, 28, 28), np.uint8))
+  idx.write(str(tmp_path / stem_l), np.zeros((0,), np.uint8))
+  config = tiny_config(**{"data.source": "idx", "data.dir": str(tmp_path)})
+  with pytest.raises(UserError, match="is empty"):
+    data.load(config.data, ("test",))

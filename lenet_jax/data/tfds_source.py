@@ -38,16 +38,25 @@ def load(tfds_name: str, splits, data_dir: str | None, download: bool):
           f"TFDS could not provide {tfds_name}/{split} (data_dir={data_dir}): "
           f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; prepare it with "
           "network access or use --config.data.source=idx with --config.data.dir") from None
-    n = len(source)
-    if n == 0:
-      out[split] = (np.zeros((0, 1, 1, 1), np.uint8), np.zeros((0,), np.int32))
-      continue
-    first = source[0]
-    images = np.empty((n,) + np.shape(first["image"]), np.uint8)
-    labels = np.empty((n,), np.int32)
-    for i in range(n):
-      record = first if i == 0 else source[i]
-      images[i] = record["image"]
-      labels[i] = record["label"]
-    out[split] = (images, labels)
+    try:
+      out[split] = _read_all(source)
+    except Exception as e:  # a truncated or corrupt array_record file, a bad record
+      raise UserError(
+          f"TFDS's files for {tfds_name}/{split} (data_dir={data_dir}) cannot be read: "
+          f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; delete the "
+          "dataset's folder and prepare it again") from None
   return out
+
+
+def _read_all(source):
+  n = len(source)
+  if n == 0:
+    return np.zeros((0, 1, 1, 1), np.uint8), np.zeros((0,), np.int32)
+  first = source[0]
+  images = np.empty((n,) + np.shape(first["image"]), np.uint8)
+  labels = np.empty((n,), np.int32)
+  for i in range(n):
+    record = first if i == 0 else source[i]
+    images[i] = record["image"]
+    labels[i] = record["label"]
+  return images, labels
