@@ -51,7 +51,7 @@ def make_train_chunk(task, tx, loss_and_grads=None):
 
 
 def make_evaluate(task, batch_size):
-  """jit(params, images, labels) -> {loss, correct, count} over a whole split."""
+  """jit(params, images, labels) -> {loss, accuracy} over a whole split (padded batches, masked)."""
 
   def evaluate(params, images, labels):
     n = labels.shape[0]
