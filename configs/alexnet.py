@@ -1,9 +1,11 @@
 """AlexNet (Krizhevsky et al. 2012) on one device, its two towers as grouped convolutions.
 
   python -m lenet_jax.main --config=configs/alexnet.py                      # Fashion-MNIST at 227x227x3
-  python -m lenet_jax.main --config=configs/alexnet.py:data=imagenette
-  python -m lenet_jax.main --config=configs/alexnet.py:data=synthetic       # random images, for speed
-  python -m lenet_jax.summary --config=configs/alexnet.py:data=imagenet2012
+  python -m lenet_jax.main --config=configs/alexnet.py:data=cifar10         # via TFDS
+  python -m lenet_jax.main --config=configs/alexnet.py:data=synthetic       # random images, 1000 classes
+  python -m lenet_jax.summary --config=configs/alexnet.py:data=synthetic    # the paper's 1000-class table
+
+ImageNet itself (streaming input with grain) is not supported yet.
 
 Section 5: SGD with momentum 0.9, weight decay 5e-4, batch 128, learning rate
 0.01 divided by 10 three times over about 90 epochs.
@@ -30,6 +32,7 @@ def get_config(arg: str = ""):
   config.data.synthetic_shape = (227, 227, 3)
   config.data.synthetic_train_size = 2048
   config.data.synthetic_test_size = 256
+  config.data.synthetic_classes = 1000  # ImageNet's, as in the paper and the PyTorch anchor
 
   config.optimizer = "sgd"
   config.learning_rate = 0.01

@@ -70,6 +70,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.data.synthetic_shape = (28, 28, 1)
   config.data.synthetic_train_size = 2048
   config.data.synthetic_test_size = 512
+  config.data.synthetic_classes = 10
 
   config.checkpoint_keep = 3
   config.debug_nans = False  # True: JAX's NaN checking, to find where a NaN starts (slow)

@@ -69,7 +69,7 @@ def test_tower_logits_equal_grouped_logits(batch):
   classes = single.shape[-1]
   for tower in range(2):
     np.testing.assert_allclose(both[:, tower * classes:(tower + 1) * classes], single,
-                               rtol=1e-5, atol=1e-6)
+                               rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("key,value,match", [

@@ -39,7 +39,8 @@ def spec_for(data_config) -> DatasetSpec:
   if data_config.name == "synthetic":
     shape = tuple(data_config.get("synthetic_shape", spec.image_shape))
     spec = dataclasses.replace(spec, image_shape=shape, mean=(0.5,) * shape[-1],
-                               std=(0.29,) * shape[-1])
+                               std=(0.29,) * shape[-1],
+                               num_classes=data_config.get("synthetic_classes", spec.num_classes))
   return spec
 
 

@@ -79,3 +79,9 @@ def test_bfloat16_compute_keeps_float32_params():
   assert model.conv1.kernel[...].dtype == jnp.float32
   out = model(jnp.ones((1, 67, 67, 3)))
   assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out)))
+
+
+def test_summary_of_the_1000_class_config():
+  from configs import alexnet
+  text = summary.summarize(alexnet.get_config("data=synthetic"))
+  assert "60,965,224" in text and "4,097,000" in text
