@@ -68,27 +68,21 @@ def _flops_per_step(jitted, *args) -> float | None:
   return float(analysis["flops"]) if analysis and "flops" in analysis else None
 
 
-def _setup(config, n_images, seed=0):
+def _setup(config, n_images):
   spec = validation.validate(config)
   task = task_lib.Task(config, spec)
   tx = optimizers.create(config, max(1, n_images // config.batch_size))
-  loss_and_grads = None
-  state = task_lib.init_state(task, tx)
-  if parallel.is_parallel(config):
-    loss_and_grads = parallel.make_loss_and_grads(task, config)
-    if config.parallel.backend == "shard_map":
-      state = parallel.shard_state(state, parallel.make_mesh(config))
+  state, loss_and_grads = parallel.setup(task, config, task_lib.init_state(task, tx))
   return spec, task, tx, state, steps_lib.make_train_chunk(task, tx, loss_and_grads)
 
 
 def measure_steps(config, steps: int, warmup: int) -> dict:
   """Throughput of the training step on random data resident on the device."""
-  spec = validation.validate(config)
   b = config.batch_size
+  spec, task, tx, state, train_chunk = _setup(config, b * 8)
   rng = np.random.default_rng(0)
   images = jax.device_put(rng.integers(0, 256, (b * 8,) + spec.image_shape, dtype=np.uint8))
   labels = jax.device_put(rng.integers(0, spec.num_classes, (b * 8,), dtype=np.int32))
-  spec, task, tx, state, train_chunk = _setup(config, b * 8)
   k = min(steps_lib.steps_per_scan(config), steps)
   key = jax.random.key(0)
   order = jnp.arange(b * 8).reshape(8, b)

@@ -76,6 +76,19 @@ def make_mesh(config):
                        devices=jax.devices()[: d * m])
 
 
+def setup(task, config, state):
+  """(state placed for the run, loss_and_grads): `loss_and_grads` is None on one device.
+
+  With a mesh, the tower-parallel loss and gradients; under shard_map the state
+  is sharded on the mesh as well (pmap moves it itself).
+  """
+  if not is_parallel(config):
+    return state, None
+  if config.parallel.backend == "shard_map":
+    state = shard_state(state, make_mesh(config))
+  return state, make_loss_and_grads(task, config)
+
+
 def shard_state(state, mesh):
   """Places every array with a leading towers axis on `model`; scalars are replicated."""
   def place(x):

@@ -19,6 +19,9 @@ class Task:
     if config.data.get("resize"):
       self.resize = (self.input_shape[0], self.input_shape[-1])
     model = models.create(config.model, self.input_shape, spec.num_classes, config.seed)
+    # A parameter-free output layer (LeNet-5's RBF units) belongs to the loss for SDLM.
+    self.output_is_fixed = not jax.tree.leaves(nnx.state(getattr(model, "output", model),
+                                                         nnx.Param))
     self.graphdef, self.params, self.rest = nnx.split(model, nnx.Param, ...)
     self.loss_fn = losses.for_model(config.model)
     self.normalization = config.data.normalization
@@ -36,14 +39,11 @@ class Task:
                               distortion_key=distortion_key,
                               distortion_ranges=self.distortion_ranges, resize=self.resize)
 
-  def _output_is_fixed(self):
-    return not jax.tree.leaves(nnx.state(self.model(self.params).output, nnx.Param))
-
   def curvature_outputs(self, params, images):
     """The outputs SDLM's Gauss-Newton diagonal is taken at (see `curvature_loss`)."""
     model = self.model(params)
     x = self.prepare(images)
-    return model.features(x) if self._output_is_fixed() else model(x)
+    return model.features(x) if self.output_is_fixed else model(x)
 
   def curvature_loss(self, outputs, labels):
     """The loss as a function of `curvature_outputs`.
@@ -53,16 +53,20 @@ class Task:
     Hessian is taken with respect to those 84 states. (With respect to the 10
     penalties it vanishes wherever the MAP term's "rubbish class" dominates.)
     """
-    if self._output_is_fixed():
+    if self.output_is_fixed:
       outputs = self.model(self.params).output(outputs)
     return self.loss_fn(outputs, labels)
 
-  def tower_logits(self, params, images, *, comm, train=False, rngs=None):
-    """Per-tower logits (AlexNet), for use under shard_map or pmap; see lenet_jax.parallel."""
+  def _inputs(self, images, train, rngs):
+    """(prepared images, the key left for the model): training draws distortions first."""
     distortion_key = None
     if train and self.distortion_ranges is not None:
       distortion_key, rngs = jax.random.split(rngs)
-    x = self.prepare(images, distortion_key)
+    return self.prepare(images, distortion_key), rngs
+
+  def tower_logits(self, params, images, *, comm, train=False, rngs=None):
+    """Per-tower logits (AlexNet), for use under shard_map or pmap; see lenet_jax.parallel."""
+    x, rngs = self._inputs(images, train, rngs)
     return self.model(params).tower_forward(x, comm=comm, train=train, rngs=rngs)
 
   def loss_and_grads(self, params, images, labels, key):
@@ -75,10 +79,8 @@ class Task:
     return loss, jnp.sum(jnp.argmax(logits, -1) == labels), grads
 
   def logits(self, params, images, *, train=False, rngs=None):
-    distortion_key = None
-    if train and self.distortion_ranges is not None:
-      distortion_key, rngs = jax.random.split(rngs)
-    return self.model(params)(self.prepare(images, distortion_key), train=train, rngs=rngs)
+    x, rngs = self._inputs(images, train, rngs)
+    return self.model(params)(x, train=train, rngs=rngs)
 
 
 def init_state(task, tx):

@@ -98,13 +98,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
                       f"larger than the {n_train} training images of {spec.name}")
   steps_per_epoch = n_train // config.batch_size
   tx = optimizers.create(config, steps_per_epoch)
-  loss_and_grads = None
-  state = task_lib.init_state(task, tx)
-  if parallel.is_parallel(config):
-    mesh = parallel.make_mesh(config)
-    loss_and_grads = parallel.make_loss_and_grads(task, config)
-    if config.parallel.backend == "shard_map":
-      state = parallel.shard_state(state, mesh)
+  state, loss_and_grads = parallel.setup(task, config, task_lib.init_state(task, tx))
+  if loss_and_grads is not None:
     d, m = parallel.sizes(config)
     print(f"parallel: {d} data x {m} model devices ({config.parallel.backend}) of "
           f"{jax.device_count()} {jax.devices()[0].platform} devices", flush=True)
@@ -113,6 +108,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   if config.optimizer == "sdlm":
     refresh_curvature = steps.make_curvature_refresh(task, min(config.sdlm.samples, n_train))
   evaluate = steps.make_evaluate(task, min(config.eval_batch_size, test_labels.shape[0]))
+  learning_rate = optimizers.schedule(config, steps_per_epoch)  # for the log only
   data_key = jax.random.key(config.seed + 1)
   dropout_key = jax.random.key(config.seed + 2)
 
@@ -141,7 +137,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         bar = _progress(steps_per_epoch - offset, f"epoch {epoch}")
         t0 = time.perf_counter()
         sums = partial if offset else steps.zero_sums()
-        images_before = int(jax.device_get(sums["count"]))
+        images_before = offset * config.batch_size  # trained before a stop signal
         losses_of_epoch = []
         for start, stop_at in steps.chunks(steps_per_epoch, steps.steps_per_scan(config), offset):
           state, chunk_sums, step_losses = train_chunk(state, train_images, train_labels,
@@ -154,7 +150,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
             bar.update(stop_at - start)
           if stop.signum is not None and stop_at < steps_per_epoch:
             ckpt.save(int(state["step"]), {"train": state, "partial": sums})
-            ckpt.close()
             raise preemption.StopRequested(
                 f"stopped by {stop.name} at step {int(state['step'])} (epoch {epoch}); "
                 f"checkpoint saved in {ckpt.directory}; run the same command to resume",
@@ -179,8 +174,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
             "train_accuracy": float(sums["correct"] / sums["count"]),
             "test_loss": float(test["loss"]), "test_accuracy": float(test["accuracy"]),
             "images_per_sec": float((sums["count"] - images_before) / train_seconds),
-            "learning_rate": float(optimizers.schedule(config, steps_per_epoch)(
-                state["step"] - 1)),
+            "learning_rate": float(learning_rate(state["step"] - 1)),
             "seconds": seconds,
         }
         print(f"epoch {epoch:3d}/{config.num_epochs}  train loss {record['train_loss']:.4f} "

@@ -27,30 +27,31 @@ def model_input_shape(spec, data_config=None, min_size: int = 32):
 
 def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.float32,
             distortion_key=None, distortion_ranges=None, resize=None):
-  """Pads images to at least `min_size` (28x28 digits -> 32x32) and normalises them.
+  """Pads images to at least `min_size` (28x28 digits -> 32x32), or resizes them to
+  `resize` = (size, channels), and normalises them.
 
   Padding is done on the raw pixels, so padded pixels are background. With a
   `distortion_key`, each image is first given a random affine distortion within
   `distortion_ranges` (see `lenet_jax.data.distortions`).
   """
-  h, w = images.shape[1:3]
-  ph, pw = max(0, min_size - h), max(0, min_size - w)
   if resize is not None:  # (size, channels): bilinear resize, grey repeated to RGB
     size, channels = resize
-    x = jax.image.resize(images.astype(dtype) / 255.0, (images.shape[0], size, size,
-                                                        images.shape[-1]), "bilinear")
+    x = jax.image.resize(images.astype(dtype) / 255.0,
+                         (images.shape[0], size, size, images.shape[-1]), "bilinear")
     if channels != x.shape[-1]:
       x = jnp.repeat(x, channels // x.shape[-1], axis=-1)
-    mean = jnp.asarray(spec.mean * (channels // len(spec.mean)), dtype).reshape(1, 1, 1, -1)
-    std = jnp.asarray(spec.std * (channels // len(spec.std)), dtype).reshape(1, 1, 1, -1)
-    return (x - mean) / std
-  if ph or pw:
-    images = jnp.pad(images, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
-  x = images.astype(dtype) / 255.0
+  else:
+    h, w = images.shape[1:3]
+    ph, pw = max(0, min_size - h), max(0, min_size - w)
+    if ph or pw:
+      images = jnp.pad(images,
+                       ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+    x = images.astype(dtype) / 255.0
   if distortion_key is not None:
     x = distortions.distort(distortion_key, x, **distortion_ranges)
   if normalization == "paper":
     return PAPER_BACKGROUND + (PAPER_FOREGROUND - PAPER_BACKGROUND) * x
-  mean = jnp.asarray(spec.mean, dtype).reshape(1, 1, 1, -1)
-  std = jnp.asarray(spec.std, dtype).reshape(1, 1, 1, -1)
+  repeat = x.shape[-1] // len(spec.mean)  # grey statistics for repeated channels
+  mean = jnp.asarray(spec.mean * repeat, dtype).reshape(1, 1, 1, -1)
+  std = jnp.asarray(spec.std * repeat, dtype).reshape(1, 1, 1, -1)
   return (x - mean) / std
