@@ -3,9 +3,12 @@
   python -m lenet_jax.main --config=configs/lenet5.py
   python -m lenet_jax.main --config=configs/lenet5.py:runlocal        # a quick smoke run
   python -m lenet_jax.main --config=configs/lenet5.py:data=fashion_mnist
+  python -m lenet_jax.sweep --config=configs/lenet5.py --sweep=ablations --seeds=5
 """
 
 import ml_collections
+
+from lenet_jax import sweeps
 
 
 def parse_arg(arg: str) -> dict:
@@ -80,3 +83,25 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.num_epochs = 2
     config.batch_size = 64
   return config
+
+
+def sweep(name: str) -> list[dict]:
+  """The ablations `python -m lenet_jax.sweep --sweep=<name>` runs: override dicts, one per cell."""
+  grids = {
+      # The activation x subsampling ablation: 5 x 3 cells.
+      "ablations": sweeps.product({
+          "model.activation": ["relu", "tanh", "scaled_tanh", "sigmoid", "gelu"],
+          "model.pooling": ["max", "avg", "subsample"]}),
+      # The 1998 paper's structural choices on the modern recipe: C3's connection
+      # table (section II.B, table I) and the RBF output with the MAP loss (eq. 9).
+      "c3_output": sweeps.product({"model.c3": ["full", "table"],
+                                   "model.output": ["dense", "rbf"]}),
+      "optimizer": [{"optimizer": "adamw", "learning_rate": 2e-3, "weight_decay": 0.05},
+                    {"optimizer": "sgd", "learning_rate": 0.05, "weight_decay": 5e-4}],
+      # Four cells in seconds, to try the runner.
+      "smoke": sweeps.product({"model.activation": ["relu", "tanh"],
+                               "model.pooling": ["max", "avg"]}),
+  }
+  if name not in grids:
+    raise KeyError(f"sweeps here: {', '.join(grids)}")
+  return grids[name]

@@ -110,7 +110,7 @@ def measure_steps(config, steps: int, warmup: int) -> dict:
 def measure_epoch(config) -> dict:
   """One real epoch through the config's input pipeline, after a warm-up epoch."""
   t0 = time.perf_counter()
-  dataset = data.load(config.data, ("train",), seed=config.seed)
+  dataset = data.load(config.data, ("train",))
   load_s = time.perf_counter() - t0
   images, labels = (jax.device_put(a) for a in dataset.split("train"))
   n = labels.shape[0]

@@ -28,7 +28,7 @@ def evaluate_run(config, workdir: str) -> dict:
   """Test loss and accuracy of the last checkpoint in `workdir` on `config.data`'s test split."""
   step, state, task = train.load_state(config, workdir)
   spec = task.spec
-  dataset = data.load(config.data, ("test",), seed=config.seed)
+  dataset = data.load(config.data, ("test",))
   images, labels = (jax.device_put(a) for a in dataset.split("test"))
   scores = jax.device_get(steps.make_evaluate(task, min(config.eval_batch_size, len(labels)))(
       state["params"], images, labels))

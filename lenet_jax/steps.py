@@ -13,11 +13,13 @@ from lenet_jax.optim import sdlm
 NO_STEP = np.iinfo(np.int32).max  # "no non-finite step yet"
 
 
-def make_train_chunk(task, tx, loss_and_grads=None):
+def make_train_chunk(task, tx, loss_and_grads=None, *, seeds=False, shared_order=False):
   """jit(state, images, labels, batch_index [k, B], key) -> (state, summed metrics, losses [k]).
 
   `loss_and_grads` defaults to the single-device `task.loss_and_grads`;
-  `lenet_jax.parallel` supplies the tower-parallel one.
+  `lenet_jax.parallel` supplies the tower-parallel one. With `seeds`, the state,
+  key and outputs carry a leading seed axis and all seeds train in one program
+  (`jax.vmap`); `batch_index` has that axis too unless `shared_order`.
   """
   loss_and_grads = loss_and_grads or task.loss_and_grads
 
@@ -46,6 +48,8 @@ def make_train_chunk(task, tx, loss_and_grads=None):
     sums = jax.tree.map(lambda s: s.sum(0), sums)
     return state, dict(sums, first_nonfinite=first_nonfinite), losses
 
+  if seeds:
+    train_chunk = jax.vmap(train_chunk, in_axes=(0, None, None, None if shared_order else 0, 0))
   donate = (0,) if jax.default_backend() != "cpu" else ()  # CPU cannot donate
   return jax.jit(train_chunk, donate_argnums=donate)
 

@@ -31,6 +31,11 @@ class Task:
       self.distortion_ranges = {k: float(distort[k])
                                 for k in ("translate", "scale", "squeeze", "shear")}
 
+  def init_params(self, seed: int):
+    """The parameters `seed` initialises (the task's own are those of `config.seed`)."""
+    model = models.create(self.config.model, self.input_shape, self.spec.num_classes, seed)
+    return nnx.split(model, nnx.Param, ...)[1]
+
   def model(self, params):
     return nnx.merge(self.graphdef, params, self.rest)
 
@@ -83,6 +88,7 @@ class Task:
     return self.model(params)(x, train=train, rngs=rngs)
 
 
-def init_state(task, tx):
-  return {"params": task.params, "opt_state": tx.init(task.params),
-          "step": jnp.zeros((), jnp.int32)}
+def init_state(task, tx, params=None):
+  """The training state at step 0, from `params` (default: the task's own)."""
+  params = task.params if params is None else params
+  return {"params": params, "opt_state": tx.init(params), "step": jnp.zeros((), jnp.int32)}

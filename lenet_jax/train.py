@@ -7,6 +7,7 @@ over chunks of `config.steps_per_scan` steps, with metrics summed on the device,
 so there is no per-step host work.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ import time
 import jax
 import ml_collections
 import numpy as np
+import optax
 from absl import logging
 
 from lenet_jax import (checkpoint, data, metrics, optimizers, parallel, preemption, steps,
@@ -75,17 +77,32 @@ def load_config(workdir) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(resolved)
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
-  """Trains `config` in `workdir`, resuming from its last checkpoint; returns a summary.
+@dataclasses.dataclass
+class Run:
+  """What a training run is made of, before any step: data on the device, the task,
+  the optimizer and the compiled evaluation."""
+  spec: data.DatasetSpec
+  dataset: data.Dataset
+  task: task_lib.Task
+  train_images: jax.Array
+  train_labels: jax.Array
+  test_images: jax.Array
+  test_labels: jax.Array
+  steps_per_epoch: int
+  tx: optax.GradientTransformation
+  evaluate: object  # jit(params, images, labels) -> {loss, accuracy}
+  learning_rate: object  # the schedule, for the log
 
-  Writes `config.json`, `metrics.jsonl` (one JSON object per epoch), TensorBoard
-  event files and orbax checkpoints into `workdir`.
-  """
-  parallel.initialize_distributed(config)
+  @property
+  def n_train(self) -> int:
+    return self.train_labels.shape[0]
+
+
+def prepare(config, workdir: str) -> Run:
+  """Validates `config`, loads its data onto the device, writes `config.json`."""
   spec = validation.validate(config)
-  dataset = data.load(config.data, ("train", "test"), seed=config.seed)
+  dataset = data.load(config.data, ("train", "test"))
   write_config(workdir, config, dataset)
-
   task = task_lib.Task(config, spec)
   logging.info("model %s on %s, input %s:\n%s", config.model.name, spec.name, task.input_shape,
                summary.format_table(summary.rows(task.model(task.params), task.input_shape),
@@ -97,18 +114,52 @@ def train_and_evaluate(config, workdir: str) -> dict:
     raise ConfigError("batch_size", config.batch_size,
                       f"larger than the {n_train} training images of {spec.name}")
   steps_per_epoch = n_train // config.batch_size
-  tx = optimizers.create(config, steps_per_epoch)
+  return Run(spec=spec, dataset=dataset, task=task, train_images=train_images,
+             train_labels=train_labels, test_images=test_images, test_labels=test_labels,
+             steps_per_epoch=steps_per_epoch, tx=optimizers.create(config, steps_per_epoch),
+             evaluate=steps.make_evaluate(task, min(config.eval_batch_size,
+                                                    test_labels.shape[0])),
+             learning_rate=optimizers.schedule(config, steps_per_epoch))
+
+
+def curvature_refresh(config, run: Run):
+  """SDLM's compiled curvature re-estimate, or None for other optimizers."""
+  if config.optimizer != "sdlm":
+    return None
+  return steps.make_curvature_refresh(run.task, min(config.sdlm.samples, run.n_train))
+
+
+def refreshes_curvature(config, epoch: int) -> bool:
+  return config.optimizer == "sdlm" and (epoch - 1) % config.sdlm.period_epochs == 0
+
+
+def divergence_message(first_bad_step, epoch, ckpt) -> str:
+  good = ckpt.latest_step()
+  return (f"the loss or gradients became NaN or Inf at step {int(first_bad_step)} "
+          f"(epoch {epoch}); last good checkpoint: "
+          + (f"step {good} in {ckpt.directory}" if good is not None else "none")
+          + "; lower config.learning_rate, or set config.debug_nans=True to find the cause")
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  """Trains `config` in `workdir`, resuming from its last checkpoint; returns a summary.
+
+  Writes `config.json`, `metrics.jsonl` (one JSON object per epoch), TensorBoard
+  event files and orbax checkpoints into `workdir`.
+  """
+  parallel.initialize_distributed(config)
+  run = prepare(config, workdir)
+  task, train_images, train_labels = run.task, run.train_images, run.train_labels
+  test_images, test_labels = run.test_images, run.test_labels
+  n_train, steps_per_epoch, tx = run.n_train, run.steps_per_epoch, run.tx
   state, loss_and_grads = parallel.setup(task, config, task_lib.init_state(task, tx))
   if loss_and_grads is not None:
     d, m = parallel.sizes(config)
     print(f"parallel: {d} data x {m} model devices ({config.parallel.backend}) of "
           f"{jax.device_count()} {jax.devices()[0].platform} devices", flush=True)
   train_chunk = steps.make_train_chunk(task, tx, loss_and_grads)
-  refresh_curvature = None
-  if config.optimizer == "sdlm":
-    refresh_curvature = steps.make_curvature_refresh(task, min(config.sdlm.samples, n_train))
-  evaluate = steps.make_evaluate(task, min(config.eval_batch_size, test_labels.shape[0]))
-  learning_rate = optimizers.schedule(config, steps_per_epoch)  # for the log only
+  refresh_curvature = curvature_refresh(config, run)
+  evaluate, learning_rate = run.evaluate, run.learning_rate
   data_key = jax.random.key(config.seed + 1)
   dropout_key = jax.random.key(config.seed + 2)
 
@@ -131,8 +182,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     with preemption.StopSignals() as stop:
       for epoch in range(start_epoch, config.num_epochs + 1):
         order = steps.epoch_order(data_key, epoch, n_train, config.batch_size)
-        if (refresh_curvature is not None and not offset
-            and (epoch - 1) % config.sdlm.period_epochs == 0):
+        if not offset and refreshes_curvature(config, epoch):
           state = refresh_curvature(state, train_images, train_labels, order)
         bar = _progress(steps_per_epoch - offset, f"epoch {epoch}")
         t0 = time.perf_counter()
@@ -161,12 +211,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
           bar.close()
         train_loss = float(sums["loss"] / sums["count"])
         if sums["first_nonfinite"] < steps.NO_STEP or not np.isfinite(train_loss):
-          good = ckpt.latest_step()
-          raise DivergenceError(
-              f"the loss or gradients became NaN or Inf at step {int(sums['first_nonfinite'])} "
-              f"(epoch {epoch}); last good checkpoint: "
-              + (f"step {good} in {ckpt.directory}" if good is not None else "none")
-              + "; lower config.learning_rate, or set config.debug_nans=True to find the cause")
+          raise DivergenceError(divergence_message(sums["first_nonfinite"], epoch, ckpt))
         test = jax.device_get(evaluate(state["params"], test_images, test_labels))
         seconds = time.perf_counter() - t0
         record = {
@@ -199,7 +244,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   best = max(history, key=lambda r: r["test_accuracy"])
   result = {"best_test_accuracy": best["test_accuracy"], "best_epoch": best["epoch"],
             "last_test_accuracy": history[-1]["test_accuracy"], "epochs": len(history),
-            "data_source": dataset.source, "state": state}
+            "data_source": run.dataset.source, "state": state}
   print(f"done: best test accuracy {best['test_accuracy']:.4f} (epoch {best['epoch']}), "
         f"last {history[-1]['test_accuracy']:.4f}; workdir {workdir}", flush=True)
   return result

@@ -1,0 +1,56 @@
+"""Runs a sweep defined in a config file: every cell, several seeds trained together.
+
+  python -m lenet_jax.sweep --config=configs/lenet5.py --sweep=ablations --seeds=5 \
+      --workdir=runs/ablations [--config.num_epochs=20 ...]
+
+Re-running the same command skips finished cells and resumes an interrupted one.
+Writes results.csv, results.md, test_error.png and curves.png into --workdir and
+prints the markdown table.
+"""
+
+import os
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from lenet_jax import cli, preemption, sweeps
+from lenet_jax.errors import exit_on_user_error
+from lenet_jax.logs import quiet_libraries
+from lenet_jax.sweeps import runner
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Base config file; its sweep(name) "
+                                          "lists the cells.", lock_config=True)
+_SWEEP = flags.DEFINE_string("sweep", None, "Name passed to the config file's sweep(name).")
+_SEEDS = flags.DEFINE_integer("seeds", 1, "Seeds per cell, trained together (jax.vmap).")
+_ORDER = flags.DEFINE_enum("data_order", "per_seed", ["per_seed", "shared"],
+                           "per_seed: seed k sees the data order of a run with seed k; "
+                           "shared: all seeds see the base seed's order.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Where the sweep goes; default "
+                               "runs/<config>-<sweep>, so the same command resumes it.")
+
+
+@exit_on_user_error
+def main(argv):
+  quiet_libraries()
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # per-cell model tables drown the progress lines
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  config_arg = flags.FLAGS["config"].config_filename
+  cells = sweeps.load(config_arg, _SWEEP.value)
+  name = os.path.splitext(os.path.basename(config_arg.split(":")[0]))[0]
+  workdir = _WORKDIR.value or os.path.join("runs", f"{name}-{_SWEEP.value}")
+  try:
+    rows = runner.run_sweep(_CONFIG.value, cells, workdir, _SEEDS.value,
+                            shared_order=_ORDER.value == "shared")
+  except preemption.StopRequested as e:
+    print(str(e), flush=True)
+    raise SystemExit(e.exit_code) from None
+  print()
+  print(runner.results_lib.markdown(rows))
+  print(f"wrote {workdir}/results.csv, results.md, test_error.png, curves.png", flush=True)
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["sweep"])
+  cli.run(main)

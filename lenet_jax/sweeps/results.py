@@ -1,0 +1,118 @@
+"""A sweep's results: results.csv, results.md, a bar chart of test error and learning curves."""
+
+import csv
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lenet_jax import metrics  # noqa: E402
+from lenet_jax import sweeps  # noqa: E402
+from lenet_jax.sweeps import seeds as seeds_lib  # noqa: E402
+
+COLUMNS = ("seeds", "test_accuracy_mean", "test_accuracy_std", "test_error_pct_mean",
+           "test_error_pct_std", "best_epoch", "best_test_accuracy_mean", "epochs", "wall_s",
+           "params", "diverged_seeds")
+
+
+def swept_keys(rows) -> list:
+  keys = []
+  for row in rows:
+    keys += [k for k in row["overrides"] if k not in keys]
+  return keys
+
+
+def _columns(row) -> dict:
+  return {
+      "seeds": len(row["seeds"]), "test_accuracy_mean": row["test_accuracy_mean"],
+      "test_accuracy_std": row["test_accuracy_std"],
+      "test_error_pct_mean": 100 * (1 - row["test_accuracy_mean"]),
+      "test_error_pct_std": 100 * row["test_accuracy_std"], "best_epoch": row["best_epoch"],
+      "best_test_accuracy_mean": row["best_test_accuracy_mean"], "epochs": row["epochs"],
+      "wall_s": row["wall_s"], "params": row["params"], "diverged_seeds": row["diverged_seeds"],
+  }
+
+
+def write_csv(rows, path: str) -> None:
+  keys = swept_keys(rows)
+  with open(path, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["cell"] + keys + list(COLUMNS))
+    for row in rows:
+      values = _columns(row)
+      writer.writerow([row["cell"]] + [sweeps.format_value(row["overrides"].get(k, "")) for k in keys]
+                      + [values[c] for c in COLUMNS])
+
+
+def markdown(rows) -> str:
+  keys = swept_keys(rows)
+  n = sorted({len(r["seeds"]) for r in rows})
+  header = keys + [f"test error % (mean ± std, {'/'.join(map(str, n))} seeds)",
+                   "best epoch (seed mean)", "epochs", "wall s", "params"]
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for row in rows:
+    c = _columns(row)
+    diverged = f" ({row['diverged_seeds']} diverged)" if row["diverged_seeds"] else ""
+    lines.append("| " + " | ".join(
+        [sweeps.format_value(row["overrides"].get(k, "")) for k in keys]
+        + [f"{c['test_error_pct_mean']:.2f} ± {c['test_error_pct_std']:.2f}{diverged}",
+           str(c["best_epoch"]), str(c["epochs"]), f"{c['wall_s']:.0f}", f"{c['params']:,}"])
+        + " |")
+  return "\n".join(lines) + "\n"
+
+
+def bar_chart(rows, path: str, title: str = "") -> None:
+  errors = [100 * (1 - r["test_accuracy_mean"]) for r in rows]
+  spread = [100 * r["test_accuracy_std"] for r in rows]
+  fig, ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
+  y = np.arange(len(rows))
+  ax.barh(y, errors, xerr=spread, capsize=3, color="tab:blue", alpha=0.8)
+  ax.set_yticks(y, [r["cell"] for r in rows], fontsize=8)
+  ax.invert_yaxis()
+  n = "/".join(map(str, sorted({len(r["seeds"]) for r in rows})))
+  ax.set(xlabel=f"test error (%), mean ± std over {n} seeds", title=title)
+  ax.grid(True, axis="x", alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def learning_curves(rows, workdir: str, path: str, title: str = "") -> None:
+  """One panel per cell: each seed's test error (solid) and train error (dashed) by epoch."""
+  cols = min(5, len(rows))
+  nrows = math.ceil(len(rows) / cols)
+  fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), sharex=True,
+                           sharey=True, squeeze=False)
+  for ax, row in zip(axes.flat, rows):
+    directory = os.path.join(workdir, sweeps.cell_dir(row["overrides"]))
+    for k in range(len(row["seeds"])):
+      records = metrics.read(seeds_lib.seed_dir(directory, k))
+      epochs = [r["epoch"] for r in records]
+      line, = ax.plot(epochs, [100 * (1 - r["test_accuracy"]) for r in records], lw=1)
+      ax.plot(epochs, [100 * (1 - r["train_accuracy"]) for r in records], "--", lw=0.8,
+              color=line.get_color(), alpha=0.6)
+    ax.set_title(row["cell"], fontsize=8)
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+  for ax in axes.flat[len(rows):]:
+    ax.axis("off")
+  for ax in axes[-1]:
+    ax.set_xlabel("epoch")
+  for ax in axes[:, 0]:
+    ax.set_ylabel("error (%)")
+  fig.suptitle(title or "test error (solid) and train error (dashed), one line per seed")
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def write(rows, workdir: str) -> None:
+  write_csv(rows, os.path.join(workdir, "results.csv"))
+  with open(os.path.join(workdir, "results.md"), "w") as f:
+    f.write(markdown(rows))
+  bar_chart(rows, os.path.join(workdir, "test_error.png"))
+  learning_curves(rows, workdir, os.path.join(workdir, "curves.png"))

@@ -1,0 +1,141 @@
+"""Runs every cell of a sweep, resumably, then writes its tables and plots.
+
+  <workdir>/sweep.json             the cells and seeds this sweep was started with
+  <workdir>/<cell>/                one `lenet_jax.sweeps.seeds` run per cell
+  <workdir>/<cell>/result.json     written when the cell is finished: re-running skips it
+  <workdir>/results.{csv,md}, test_error.png, curves.png
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+
+from lenet_jax import sweeps, train, validation
+from lenet_jax.errors import UserError
+from lenet_jax.sweeps import results as results_lib
+from lenet_jax.sweeps import seeds as seeds_lib
+
+
+def _normal(value):
+  return json.loads(json.dumps(value))  # tuples -> lists, as stored
+
+
+def _read_json(path):
+  if not os.path.isfile(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _write_json(path, value) -> None:
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(value, f, indent=2)
+  os.replace(tmp, path)  # a result.json is whole or absent
+
+
+def _duration(seconds: float) -> str:
+  seconds = int(round(seconds))
+  h, rest = divmod(seconds, 3600)
+  m, s = divmod(rest, 60)
+  return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def check_cells(config, cells) -> list:
+  """Every cell's config, validated before anything trains (one line on the first bad one)."""
+  configs = []
+  for overrides in cells:
+    cell_config = sweeps.apply(config, overrides)
+    try:
+      validation.validate(cell_config)
+    except UserError as e:
+      raise UserError(f"sweep cell {sweeps.cell_name(overrides)}: {e}") from None
+    configs.append(cell_config)
+  return configs
+
+
+def _flat(tree, prefix=""):
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(_flat(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out
+
+
+def _check_same_config(cell_config, directory: str, name: str) -> None:
+  """A cell started earlier must have been started with the same config, or its
+  results would silently mix two configs."""
+  if not os.path.isfile(os.path.join(directory, "config.json")):
+    return
+  before = _flat(_normal(train.load_config(directory).to_dict()))
+  now = _flat(_normal(cell_config.to_dict()))
+  changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+  if changed:
+    key = changed[0]
+    raise UserError(f"sweep cell {name} in {directory} was started with config.{key}="
+                    f"{before.get(key)!r}, now {now.get(key)!r}; rerun with the same config, "
+                    "or use a new --workdir")
+
+
+def summarize(overrides: dict, out: dict) -> dict:
+  """One cell's row: final test accuracy over seeds, the best epoch of the seed mean, time."""
+  histories = out["history"]
+  final = np.array([h[-1]["test_accuracy"] for h in histories])
+  curve = np.mean([[r["test_accuracy"] for r in h] for h in histories], axis=0)
+  std = float(final.std(ddof=1)) if len(final) > 1 else 0.0
+  return {
+      "cell": sweeps.cell_name(overrides), "overrides": _normal(overrides),
+      "seeds": out["seeds"], "test_accuracy": final.tolist(),
+      "test_accuracy_mean": float(final.mean()), "test_accuracy_std": std,
+      "best_epoch": int(histories[0][int(np.argmax(curve))]["epoch"]),
+      "best_test_accuracy_mean": float(curve.max()), "epochs": len(histories[0]),
+      "wall_s": float(sum(r["seconds"] for r in histories[0])), "params": out["params"],
+      "diverged_seeds": sum(any("nonfinite_step" in r for r in h) for h in histories),
+      "data_source": out["data_source"],
+  }
+
+
+def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = False) -> list:
+  """Trains every cell of `cells` (override dicts) with `num_seeds` seeds; returns the rows.
+
+  Finished cells (those with a result.json for the same overrides and seeds) are
+  skipped and an interrupted one continues from its last checkpoint.
+  """
+  seeds_lib.check_seeds(num_seeds)
+  configs = check_cells(config, cells)
+  os.makedirs(workdir, exist_ok=True)
+  setup = {"seeds": num_seeds, "shared_order": shared_order}
+  started = _read_json(os.path.join(workdir, "sweep.json"))
+  if started is not None and {k: started[k] for k in setup} != setup:
+    raise UserError(f"{workdir} holds a sweep started with --seeds={started['seeds']} "
+                    f"(shared order {started['shared_order']}); rerun with those or use a new "
+                    "--workdir")
+  _write_json(os.path.join(workdir, "sweep.json"), dict(setup, cells=_normal(cells)))
+
+  rows, trained_seconds, t_start = [], [], time.perf_counter()
+  for k, (overrides, cell_config) in enumerate(zip(cells, configs), 1):
+    name, directory = sweeps.cell_name(overrides), os.path.join(workdir, sweeps.cell_dir(overrides))
+    _check_same_config(cell_config, directory, name)
+    done = _read_json(os.path.join(directory, "result.json"))
+    if done is not None and done["overrides"] == _normal(overrides):
+      print(f"[cell {k}/{len(cells)}] {name}: finished earlier "
+            f"({100 * done['test_accuracy_mean']:.2f}% test accuracy); skipped", flush=True)
+      rows.append(done)
+      continue
+    left = len(cells) - k + 1
+    eta = (f"about {_duration(np.mean(trained_seconds) * left)} left" if trained_seconds
+           else "time left known after this cell")
+    print(f"[cell {k}/{len(cells)}] {name}: {num_seeds} seeds; "
+          f"{_duration(time.perf_counter() - t_start)} elapsed, {eta}", flush=True)
+    t0 = time.perf_counter()
+    row = summarize(overrides, seeds_lib.train_seeds(cell_config, directory, num_seeds,
+                                                     shared_order))
+    _write_json(os.path.join(directory, "result.json"), row)
+    trained_seconds.append(time.perf_counter() - t0)
+    rows.append(row)
+  results_lib.write(rows, workdir)
+  return rows

@@ -1,0 +1,175 @@
+"""Several seeds of one config trained together: one compiled program, `jax.vmap`
+over the parameters, the optimizer state and the random keys.
+
+Seed k of a run with `config.seed = s` is the run `lenet_jax.main` makes with
+`config.seed = s + k`: the same initial parameters, the same data order (unless
+`shared_order`, where every seed sees seed s's order) and the same dropout and
+distortion keys, so its metrics equal the separate run's to float tolerance.
+On an accelerator the seeds cost about one run.
+
+`workdir` holds config.json and checkpoints/ (all seeds stacked, for resume),
+and per seed a run directory `seed_<k>/` of its own: config.json with its seed,
+metrics.jsonl, TensorBoard events and, once training ends, its final
+checkpoint, so `lenet_jax.evaluate` and `lenet_jax.plots` work on it as on any run.
+"""
+
+import copy
+import functools
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lenet_jax import checkpoint, metrics, parallel, preemption, steps, train
+from lenet_jax import task as task_lib
+from lenet_jax.errors import ConfigError, UserError
+
+
+def seed_dir(workdir: str, k: int) -> str:
+  return os.path.join(workdir, f"seed_{k}")
+
+
+def seed_config(config, seed: int):
+  config = copy.deepcopy(config)
+  with config.unlocked():
+    config.seed = seed
+  return config
+
+
+def _stack(trees):
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _seed(tree, k: int):
+  return jax.tree.map(lambda x: x[k], tree)
+
+
+def check_seeds(num_seeds) -> None:
+  if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 1:
+    raise UserError(f"--seeds={num_seeds!r} is invalid: must be an integer >= 1")
+
+
+def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False) -> dict:
+  """Trains seeds `config.seed .. config.seed + num_seeds - 1` of `config` together.
+
+  Resumes from the last checkpoint in `workdir`. A seed whose loss becomes NaN
+  or Inf is reported and keeps its (non-finite) metrics; the others go on.
+  Returns {"seeds", "history": per-seed lists of epoch records, "params", "state"}.
+  """
+  check_seeds(num_seeds)
+  if parallel.is_parallel(config):
+    raise ConfigError("parallel", dict(zip(("data", "model"), parallel.sizes(config))),
+                      "seeds train together on one device; use parallel.data=parallel.model=1")
+  run = train.prepare(config, workdir)
+  task, tx, n_train, batch = run.task, run.tx, run.n_train, config.batch_size
+  seeds = [config.seed + k for k in range(num_seeds)]
+  for k, seed in enumerate(seeds):
+    train.write_config(seed_dir(workdir, k), seed_config(config, seed), run.dataset)
+
+  state = jax.vmap(functools.partial(task_lib.init_state, task, tx))(
+      _stack([task.init_params(seed) for seed in seeds]))
+  order_axis = None if shared_order else 0
+  train_chunk = steps.make_train_chunk(task, tx, seeds=True, shared_order=shared_order)
+  evaluate = jax.jit(jax.vmap(run.evaluate, in_axes=(0, None, None)))
+  refresh_curvature = train.curvature_refresh(config, run)
+  if refresh_curvature is not None:
+    refresh_curvature = jax.jit(jax.vmap(refresh_curvature, in_axes=(0, None, None, order_axis)))
+  seed_array = jnp.asarray(seeds)
+  dropout_keys = jax.vmap(jax.random.key)(seed_array + 2)
+  order_of = functools.partial(steps.epoch_order, n=n_train, batch_size=batch)
+  if shared_order:
+    epoch_order = functools.partial(order_of, jax.random.key(config.seed + 1))
+  else:
+    epoch_order = functools.partial(jax.vmap(order_of, in_axes=(0, None)),
+                                    jax.vmap(jax.random.key)(seed_array + 1))
+  zero_sums = jax.tree.map(lambda z: jnp.full((num_seeds,), z), steps.zero_sums())
+
+  ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
+  partial = zero_sums
+  last = ckpt.latest_step()
+  if last is not None:
+    restored = ckpt.restore(last, {"train": state, "partial": partial})
+    state, partial = restored["train"], restored["partial"]
+  done_steps = int(state["step"][0])
+  steps_per_epoch = run.steps_per_epoch
+  start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
+  histories = [metrics.truncate(seed_dir(workdir, k), start_epoch - 1) for k in range(num_seeds)]
+  if last is not None:
+    print(f"Resuming {num_seeds} seeds from the checkpoint at step {done_steps} "
+          f"(epoch {start_epoch}) in {ckpt.directory}", flush=True)
+  reported = set()
+
+  writers = [metrics.MetricWriter(seed_dir(workdir, k)) for k in range(num_seeds)]
+  try:
+    with preemption.StopSignals() as stop:
+      for epoch in range(start_epoch, config.num_epochs + 1):
+        order = epoch_order(epoch)
+        if not offset and train.refreshes_curvature(config, epoch):
+          state = refresh_curvature(state, run.train_images, run.train_labels, order)
+        t0 = time.perf_counter()
+        sums = partial if offset else zero_sums
+        images_before = offset * batch
+        for start, stop_at in steps.chunks(steps_per_epoch, steps.steps_per_scan(config), offset):
+          index = order[start:stop_at] if shared_order else order[:, start:stop_at]
+          state, chunk_sums, _ = train_chunk(state, run.train_images, run.train_labels, index,
+                                             dropout_keys)
+          sums = steps.merge_sums(sums, chunk_sums)
+          if stop.signum is not None and stop_at < steps_per_epoch:
+            step = int(state["step"][0])
+            ckpt.save(step, {"train": state, "partial": sums})
+            raise preemption.StopRequested(
+                f"stopped by {stop.name} at step {step} (epoch {epoch}); checkpoint saved in "
+                f"{ckpt.directory}; run the same command to resume", stop.signum)
+        offset = 0
+        sums = jax.device_get(sums)
+        train_seconds = time.perf_counter() - t0
+        test = jax.device_get(evaluate(state["params"], run.test_images, run.test_labels))
+        seconds = time.perf_counter() - t0
+        step = int(state["step"][0])
+        learning_rate = float(run.learning_rate(step - 1))
+        for k, writer in enumerate(writers):
+          record = {
+              "epoch": epoch, "step": step, "seed": seeds[k],
+              "train_loss": float(sums["loss"][k] / sums["count"][k]),
+              "train_accuracy": float(sums["correct"][k] / sums["count"][k]),
+              "test_loss": float(test["loss"][k]), "test_accuracy": float(test["accuracy"][k]),
+              "images_per_sec": float((sums["count"][k] - images_before) / train_seconds),
+              "learning_rate": learning_rate, "seconds": seconds,
+          }
+          bad_step = int(sums["first_nonfinite"][k])
+          if bad_step < steps.NO_STEP:
+            record["nonfinite_step"] = bad_step
+            if k not in reported:
+              reported.add(k)
+              print(f"seed {seeds[k]}: the loss or gradients became NaN or Inf at step "
+                    f"{bad_step} (epoch {epoch}); its metrics are kept, the other seeds go on",
+                    flush=True)
+          writer.write(record)
+          histories[k].append(record)
+        accuracy = np.asarray(test["accuracy"])
+        print(f"epoch {epoch:3d}/{config.num_epochs}  {num_seeds} seeds: train loss "
+              f"{np.mean(sums['loss'] / sums['count']):.4f}  test acc {accuracy.mean():.4f} "
+              f"+- {accuracy.std():.4f}  "
+              f"{num_seeds * (int(sums['count'][0]) - images_before) / train_seconds:,.0f} img/s "
+              f"({num_seeds} seeds)  {seconds:.1f}s", flush=True)
+        ckpt.save(step, {"train": state, "partial": zero_sums})
+  finally:
+    for writer in writers:
+      writer.close()
+    ckpt.close()
+
+  if not all(histories):
+    raise UserError(f"{workdir} holds a checkpoint but no per-seed metrics; use a new --workdir")
+  final_step = int(state["step"][0])
+  for k in range(num_seeds):
+    seed_ckpt = checkpoint.Checkpointer(seed_dir(workdir, k), config.checkpoint_keep)
+    try:
+      if seed_ckpt.latest_step() != final_step:
+        seed_ckpt.save(final_step, {"train": _seed(state, k), "partial": steps.zero_sums()})
+    finally:
+      seed_ckpt.close()
+  params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(task.params))
+  return {"seeds": seeds, "history": histories, "params": params, "state": state,
+          "data_source": run.dataset.source}

@@ -1,0 +1,136 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, tiny_config
+from lenet_jax import metrics, sweeps, train
+from lenet_jax.errors import UserError
+from lenet_jax.sweeps import runner
+from lenet_jax.sweeps import seeds as seeds_lib
+
+
+def _small(**overrides):
+  return tiny_config(**{"data.name": "synthetic", "data.source": "synthetic",
+                        "data.synthetic_train_size": 200, "data.synthetic_test_size": 100,
+                        "num_epochs": 2, **overrides})
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+def test_vmapped_seeds_equal_separate_single_seed_runs(tmp_path, optimizer):
+  config = _small(optimizer=optimizer, learning_rate=0.01, **{"distortions.enabled": True})
+  seeds_lib.train_seeds(config, str(tmp_path / "together"), 3)
+  for k in range(3):
+    separate = str(tmp_path / f"seed{k}")
+    train.train_and_evaluate(seeds_lib.seed_config(config, config.seed + k), separate)
+    a = metrics.read(separate)
+    b = metrics.read(seeds_lib.seed_dir(str(tmp_path / "together"), k))
+    assert [r["epoch"] for r in b] == [1, 2] and b[0]["seed"] == k
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+      np.testing.assert_allclose([r[key] for r in b], [r[key] for r in a], rtol=2e-5,
+                                 err_msg=f"seed {k}, {key}")
+
+
+def test_shared_order_gives_every_seed_the_base_order(tmp_path):
+  config = _small(num_epochs=1, **{"model.activation": "tanh"})
+  seeds_lib.train_seeds(config, str(tmp_path / "shared"), 2, shared_order=True)
+  seeds_lib.train_seeds(config, str(tmp_path / "own"), 2)
+  shared = [metrics.read(seeds_lib.seed_dir(str(tmp_path / "shared"), k))[0] for k in range(2)]
+  own = [metrics.read(seeds_lib.seed_dir(str(tmp_path / "own"), k))[0] for k in range(2)]
+  assert shared[0]["train_loss"] == pytest.approx(own[0]["train_loss"], rel=1e-5)
+  assert shared[1]["train_loss"] != pytest.approx(own[1]["train_loss"], rel=1e-5)
+
+
+def _cells():
+  return sweeps.load(os.path.join(ROOT, "configs", "lenet5.py"), "smoke")
+
+
+def test_a_2x2_sweep_with_2_seeds_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
+  workdir = str(tmp_path / "sweep")
+  config = _small()
+  cells = _cells()
+  assert len(cells) == 4
+  rows = runner.run_sweep(config, cells, workdir, 2)
+  out = capsys.readouterr().out
+  assert "[cell 1/4] activation=relu,pooling=max: 2 seeds" in out and "left" in out
+
+  assert [r["cell"] for r in rows] == [sweeps.cell_name(c) for c in cells]
+  for row, cell in zip(rows, cells):
+    directory = os.path.join(workdir, sweeps.cell_dir(cell))
+    finals = [metrics.read(seeds_lib.seed_dir(directory, k))[-1]["test_accuracy"] for k in (0, 1)]
+    assert row["test_accuracy_mean"] == pytest.approx(np.mean(finals))
+    assert row["test_accuracy_std"] == pytest.approx(np.std(finals, ddof=1))
+    assert row["params"] == 61706 and row["epochs"] == 2 and row["seeds"] == [0, 1]
+    for k in (0, 1):  # each seed is a run directory of its own, with its final checkpoint
+      step, state, _ = train.load_state(seeds_lib.seed_config(config, k),
+                                        seeds_lib.seed_dir(directory, k))
+      assert step == 8 and int(state["step"]) == 8
+  with open(os.path.join(workdir, "results.csv")) as f:
+    lines = f.read().splitlines()
+  assert lines[0].startswith("cell,model.activation,model.pooling,seeds,test_accuracy_mean")
+  assert lines[1].startswith("\"activation=relu,pooling=max\",relu,max,2,") and len(lines) == 5
+  with open(os.path.join(workdir, "results.md")) as f:
+    assert sum(line.startswith("| ") for line in f) == 5  # header and 4 cells
+  for name in ("test_error.png", "curves.png"):
+    assert os.path.getsize(os.path.join(workdir, name)) > 10_000
+
+  # Resume: finished cells are skipped; an interrupted cell (its last epoch's
+  # checkpoint and result lost) continues from its last checkpoint and ends where it did.
+  last = os.path.join(workdir, sweeps.cell_dir(cells[-1]))
+  os.remove(os.path.join(last, "result.json"))
+  shutil.rmtree(os.path.join(last, "checkpoints", "8"))
+  trained = []
+  real = seeds_lib.train_seeds
+  monkeypatch.setattr(seeds_lib, "train_seeds", lambda *a, **k: trained.append(a) or real(*a, **k))
+  again = runner.run_sweep(config, cells, workdir, 2)
+  out = capsys.readouterr().out
+  assert out.count("finished earlier") == 3 and len(trained) == 1
+  assert "Resuming 2 seeds from the checkpoint at step 4 (epoch 2)" in out
+  assert again[-1]["test_accuracy"] == pytest.approx(rows[-1]["test_accuracy"], rel=1e-6)
+
+
+def test_sweep_errors_come_before_anything_trains(tmp_path):
+  workdir = str(tmp_path / "sweep")
+  with pytest.raises(UserError, match=r"no key 'model.activaton' \(did you mean 'model.activation'"):
+    runner.run_sweep(_small(), [{"model.activaton": "tanh"}], workdir, 2)
+  with pytest.raises(UserError, match="sweep cell activation=swish: config.model.activation"):
+    runner.run_sweep(_small(), [{"model.activation": "relu"}, {"model.activation": "swish"}],
+                     workdir, 2)
+  with pytest.raises(UserError, match="num_epochs='many' does not fit"):
+    runner.run_sweep(_small(), [{"num_epochs": "many"}], workdir, 2)
+  with pytest.raises(UserError, match="--seeds=0"):
+    runner.run_sweep(_small(), _cells(), workdir, 0)
+  assert not os.path.exists(workdir)
+
+
+def test_a_changed_base_config_is_refused_for_a_started_sweep(tmp_path):
+  workdir = str(tmp_path / "sweep")
+  runner.run_sweep(_small(num_epochs=1), [{"model.pooling": "avg"}], workdir, 1)
+  with pytest.raises(UserError, match="started with config.num_epochs=1, now 2"):
+    runner.run_sweep(_small(num_epochs=2), [{"model.pooling": "avg"}], workdir, 1)
+  with pytest.raises(UserError, match="started with --seeds=1"):
+    runner.run_sweep(_small(num_epochs=1), [{"model.pooling": "avg"}], workdir, 2)
+
+
+def test_product_and_cell_names():
+  cells = sweeps.product({"model.c3": ["full", "table"], "learning_rate": [1e-3, 0.01]})
+  assert cells[1] == {"model.c3": "full", "learning_rate": 0.01} and len(cells) == 4
+  assert sweeps.cell_name(cells[1]) == "c3=full,learning_rate=0.01"
+  assert sweeps.cell_name({"model.init": "paper", "init": 1}) == "model.init=paper,init=1"
+  assert sweeps.cell_dir({"data.dir": "/a b"}) == "dir=_a_b"
+  applied = sweeps.apply(_small(), cells[1])
+  assert applied.model.c3 == "full" and applied.learning_rate == 0.01
+
+
+def test_cli_names_an_unknown_sweep_in_one_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "lenet_jax.sweep", "--config=configs/lenet5.py", "--sweep=nope",
+       f"--workdir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: --sweep=nope: configs/lenet5.py has no sweep of that name "
+      "(sweeps here: ablations, c3_output, optimizer, smoke)")
