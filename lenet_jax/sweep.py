@@ -25,6 +25,9 @@ _SEEDS = flags.DEFINE_integer("seeds", 1, "Seeds per cell, trained together (jax
 _ORDER = flags.DEFINE_enum("data_order", "per_seed", ["per_seed", "shared"],
                            "per_seed: seed k sees the data order of a run with seed k; "
                            "shared: all seeds see the base seed's order.")
+_CHECKPOINT_SECS = flags.DEFINE_float(
+    "checkpoint_secs", 60.0, "A cell's state is saved at the first epoch end this many seconds "
+    "after the last save (0: every epoch), at its end, and on SIGTERM.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where the sweep goes; default "
                                "runs/<config>-<sweep>, so the same command resumes it.")
 
@@ -42,7 +45,8 @@ def main(argv):
   workdir = _WORKDIR.value or os.path.join("runs", f"{name}-{_SWEEP.value}")
   try:
     rows = runner.run_sweep(_CONFIG.value, cells, workdir, _SEEDS.value,
-                            shared_order=_ORDER.value == "shared")
+                            shared_order=_ORDER.value == "shared",
+                            checkpoint_secs=_CHECKPOINT_SECS.value)
   except preemption.StopRequested as e:
     print(str(e), flush=True)
     raise SystemExit(e.exit_code) from None

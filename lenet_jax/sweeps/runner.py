@@ -99,11 +99,13 @@ def summarize(overrides: dict, out: dict) -> dict:
   }
 
 
-def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = False) -> list:
+def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = False,
+              checkpoint_secs: float = 0.0) -> list:
   """Trains every cell of `cells` (override dicts) with `num_seeds` seeds; returns the rows.
 
   Finished cells (those with a result.json for the same overrides and seeds) are
-  skipped and an interrupted one continues from its last checkpoint.
+  skipped and an interrupted one continues from its last checkpoint (written
+  every `checkpoint_secs`, see `seeds.train_seeds`).
   """
   seeds_lib.check_seeds(num_seeds)
   configs = check_cells(config, cells)
@@ -133,7 +135,7 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
           f"{_duration(time.perf_counter() - t_start)} elapsed, {eta}", flush=True)
     t0 = time.perf_counter()
     row = summarize(overrides, seeds_lib.train_seeds(cell_config, directory, num_seeds,
-                                                     shared_order))
+                                                     shared_order, checkpoint_secs))
     _write_json(os.path.join(directory, "result.json"), row)
     trained_seconds.append(time.perf_counter() - t0)
     rows.append(row)

@@ -51,10 +51,13 @@ def check_seeds(num_seeds) -> None:
     raise UserError(f"--seeds={num_seeds!r} is invalid: must be an integer >= 1")
 
 
-def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False) -> dict:
+def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False,
+                checkpoint_secs: float = 0.0) -> dict:
   """Trains seeds `config.seed .. config.seed + num_seeds - 1` of `config` together.
 
-  Resumes from the last checkpoint in `workdir`. A seed whose loss becomes NaN
+  Resumes from the last checkpoint in `workdir`. Checkpoints are written at the
+  end of an epoch once `checkpoint_secs` have passed since the last one (0:
+  every epoch), at the last epoch, and on a stop signal. A seed whose loss becomes NaN
   or Inf is reported and keeps its (non-finite) metrics; the others go on.
   Returns {"seeds", "history": per-seed lists of epoch records, "params", "state"}.
   """
@@ -100,6 +103,7 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
     print(f"Resuming {num_seeds} seeds from the checkpoint at step {done_steps} "
           f"(epoch {start_epoch}) in {ckpt.directory}", flush=True)
   reported = set()
+  last_save = time.perf_counter()
 
   writers = [metrics.MetricWriter(seed_dir(workdir, k)) for k in range(num_seeds)]
   try:
@@ -154,7 +158,9 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
               f"+- {accuracy.std():.4f}  "
               f"{num_seeds * (int(sums['count'][0]) - images_before) / train_seconds:,.0f} img/s "
               f"({num_seeds} seeds)  {seconds:.1f}s", flush=True)
-        ckpt.save(step, {"train": state, "partial": zero_sums})
+        if epoch == config.num_epochs or time.perf_counter() - last_save >= checkpoint_secs:
+          ckpt.save(step, {"train": state, "partial": zero_sums})
+          last_save = time.perf_counter()
   finally:
     for writer in writers:
       writer.close()
