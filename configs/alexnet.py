@@ -51,6 +51,10 @@ def get_config(arg: str = ""):
   config.parallel.data = 1
   config.parallel.model = 1  # 2: one tower per device
   config.parallel.distributed = False  # jax.distributed.initialize() for multi-host runs
+  # Explicit coordinates for jax.distributed.initialize (""/0/-1: read the environment).
+  config.parallel.coordinator_address = ""  # "host:port" of process 0
+  config.parallel.num_processes = 0
+  config.parallel.process_id = -1
 
   if config.data.name in ("fashion_mnist", "mnist", "kmnist", "cifar10"):
     config.num_epochs = 10

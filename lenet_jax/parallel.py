@@ -17,9 +17,10 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from lenet_jax.errors import ConfigError, check_choice
+from lenet_jax.errors import ConfigError, UserError, check_choice
 
 AXES = ("data", "model")
 BACKENDS = ("shard_map", "pmap")
@@ -36,13 +37,54 @@ def is_parallel(config) -> bool:
   return sizes(config) != (1, 1)
 
 
-def initialize_distributed(config) -> None:
-  """Joins a multi-host run (`config.parallel.distributed`): jax.distributed.initialize()
-  reads SLURM, TPU and cloud environments, or JAX_COORDINATOR_ADDRESS,
-  JAX_NUM_PROCESSES and JAX_PROCESS_ID. Must run before anything touches devices."""
+def is_distributed(config) -> bool:
   parallel = config.get("parallel")
-  if parallel is not None and parallel.get("distributed"):
-    jax.distributed.initialize()
+  return bool(parallel is not None and parallel.get("distributed"))
+
+
+def initialize_distributed(config) -> None:
+  """Joins a multi-host run (`config.parallel.distributed`).
+
+  jax.distributed.initialize() reads SLURM, Open MPI, TPU and cloud
+  environments, or JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
+  JAX_PROCESS_ID; `parallel.coordinator_address`, `parallel.num_processes` and
+  `parallel.process_id` set them explicitly (e.g. two processes on one machine).
+  CPU processes talk through gloo. Must run before anything touches devices.
+  """
+  if not is_distributed(config):
+    return
+  parallel = config.parallel
+  explicit = {key: parallel.get(key) for key in ("coordinator_address", "num_processes",
+                                                  "process_id")}
+  explicit = {k: v for k, v in explicit.items() if v not in (None, "", -1)}
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  try:
+    jax.distributed.initialize(**explicit)
+  except RuntimeError as e:
+    if "already" in str(e):  # a second run in the same process
+      return
+    raise UserError(f"jax.distributed.initialize({', '.join(f'{k}={v!r}' for k, v in explicit.items())}) "
+                    f"failed: {str(e).splitlines()[0]}; check the coordinator address and that "
+                    "every process was started") from None
+
+
+def is_main_process() -> bool:
+  """Process 0 writes files and prints; every process computes."""
+  return jax.process_index() == 0
+
+
+def replicated(config):
+  """A function placing a host value, equal on every process, on every device of the
+  mesh: global arrays the compiled steps take from any process."""
+  sharding = NamedSharding(make_mesh(config), P())
+
+  def place(x):
+    if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      return jax.random.wrap_key_data(place(jax.random.key_data(x)),
+                                      impl=jax.random.key_impl(x))
+    return jax.make_array_from_process_local_data(sharding, np.asarray(x))
+
+  return place
 
 
 def validate(config) -> None:
@@ -55,6 +97,15 @@ def validate(config) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
       raise ConfigError(f"parallel.{key}", value, "must be an integer >= 1")
   d, m = parallel.data, parallel.model
+  if parallel.get("distributed"):
+    if parallel.backend != "shard_map":
+      raise ConfigError("parallel.backend", parallel.backend,
+                        "multi-host runs (parallel.distributed=True) use 'shard_map'")
+    for key, minimum in (("num_processes", 0), ("process_id", -1)):
+      value = parallel.get(key, minimum)
+      if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"parallel.{key}", value, f"must be an integer >= {minimum} "
+                          f"({minimum}: from the environment)")
   if m > 1:
     if config.model.name != "alexnet":
       raise ConfigError("parallel.model", m, "only AlexNet's towers split over devices; use 1")

@@ -8,6 +8,7 @@ so there is no per-step host work.
 """
 
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -98,17 +99,19 @@ class Run:
     return self.train_labels.shape[0]
 
 
-def prepare(config, workdir: str) -> Run:
-  """Validates `config`, loads its data onto the device, writes `config.json`."""
+def prepare(config, workdir: str, place=jax.device_put, main: bool = True) -> Run:
+  """Validates `config`, loads its data onto the device(s) with `place`, and (on
+  the main process) writes `config.json`."""
   spec = validation.validate(config)
   dataset = data.load(config.data, ("train", "test"))
-  write_config(workdir, config, dataset)
+  if main:
+    write_config(workdir, config, dataset)
   task = task_lib.Task(config, spec)
   logging.info("model %s on %s, input %s:\n%s", config.model.name, spec.name, task.input_shape,
                summary.format_table(summary.rows(task.model(task.params), task.input_shape),
                                     task.input_shape))
-  train_images, train_labels = (jax.device_put(a) for a in dataset.split("train"))
-  test_images, test_labels = (jax.device_put(a) for a in dataset.split("test"))
+  train_images, train_labels = (place(a) for a in dataset.split("train"))
+  test_images, test_labels = (place(a) for a in dataset.split("test"))
   n_train = train_labels.shape[0]
   if n_train < config.batch_size:
     raise ConfigError("batch_size", config.batch_size,
@@ -146,47 +149,61 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   Writes `config.json`, `metrics.jsonl` (one JSON object per epoch), TensorBoard
   event files and orbax checkpoints into `workdir`.
+
+  Across several processes (`config.parallel.distributed`), every process runs
+  this function: each reads the (small, resident) dataset and places it on every
+  device of the mesh, each device trains on its rows of each batch, and only
+  process 0 prints and writes files; orbax writes the checkpoints jointly.
   """
   parallel.initialize_distributed(config)
-  run = prepare(config, workdir)
+  main = parallel.is_main_process()
+  say = functools.partial(print, flush=True) if main else (lambda *a, **k: None)
+  # On a mesh, host values go to every device as global arrays, so that any
+  # process can feed the compiled steps; on one device, to that device.
+  place = parallel.replicated(config) if parallel.is_parallel(config) else jax.device_put
+  run = prepare(config, workdir, place, main)
   task, train_images, train_labels = run.task, run.train_images, run.train_labels
   test_images, test_labels = run.test_images, run.test_labels
   n_train, steps_per_epoch, tx = run.n_train, run.steps_per_epoch, run.tx
   state, loss_and_grads = parallel.setup(task, config, task_lib.init_state(task, tx))
   if loss_and_grads is not None:
     d, m = parallel.sizes(config)
-    print(f"parallel: {d} data x {m} model devices ({config.parallel.backend}) of "
-          f"{jax.device_count()} {jax.devices()[0].platform} devices", flush=True)
+    say(f"parallel: {d} data x {m} model devices ({config.parallel.backend}) of "
+        f"{jax.device_count()} {jax.devices()[0].platform} devices in {jax.process_count()} "
+        f"process{'es' if jax.process_count() > 1 else ''}")
   train_chunk = steps.make_train_chunk(task, tx, loss_and_grads)
   refresh_curvature = curvature_refresh(config, run)
   evaluate, learning_rate = run.evaluate, run.learning_rate
   data_key = jax.random.key(config.seed + 1)
-  dropout_key = jax.random.key(config.seed + 2)
+  dropout_key = place(jax.random.key(config.seed + 2))
 
   ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
-  partial = steps.zero_sums()  # the metric sums of an epoch interrupted by a signal
+  zero_sums = jax.tree.map(place, steps.zero_sums())  # global arrays, for the checkpoints
+  partial = zero_sums  # the metric sums of an epoch interrupted by a signal
   last = ckpt.latest_step()
   if last is not None:
     restored = ckpt.restore(last, {"train": state, "partial": partial})
     state, partial = restored["train"], restored["partial"]
   done_steps = int(state["step"])
   start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
-  history = metrics.truncate(workdir, start_epoch - 1)
+  history = metrics.truncate(workdir, start_epoch - 1) if main else []
   if last is not None:
-    print(f"Resuming from the checkpoint at step {done_steps} (epoch {start_epoch}"
+    say(f"Resuming from the checkpoint at step {done_steps} (epoch {start_epoch}"
           + (f", step {offset} of {steps_per_epoch}" if offset else "")
-          + f") in {ckpt.directory}", flush=True)
+          + f") in {ckpt.directory}")
 
-  writer = metrics.MetricWriter(workdir)
+  writer = metrics.MetricWriter(workdir) if main else None
   try:
     with preemption.StopSignals() as stop:
       for epoch in range(start_epoch, config.num_epochs + 1):
         order = steps.epoch_order(data_key, epoch, n_train, config.batch_size)
+        if place is not jax.device_put:
+          order = place(jax.device_get(order))
         if not offset and refreshes_curvature(config, epoch):
           state = refresh_curvature(state, train_images, train_labels, order)
-        bar = _progress(steps_per_epoch - offset, f"epoch {epoch}")
+        bar = _progress(steps_per_epoch - offset, f"epoch {epoch}") if main else None
         t0 = time.perf_counter()
-        sums = partial if offset else steps.zero_sums()
+        sums = partial if offset else zero_sums
         images_before = offset * config.batch_size  # trained before a stop signal
         losses_of_epoch = []
         for start, stop_at in steps.chunks(steps_per_epoch, steps.steps_per_scan(config), offset):
@@ -222,29 +239,33 @@ def train_and_evaluate(config, workdir: str) -> dict:
             "learning_rate": float(learning_rate(state["step"] - 1)),
             "seconds": seconds,
         }
-        print(f"epoch {epoch:3d}/{config.num_epochs}  train loss {record['train_loss']:.4f} "
-              f"acc {record['train_accuracy']:.4f}  test loss {record['test_loss']:.4f} "
-              f"acc {record['test_accuracy']:.4f}  {record['images_per_sec']:,.0f} img/s  "
-              f"{seconds:.1f}s", flush=True)
-        writer.write(record)
-        if losses_of_epoch:
+        say(f"epoch {epoch:3d}/{config.num_epochs}  train loss {record['train_loss']:.4f} "
+            f"acc {record['train_accuracy']:.4f}  test loss {record['test_loss']:.4f} "
+            f"acc {record['test_accuracy']:.4f}  {record['images_per_sec']:,.0f} img/s  "
+            f"{seconds:.1f}s")
+        if writer is not None:
+          writer.write(record)
+        if losses_of_epoch and main:
           first_step = record["step"] - sum(len(x) for x in losses_of_epoch) + 1
           metrics.write_step_losses(workdir, first_step,
                                     np.concatenate(jax.device_get(losses_of_epoch)))
         history.append(record)
-        ckpt.save(int(state["step"]), {"train": state, "partial": steps.zero_sums()})
+        ckpt.save(int(state["step"]), {"train": state, "partial": zero_sums})
   finally:
-    writer.close()
+    if writer is not None:
+      writer.close()
     ckpt.close()
 
+  if not main:
+    return {"state": state, "data_source": run.dataset.source, "epochs": len(history)}
   if not history:
     raise UserError(f"{workdir} holds a checkpoint but no metrics.jsonl; use a new --workdir")
   if start_epoch > config.num_epochs and last is not None:
-    print(f"{workdir} already holds all {config.num_epochs} epochs; nothing to train", flush=True)
+    say(f"{workdir} already holds all {config.num_epochs} epochs; nothing to train")
   best = max(history, key=lambda r: r["test_accuracy"])
   result = {"best_test_accuracy": best["test_accuracy"], "best_epoch": best["epoch"],
             "last_test_accuracy": history[-1]["test_accuracy"], "epochs": len(history),
             "data_source": run.dataset.source, "state": state}
-  print(f"done: best test accuracy {best['test_accuracy']:.4f} (epoch {best['epoch']}), "
-        f"last {history[-1]['test_accuracy']:.4f}; workdir {workdir}", flush=True)
+  say(f"done: best test accuracy {best['test_accuracy']:.4f} (epoch {best['epoch']}), "
+      f"last {history[-1]['test_accuracy']:.4f}; workdir {workdir}")
   return result

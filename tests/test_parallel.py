@@ -130,3 +130,52 @@ def test_cli_two_model_devices_log_the_same_losses(tmp_path, backend):
   assert len(one) == len(two) == 6
   np.testing.assert_allclose(two, one, rtol=1e-4)
   assert metrics.read(str(tmp_path / "two"))[0]["step"] == 6
+
+
+def _free_port():
+  import socket
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def test_two_processes_on_localhost_train_like_one(tmp_path):
+  """Multi-host on one machine: 2 CPU processes x 2 devices form one 2x2 mesh
+  (data across the processes, towers within each) and log the losses a single
+  process with 4 devices logs."""
+  import json
+  import os
+  import subprocess
+  import sys
+
+  from conftest import ROOT
+  _cli("configs/alexnet_2gpu.py:data=synthetic", tmp_path / "single", 4, "--config.parallel.data=2")
+  port = _free_port()
+  env = dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu",
+             XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  workdir = tmp_path / "two_hosts"
+  procs = [subprocess.Popen(
+      [sys.executable, "-m", "lenet_jax.main", "--config=configs/alexnet_2gpu.py:data=synthetic",
+       f"--workdir={workdir}", "--config.data.source=synthetic", "--config.data.resize=67",
+       "--config.data.synthetic_shape=(67, 67, 3)", "--config.data.synthetic_train_size=48",
+       "--config.data.synthetic_test_size=16", "--config.batch_size=8",
+       "--config.eval_batch_size=8", "--config.num_epochs=1", "--config.log_step_losses=True",
+       "--config.parallel.data=2", "--config.parallel.distributed=True",
+       f"--config.parallel.coordinator_address=localhost:{port}",
+       "--config.parallel.num_processes=2", f"--config.parallel.process_id={i}"],
+      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      for i in range(2)]
+  outputs = [p.communicate(timeout=300) for p in procs]
+  for p, (_, err) in zip(procs, outputs):
+    assert p.returncode == 0, err[-3000:]
+  assert "parallel: 2 data x 2 model devices (shard_map) of 4 cpu devices in 2 processes" \
+      in outputs[0][0]
+  assert "epoch" not in outputs[1][0] and "parallel:" not in outputs[1][0]  # only process 0 prints
+
+  def losses(directory):
+    with open(directory / "steps.jsonl") as f:
+      return [json.loads(line)["loss"] for line in f]
+
+  np.testing.assert_allclose(losses(workdir), losses(tmp_path / "single"), rtol=1e-4)
+  assert len(losses(workdir)) == 6
+  assert os.listdir(workdir / "checkpoints") == ["6"]
