@@ -148,6 +148,22 @@ def shard_state(state, mesh):
   return jax.tree.map(place, state)
 
 
+def rows_sharded(config):
+  """A function placing this process's rows of a global batch on the mesh, split
+  over `data` (streamed input: each process reads its own rows)."""
+  sharding = NamedSharding(make_mesh(config), P("data"))
+  return lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x))
+
+
+def gathered(place):
+  """`place` for rows that differ between processes: every process's rows, in
+  process order, then placed (a test batch scored as a whole)."""
+  if jax.process_count() == 1:
+    return place
+  from jax.experimental import multihost_utils
+  return lambda x: place(multihost_utils.process_allgather(np.asarray(x), tiled=True))
+
+
 class NamedAxes:
   """Collectives over the named mesh axes `data` and `model` (shard_map)."""
 

@@ -16,7 +16,7 @@ class Task:
     self.spec = spec
     self.input_shape = preprocess.model_input_shape(spec, config.data)
     self.resize = None
-    if config.data.get("resize"):
+    if config.data.get("resize") and not spec.streamed:  # streamed images come cropped to size
       self.resize = (self.input_shape[0], self.input_shape[-1])
     model = models.create(config.model, self.input_shape, spec.num_classes, config.seed)
     # A parameter-free output layer (LeNet-5's RBF units) belongs to the loss for SDLM.
@@ -25,6 +25,7 @@ class Task:
     self.graphdef, self.params, self.rest = nnx.split(model, nnx.Param, ...)
     self.loss_fn = losses.for_model(config.model)
     self.normalization = config.data.normalization
+    self.pca_lighting = spec.streamed and bool(config.data.get("pca_lighting"))
     distort = config.get("distortions")
     self.distortion_ranges = None
     if distort is not None and distort.enabled:
@@ -39,10 +40,11 @@ class Task:
   def model(self, params):
     return nnx.merge(self.graphdef, params, self.rest)
 
-  def prepare(self, images, distortion_key=None):
+  def prepare(self, images, distortion_key=None, lighting_key=None):
     return preprocess.prepare(images, self.spec, self.normalization,
                               distortion_key=distortion_key,
-                              distortion_ranges=self.distortion_ranges, resize=self.resize)
+                              distortion_ranges=self.distortion_ranges, resize=self.resize,
+                              lighting_key=lighting_key)
 
   def curvature_outputs(self, params, images):
     """The outputs SDLM's Gauss-Newton diagonal is taken at (see `curvature_loss`)."""
@@ -63,11 +65,14 @@ class Task:
     return self.loss_fn(outputs, labels)
 
   def _inputs(self, images, train, rngs):
-    """(prepared images, the key left for the model): training draws distortions first."""
-    distortion_key = None
+    """(prepared images, the key left for the model): training draws distortions and
+    colour augmentation first."""
+    distortion_key = lighting_key = None
     if train and self.distortion_ranges is not None:
       distortion_key, rngs = jax.random.split(rngs)
-    return self.prepare(images, distortion_key), rngs
+    if train and self.pca_lighting:
+      lighting_key, rngs = jax.random.split(rngs)
+    return self.prepare(images, distortion_key, lighting_key), rngs
 
   def tower_logits(self, params, images, *, comm, train=False, rngs=None):
     """Per-tower logits (AlexNet), for use under shard_map or pmap; see lenet_jax.parallel."""

@@ -23,6 +23,7 @@ from absl import logging
 from lenet_jax import (checkpoint, data, metrics, optimizers, parallel, preemption, steps,
                        summary, validation)
 from lenet_jax import task as task_lib
+from lenet_jax.data import streaming
 from lenet_jax.errors import ConfigError, UserError
 
 
@@ -85,31 +86,57 @@ class Run:
   spec: data.DatasetSpec
   dataset: data.Dataset
   task: task_lib.Task
-  train_images: jax.Array
-  train_labels: jax.Array
-  test_images: jax.Array
-  test_labels: jax.Array
+  train_images: jax.Array | None  # resident datasets; None when streamed
+  train_labels: jax.Array | None
+  test_images: jax.Array | None
+  test_labels: jax.Array | None
   steps_per_epoch: int
   tx: optax.GradientTransformation
   evaluate: object  # jit(params, images, labels) -> {loss, accuracy}
   learning_rate: object  # the schedule, for the log
+  streams: tuple | None = None  # (train, test) `streaming.Stream`s of a streamed dataset
 
   @property
   def n_train(self) -> int:
+    if self.streams is not None:
+      return self.steps_per_epoch * self.streams[0].batch_size * jax.process_count()
     return self.train_labels.shape[0]
+
+  def dispatches(self, config, epoch, offset, order, place, place_rows):
+    """(first step, end step, images, labels, batch index) of each compiled call of
+    the epoch from step `offset` on: slices of the resident data's order, or
+    streamed batches one step at a time."""
+    if self.streams is None:
+      for start, stop in steps.chunks(self.steps_per_epoch, steps.steps_per_scan(config), offset):
+        yield start, stop, self.train_images, self.train_labels, order[start:stop]
+      return
+    rows = place(np.arange(config.batch_size)[None])  # the batch as it comes
+    for i, (images, labels) in enumerate(self.streams[0].epoch(epoch, skip=offset), offset):
+      yield i, i + 1, place_rows(images), place_rows(labels), rows
+
+  def test_scores(self, params, place) -> dict:
+    """{loss, accuracy} on the whole test split."""
+    if self.streams is None:
+      return jax.device_get(self.evaluate(params, self.test_images, self.test_labels))
+    place_all = parallel.gathered(place)
+    loss = correct = count = 0.0
+    for images, labels in self.streams[1].epoch(0):
+      n = len(labels) * jax.process_count()
+      scores = jax.device_get(self.evaluate(params, place_all(images), place_all(labels)))
+      loss, correct, count = loss + scores["loss"] * n, correct + scores["accuracy"] * n, count + n
+    return {"loss": loss / count, "accuracy": correct / count}
 
 
 def prepare(config, workdir: str, place=jax.device_put, main: bool = True) -> Run:
   """Validates `config`, loads its data onto the device(s) with `place`, and (on
   the main process) writes `config.json`."""
   spec = validation.validate(config)
+  if spec.streamed:
+    return _prepare_streamed(config, workdir, spec, main)
   dataset = data.load(config.data, ("train", "test"))
   if main:
     write_config(workdir, config, dataset)
-  task = task_lib.Task(config, spec)
-  logging.info("model %s on %s, input %s:\n%s", config.model.name, spec.name, task.input_shape,
-               summary.format_table(summary.rows(task.model(task.params), task.input_shape),
-                                    task.input_shape))
+  task = _task(config, spec)
   train_images, train_labels = (place(a) for a in dataset.split("train"))
   test_images, test_labels = (place(a) for a in dataset.split("test"))
   n_train = train_labels.shape[0]
@@ -123,6 +150,32 @@ def prepare(config, workdir: str, place=jax.device_put, main: bool = True) -> Ru
              evaluate=steps.make_evaluate(task, min(config.eval_batch_size,
                                                     test_labels.shape[0])),
              learning_rate=optimizers.schedule(config, steps_per_epoch))
+
+
+def _task(config, spec):
+  task = task_lib.Task(config, spec)
+  logging.info("model %s on %s, input %s:\n%s", config.model.name, spec.name, task.input_shape,
+               summary.format_table(summary.rows(task.model(task.params), task.input_shape),
+                                    task.input_shape))
+  return task
+
+
+def _prepare_streamed(config, workdir, spec, main) -> Run:
+  if config.optimizer == "sdlm":
+    raise ConfigError("optimizer", "sdlm", f"SDLM needs a resident dataset, {spec.name} is "
+                      "streamed; use sgd, adam or adamw")
+  train_stream, test_stream = streaming.streams(config, spec)
+  dataset = data.Dataset(spec=spec, source="tfds", location=spec.tfds_name, splits={})
+  if main:
+    write_config(workdir, config, dataset)
+  task = _task(config, spec)
+  steps_per_epoch = train_stream.num_batches
+  return Run(spec=spec, dataset=dataset, task=task, train_images=None, train_labels=None,
+             test_images=None, test_labels=None, steps_per_epoch=steps_per_epoch,
+             tx=optimizers.create(config, steps_per_epoch),
+             evaluate=steps.make_evaluate(task, config.eval_batch_size),
+             learning_rate=optimizers.schedule(config, steps_per_epoch),
+             streams=(train_stream, test_stream))
 
 
 def curvature_refresh(config, run: Run):
@@ -161,9 +214,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   # On a mesh, host values go to every device as global arrays, so that any
   # process can feed the compiled steps; on one device, to that device.
   place = parallel.replicated(config) if parallel.is_parallel(config) else jax.device_put
+  place_rows = parallel.rows_sharded(config) if parallel.is_parallel(config) else jax.device_put
   run = prepare(config, workdir, place, main)
   task, train_images, train_labels = run.task, run.train_images, run.train_labels
-  test_images, test_labels = run.test_images, run.test_labels
   n_train, steps_per_epoch, tx = run.n_train, run.steps_per_epoch, run.tx
   state, loss_and_grads = parallel.setup(task, config, task_lib.init_state(task, tx))
   if loss_and_grads is not None:
@@ -173,7 +226,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         f"process{'es' if jax.process_count() > 1 else ''}")
   train_chunk = steps.make_train_chunk(task, tx, loss_and_grads)
   refresh_curvature = curvature_refresh(config, run)
-  evaluate, learning_rate = run.evaluate, run.learning_rate
+  learning_rate = run.learning_rate
   data_key = jax.random.key(config.seed + 1)
   dropout_key = place(jax.random.key(config.seed + 2))
 
@@ -196,9 +249,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
   try:
     with preemption.StopSignals() as stop:
       for epoch in range(start_epoch, config.num_epochs + 1):
-        order = steps.epoch_order(data_key, epoch, n_train, config.batch_size)
-        if place is not jax.device_put:
-          order = place(jax.device_get(order))
+        order = None
+        if run.streams is None:
+          order = steps.epoch_order(data_key, epoch, n_train, config.batch_size)
+          if place is not jax.device_put:
+            order = place(jax.device_get(order))
         if not offset and refreshes_curvature(config, epoch):
           state = refresh_curvature(state, train_images, train_labels, order)
         bar = _progress(steps_per_epoch - offset, f"epoch {epoch}") if main else None
@@ -206,9 +261,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
         sums = partial if offset else zero_sums
         images_before = offset * config.batch_size  # trained before a stop signal
         losses_of_epoch = []
-        for start, stop_at in steps.chunks(steps_per_epoch, steps.steps_per_scan(config), offset):
-          state, chunk_sums, step_losses = train_chunk(state, train_images, train_labels,
-                                                       order[start:stop_at], dropout_key)
+        for start, stop_at, images, labels, index in run.dispatches(config, epoch, offset, order,
+                                                                    place, place_rows):
+          state, chunk_sums, step_losses = train_chunk(state, images, labels, index, dropout_key)
           sums = steps.merge_sums(sums, chunk_sums)
           if config.get("log_step_losses"):
             losses_of_epoch.append(step_losses)
@@ -229,7 +284,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         train_loss = float(sums["loss"] / sums["count"])
         if sums["first_nonfinite"] < steps.NO_STEP or not np.isfinite(train_loss):
           raise DivergenceError(divergence_message(sums["first_nonfinite"], epoch, ckpt))
-        test = jax.device_get(evaluate(state["params"], test_images, test_labels))
+        test = run.test_scores(state["params"], place)
         seconds = time.perf_counter() - t0
         record = {
             "epoch": epoch, "step": int(state["step"]), "train_loss": train_loss,

@@ -36,6 +36,9 @@ class Dataset:
 def spec_for(data_config) -> DatasetSpec:
   check_choice("data.name", data_config.name, DATASETS)
   spec = SPECS[data_config.name]
+  if spec.streamed:  # the model sees the crop
+    crop = data_config.get("crop", spec.image_shape[0])
+    spec = dataclasses.replace(spec, image_shape=(crop, crop, 3))
   if data_config.name == "synthetic":
     shape = tuple(data_config.get("synthetic_shape", spec.image_shape))
     spec = dataclasses.replace(spec, image_shape=shape, mean=(0.5,) * shape[-1],
@@ -57,6 +60,19 @@ def validate(data_config) -> DatasetSpec:
   if source == "idx" and not spec.idx:
     raise ConfigError("data.source", source, f"{spec.name} is not distributed as IDX files; "
                       "use 'tfds'")
+  if spec.streamed and source not in ("auto", "tfds"):
+    raise ConfigError("data.source", source, f"{spec.name} is streamed from TFDS; use 'tfds'")
+  if spec.streamed:
+    crop, side = data_config.get("crop", 227), data_config.get("shorter_side", 256)
+    for key, value in (("crop", crop), ("shorter_side", side)):
+      if isinstance(value, bool) or not isinstance(value, int) or value < 32:
+        raise ConfigError(f"data.{key}", value, "must be an integer >= 32")
+    if crop > side:
+      raise ConfigError("data.crop", crop, f"must be <= data.shorter_side={side}")
+    for key in ("threads", "prefetch"):
+      value = data_config.get(key, 1)
+      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"data.{key}", value, "must be an integer >= 1")
   if source == "embedded" and spec.name != "mnist":
     raise ConfigError("data.source", source, "only mnist has embedded digits")
   if data_config.name == "synthetic":
@@ -114,12 +130,16 @@ def _check_arrays(spec, source, location, arrays) -> None:
 
 
 def load(data_config, splits=("train", "test")) -> Dataset:
-  """Loads `splits` of the dataset `data_config` names from its source.
+  """Loads `splits` of the dataset `data_config` names from its source (streamed
+  datasets: see `lenet_jax.data.streaming`).
 
   Synthetic data is drawn from a fixed seed, so runs that differ in
   `config.seed` (the seeds of a sweep) see the same images.
   """
   spec = validate(data_config)
+  if spec.streamed:
+    raise UserError(f"{spec.name} is too large to hold in memory: it is streamed during "
+                    "training (python -m lenet_jax.main), which scores it every epoch")
   test_dir = data_config.get("test_dir")
   wanted = splits
   splits = tuple(s for s in splits if not (s == "test" and test_dir))

@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 
-from lenet_jax.data import distortions
+from lenet_jax.data import distortions, streaming
 
 # LeCun et al. 1998, section II.A: "the values of the input pixels are normalized
 # so that the background level (white) corresponds to a value of -0.1 and the
@@ -20,19 +20,22 @@ def model_input_shape(spec, data_config=None, min_size: int = 32):
   `min_size` (LeNet-5's 32x32).
   """
   h, w, c = spec.image_shape
+  if spec.streamed:  # cropped to size on the host
+    return spec.image_shape
   if data_config is not None and data_config.get("resize"):
     return (data_config.resize, data_config.resize, data_config.get("channels") or c)
   return (max(h, min_size), max(w, min_size), c)
 
 
 def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.float32,
-            distortion_key=None, distortion_ranges=None, resize=None):
+            distortion_key=None, distortion_ranges=None, resize=None, lighting_key=None):
   """Pads images to at least `min_size` (28x28 digits -> 32x32), or resizes them to
   `resize` = (size, channels), and normalises them.
 
   Padding is done on the raw pixels, so padded pixels are background. With a
   `distortion_key`, each image is first given a random affine distortion within
-  `distortion_ranges` (see `lenet_jax.data.distortions`).
+  `distortion_ranges` (see `lenet_jax.data.distortions`); with a `lighting_key`,
+  the paper's PCA colour augmentation (`lenet_jax.data.streaming.pca_lighting`).
   """
   if resize is not None:  # (size, channels): bilinear resize, grey repeated to RGB
     size, channels = resize
@@ -49,6 +52,8 @@ def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.floa
     x = images.astype(dtype) / 255.0
   if distortion_key is not None:
     x = distortions.distort(distortion_key, x, **distortion_ranges)
+  if lighting_key is not None:
+    x = streaming.pca_lighting(lighting_key, x)
   if normalization == "paper":
     return PAPER_BACKGROUND + (PAPER_FOREGROUND - PAPER_BACKGROUND) * x
   repeat = x.shape[-1] // len(spec.mean)  # grey statistics for repeated channels

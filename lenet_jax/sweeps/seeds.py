@@ -66,6 +66,8 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
     raise ConfigError("parallel", dict(zip(("data", "model"), parallel.sizes(config))),
                       "seeds train together on one device; use parallel.data=parallel.model=1")
   run = train.prepare(config, workdir)
+  if run.streams is not None:
+    raise UserError(f"{run.spec.name} is streamed; seeds train together on resident datasets")
   task, tx, n_train, batch = run.task, run.tx, run.n_train, config.batch_size
   seeds = [config.seed + k for k in range(num_seeds)]
   for k, seed in enumerate(seeds):

@@ -1,0 +1,134 @@
+import io
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import tiny_config
+from lenet_jax import data, metrics, train
+from lenet_jax.data import streaming
+from lenet_jax.errors import ConfigError, UserError
+
+tfds = pytest.importorskip("tensorflow_datasets")
+
+
+def test_shorter_side_resize_and_crops():
+  image = np.random.default_rng(0).integers(0, 256, (300, 400, 3), np.uint8)
+  resized = streaming.resize_shorter_side(image)
+  assert resized.shape == (256, 341, 3) and resized.dtype == np.uint8
+  assert streaming.resize_shorter_side(resized) is resized  # already there
+  assert streaming.resize_shorter_side(image[:, :200]).shape == (384, 256, 3)
+  crop = streaming.center_crop(resized)
+  np.testing.assert_array_equal(crop, resized[14:241, 57:284])
+  rng = np.random.default_rng(1)
+  crops = [streaming.random_crop_and_flip(resized, rng) for _ in range(20)]
+  assert all(c.shape == (227, 227, 3) for c in crops)
+  # Every crop is a window of the image, some of them mirrored.
+  flipped = 0
+  for c in crops:
+    for candidate, is_flipped in ((c, False), (c[:, ::-1], True)):
+      hits = np.argwhere((resized[:, :, 0] == candidate[0, 0, 0]))
+      if any(np.array_equal(resized[t:t + 227, l:l + 227], candidate) for t, l in hits
+             if t + 227 <= 256 and l + 227 <= 341):
+        flipped += is_flipped
+        break
+    else:
+      pytest.fail("a crop is not a window of the image")
+  assert 0 < flipped < 20
+
+
+def test_decode_takes_encoded_bytes_and_grey_images():
+  from PIL import Image
+  image = np.random.default_rng(0).integers(0, 256, (20, 30, 3), np.uint8)
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format="PNG")
+  np.testing.assert_array_equal(streaming.decode(buffer.getvalue()), image)
+  grey = streaming.decode(image[..., :1])
+  assert grey.shape == (20, 30, 3) and np.array_equal(grey[..., 2], image[..., 0])
+
+
+def test_pca_lighting_shifts_each_image_along_the_eigenvectors():
+  x = jnp.zeros((20000, 2, 2, 3))
+  shifted = streaming.pca_lighting(jax.random.key(0), x)
+  shift = np.asarray(shifted[:, 0, 0])
+  np.testing.assert_allclose(shifted, np.broadcast_to(shift[:, None, None], x.shape), atol=1e-7)
+  # Covariance of the shift: P diag((0.1 lambda)^2) P^T.
+  p, lam = np.array(streaming.PCA_EIGENVECTORS), np.array(streaming.PCA_EIGENVALUES)
+  expected = p @ np.diag((0.1 * lam) ** 2) @ p.T
+  np.testing.assert_allclose(np.cov(shift.T), expected, atol=0.05 * expected.max())
+  assert np.array_equal(streaming.pca_lighting(jax.random.key(0), x, std=0.0), x)
+
+
+def _stream(train_split=True, batch_size=4, **kwargs):
+  source = tfds.data_source("imagenette/160px-v2",
+                            split="train" if train_split else "validation")
+  return streaming.Stream(source, batch_size, train=train_split, seed=0, threads=2,
+                          shorter_side=40, crop=32, **kwargs)
+
+
+def test_stream_batches_shuffle_per_epoch_skip_and_split_by_process():
+  with tfds.testing.mock_data(num_examples=10):
+    stream = _stream()
+    assert stream.num_batches == 2
+    first = list(stream.epoch(1))
+    assert [b[0].shape for b in first] == [(4, 32, 32, 3)] * 2
+    assert first[0][0].dtype == np.uint8 and first[0][1].dtype == np.int32
+    again = list(stream.epoch(1))
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, again))  # deterministic
+    other = list(stream.epoch(2))
+    assert not all(np.array_equal(a[0], b[0]) for a, b in zip(first, other))
+    skipped = list(stream.epoch(1, skip=1))
+    assert len(skipped) == 1 and np.array_equal(skipped[0][0], first[1][0])
+
+    evaluation = _stream(train_split=False)
+    labels = np.concatenate([b[1] for b in evaluation.epoch(0)])
+    source = tfds.data_source("imagenette/160px-v2", split="validation")
+    assert evaluation.num_batches == 3
+    np.testing.assert_array_equal(labels, [source[i]["label"] for i in range(10)])
+    # Two processes read disjoint halves of the evaluation split, each half a batch.
+    halves = [_stream(train_split=False, process_index=i, process_count=2) for i in range(2)]
+    assert halves[0].batch_size == 2
+    got = [np.concatenate([b[1] for b in h.epoch(0)]) for h in halves]
+    np.testing.assert_array_equal(got[0], labels[0::2])
+    np.testing.assert_array_equal(got[1], labels[1::2])
+
+
+def _alexnet_config(**overrides):
+  from configs import alexnet
+  config = alexnet.get_config("data=imagenette")
+  config.data.crop, config.data.shorter_side, config.data.threads = 67, 72, 2
+  config.batch_size = config.eval_batch_size = 4
+  config.num_epochs = 1
+  for key, value in overrides.items():
+    target = config
+    *path, leaf = key.split(".")
+    for part in path:
+      target = target[part]
+    target[leaf] = value
+  return config
+
+
+def test_training_streams_imagenette(tmp_path):
+  with tfds.testing.mock_data(num_examples=10):
+    result = train.train_and_evaluate(_alexnet_config(), str(tmp_path))
+  record = metrics.read(str(tmp_path))[0]
+  assert record["step"] == 2 and 0 <= record["test_accuracy"] <= 1
+  assert np.isfinite(record["train_loss"]) and result["data_source"] == "tfds"
+
+
+def test_streamed_dataset_config_errors():
+  with pytest.raises(ConfigError, match="streamed from TFDS"):
+    data.validate(_alexnet_config(**{"data.source": "embedded"}).data)
+  with pytest.raises(ConfigError, match="data.crop=300"):
+    data.validate(_alexnet_config(**{"data.crop": 300}).data)
+  with pytest.raises(ConfigError, match="SDLM needs a resident dataset"):
+    train.prepare(_alexnet_config(optimizer="sdlm"), "/nonexistent")
+  with pytest.raises(UserError, match="streamed during training"):
+    data.load(_alexnet_config().data)
+  assert tiny_config().data.name == "mnist"  # resident datasets are untouched
+
+
+def test_missing_imagenet_is_one_line_naming_the_manual_download(tmp_path):
+  with pytest.raises(UserError, match="downloads/manual"):
+    streaming.open_source("imagenet2012", "train", str(tmp_path))
