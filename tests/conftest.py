@@ -27,6 +27,11 @@ def tiny_config(**overrides):
   config.eval_batch_size = 250
   config.data.source = "embedded"
   config.schedule = "constant"
+  return override(config, **overrides)
+
+
+def override(config, **overrides):
+  """Sets dotted keys: override(config, **{"data.name": "synthetic"})."""
   for key, value in overrides.items():
     target = config
     *path, leaf = key.split(".")

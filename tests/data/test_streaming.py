@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import tiny_config
+from conftest import override, tiny_config
 from lenet_jax import data, metrics, train
 from lenet_jax.data import streaming
 from lenet_jax.errors import ConfigError, UserError
@@ -100,13 +100,7 @@ def _alexnet_config(**overrides):
   config.data.crop, config.data.shorter_side, config.data.threads = 67, 72, 2
   config.batch_size = config.eval_batch_size = 4
   config.num_epochs = 1
-  for key, value in overrides.items():
-    target = config
-    *path, leaf = key.split(".")
-    for part in path:
-      target = target[part]
-    target[leaf] = value
-  return config
+  return override(config, **overrides)
 
 
 def test_training_streams_imagenette(tmp_path):
