@@ -39,6 +39,7 @@ def get_config(arg: str = ""):
   config.data.crop = 227
   config.data.threads = 16
   config.data.prefetch = 256
+  config.data.workers = 0  # grain worker processes (mp_prefetch); 0: threads only
   config.data.pca_lighting = True
 
   config.optimizer = "sgd"

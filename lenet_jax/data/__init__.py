@@ -69,10 +69,10 @@ def validate(data_config) -> DatasetSpec:
         raise ConfigError(f"data.{key}", value, "must be an integer >= 32")
     if crop > side:
       raise ConfigError("data.crop", crop, f"must be <= data.shorter_side={side}")
-    for key in ("threads", "prefetch"):
-      value = data_config.get(key, 1)
-      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"data.{key}", value, "must be an integer >= 1")
+    for key, minimum in (("threads", 1), ("prefetch", 1), ("workers", 0)):
+      value = data_config.get(key, minimum)
+      if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"data.{key}", value, f"must be an integer >= {minimum}")
   if source == "embedded" and spec.name != "mnist":
     raise ConfigError("data.source", source, "only mnist has embedded digits")
   if data_config.name == "synthetic":

@@ -126,3 +126,17 @@ def test_streamed_dataset_config_errors():
 def test_missing_imagenet_is_one_line_naming_the_manual_download(tmp_path):
   with pytest.raises(UserError, match="downloads/manual"):
     streaming.open_source("imagenet2012", "train", str(tmp_path))
+
+
+def test_worker_processes_give_the_same_batches():
+  from absl import flags
+  flags.FLAGS.mark_as_parsed()  # grain's workers read absl flags (lenet_jax.main parses them)
+  rng = np.random.default_rng(0)
+  source = [{"image": rng.integers(0, 256, (50 + i, 60, 3), np.uint8), "label": i}
+            for i in range(12)]
+  batches = [list(streaming.Stream(source, 4, train=True, seed=3, threads=1, shorter_side=40,
+                                   crop=32, workers=workers).epoch(2)) for workers in (0, 1)]
+  assert len(batches[0]) == len(batches[1]) == 3
+  for (a_images, a_labels), (b_images, b_labels) in zip(*batches):
+    np.testing.assert_array_equal(a_images, b_images)
+    np.testing.assert_array_equal(a_labels, b_labels)
