@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install train test summary clean
+.PHONY: install train test summary sweep clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -18,6 +18,9 @@ test: install
 
 summary: install
 	$(PY) -m lenet_jax.summary --config=configs/lenet5_1998.py
+
+sweep: install
+	$(PY) -m lenet_jax.sweep --config=configs/lenet5.py --sweep=ablations --seeds=5 --workdir=runs/ablations
 
 clean:
 	rm -rf runs .pytest_cache
