@@ -15,7 +15,26 @@ import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
-MNIST_TEST_DIR = os.path.join(ROOT, "..", "shared", "data", "mnist_test")
+
+
+def _mnist_test_dir():
+  """(directory, images) of a test-only MNIST IDX directory: the official 10,000-image
+  split beside the checkout where there is one, else the embedded digits' 1,000-image
+  test split written as IDX files, so the suite needs nothing outside the repository."""
+  official = os.path.join(ROOT, "..", "shared", "data", "mnist_test")
+  if os.path.isfile(os.path.join(official, "t10k-images-idx3-ubyte.gz")):
+    return official, 10000
+  import tempfile
+
+  from lenet_jax.data import embedded, idx
+  images, labels = embedded.load(("test",))["test"]
+  directory = tempfile.mkdtemp(prefix="lenet_jax_mnist_test_")
+  idx.write(os.path.join(directory, "t10k-images-idx3-ubyte.gz"), images[..., 0])
+  idx.write(os.path.join(directory, "t10k-labels-idx1-ubyte.gz"), labels.astype("uint8"))
+  return directory, len(labels)
+
+
+MNIST_TEST_DIR, MNIST_TEST_SIZE = _mnist_test_dir()
 
 
 def tiny_config(**overrides):

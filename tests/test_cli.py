@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import MNIST_TEST_DIR, ROOT
+from conftest import MNIST_TEST_DIR, MNIST_TEST_SIZE, ROOT
 from lenet_jax.data import idx
 
 
@@ -90,7 +90,7 @@ def test_train_then_evaluate_on_official_test_split(tmp_path):
   proc = run("lenet_jax.evaluate", f"--workdir={workdir}", "--config.data.source=idx",
              f"--config.data.dir={MNIST_TEST_DIR}")
   assert proc.returncode == 0, proc.stderr
-  assert "on 10000 mnist test images from idx" in proc.stdout
+  assert f"on {MNIST_TEST_SIZE} mnist test images from idx" in proc.stdout
   accuracy = float(proc.stdout.split("test accuracy ")[1].split()[0])
   assert accuracy > 0.7
   assert os.path.exists(os.path.join(workdir, "evaluations.jsonl"))
