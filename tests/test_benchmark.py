@@ -35,3 +35,42 @@ def test_bad_steps_is_one_line():
   proc = _run("--config=configs/lenet5.py", "--steps=0")
   assert proc.returncode == 1 and "Traceback" not in proc.stderr
   assert "error: --steps=0 is invalid" in proc.stderr
+
+
+def test_flop_count_of_a_padded_convolution_and_its_gradients():
+  import jax
+  import jax.numpy as jnp
+  from lenet_jax import benchmark
+
+  def loss(x, w):
+    y = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jnp.sum(y * y)
+
+  x, w = jnp.ones((2, 4, 4, 3)), jnp.ones((3, 3, 3, 5))
+  # Forward: per output channel and image, the taps that land inside the 4x4 image
+  # ("same" padding): per axis 2 + 3 + 3 + 2 = 10, so 100 positions x 3 channels.
+  forward = 2 * 2 * 5 * 3 * 100
+  assert benchmark.count_flops(jax.make_jaxpr(loss)(x, w).jaxpr) == forward
+  # Both gradients: each transposed convolution does the forward's multiply-adds again.
+  grads = jax.make_jaxpr(jax.grad(loss, argnums=(0, 1)))(x, w).jaxpr
+  assert benchmark.count_flops(grads) == 3 * forward
+
+
+def test_flop_count_agrees_with_xla_on_lenet5():
+  import jax
+  import jax.numpy as jnp
+  from configs import lenet5
+  from lenet_jax import benchmark, optimizers, steps, validation
+  from lenet_jax import task as task_lib
+  config = lenet5.get_config()
+  spec = validation.validate(config)
+  task = task_lib.Task(config, spec)
+  tx = optimizers.create(config, 10)
+  chunk = steps.make_train_chunk(task, tx)
+  args = (task_lib.init_state(task, tx), jnp.zeros((64, 28, 28, 1), jnp.uint8),
+          jnp.zeros((64,), jnp.int32), jnp.arange(64)[None], jax.random.key(0))
+  abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), args)
+  xla = chunk.trace(*abstract).lower(lowering_platforms=("cpu",)).cost_analysis()["flops"]
+  counted = benchmark._flops_per_step(chunk, *args)
+  assert 0.95 * xla < counted <= xla  # XLA also counts the elementwise work

@@ -1,16 +1,20 @@
-"""FLOPs per training step of the benchmarked workloads, from XLA's cost analysis
-of the step lowered for the CPU (what `lenet_jax.benchmark` reports as
-flops_per_step), and the MFU they give at a measured step time.
+"""FLOPs per training step of the benchmarked workloads, as `lenet_jax.benchmark`
+reports them (flops_per_step: the traced step's convolutions and matrix
+products), and the MFU they give at a measured step time.
 
   python experiments/benchmarks/flops.py
 """
 
+import os
+import sys
+
 import jax
 import jax.numpy as jnp
 
-from configs import alexnet, lenet5
-from lenet_jax import benchmark, optimizers, steps, validation
-from lenet_jax import task as task_lib
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from configs import alexnet, lenet5  # noqa: E402
+from lenet_jax import benchmark, optimizers, steps, validation  # noqa: E402
+from lenet_jax import task as task_lib  # noqa: E402
 
 H100_PEAK = benchmark.PEAK_FLOPS["NVIDIA H100 80GB HBM3"]
 # (config, dtype, batch, step ms measured on one H100 by lenet_jax.benchmark, experiments/benchmarks)
