@@ -11,8 +11,8 @@ put on the device, then one whole epoch of the training loop after a warm-up
 epoch, so an input-bound run shows up.
 
 Prints one JSON line per measurement and a readable line: images/s, ms per step,
-compile seconds, FLOPs per step from XLA's cost analysis and, where the
-device's peak is known, model FLOPs utilisation.
+compile seconds, model FLOPs per step (the traced step's convolutions and
+matrix products) and, where the device's peak is known, model FLOPs utilisation.
 """
 
 import json
