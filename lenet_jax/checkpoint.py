@@ -47,6 +47,11 @@ class Checkpointer:
     target = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
     return self._manager.restore(step, args=ocp.args.StandardRestore(target))
 
+  def restore_latest(self, like):
+    """(step, state) of the latest checkpoint, or (None, `like`) when there is none."""
+    step = self.latest_step()
+    return step, (like if step is None else self.restore(step, like))
+
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()

@@ -102,13 +102,14 @@ class Run:
       return self.steps_per_epoch * self.streams[0].batch_size * jax.process_count()
     return self.train_labels.shape[0]
 
-  def dispatches(self, config, epoch, offset, order, place, place_rows):
+  def dispatches(self, config, epoch, offset, order, place=jax.device_put,
+                 place_rows=jax.device_put):
     """(first step, end step, images, labels, batch index) of each compiled call of
-    the epoch from step `offset` on: slices of the resident data's order, or
-    streamed batches one step at a time."""
+    the epoch from step `offset` on: slices of the resident data's order ([steps,
+    batch], or [seeds, steps, batch]), or streamed batches one step at a time."""
     if self.streams is None:
       for start, stop in steps.chunks(self.steps_per_epoch, steps.steps_per_scan(config), offset):
-        yield start, stop, self.train_images, self.train_labels, order[start:stop]
+        yield start, stop, self.train_images, self.train_labels, order[..., start:stop, :]
       return
     rows = place(np.arange(config.batch_size)[None])  # the batch as it comes
     for i, (images, labels) in enumerate(self.streams[0].epoch(epoch, skip=offset), offset):
@@ -128,54 +129,40 @@ class Run:
 
 
 def prepare(config, workdir: str, place=jax.device_put, main: bool = True) -> Run:
-  """Validates `config`, loads its data onto the device(s) with `place`, and (on
-  the main process) writes `config.json`."""
+  """Validates `config`, loads its data onto the device(s) with `place` (or opens
+  its streams), and (on the main process) writes `config.json`."""
   spec = validation.validate(config)
   if spec.streamed:
-    return _prepare_streamed(config, workdir, spec, main)
-  dataset = data.load(config.data, ("train", "test"))
+    if config.optimizer == "sdlm":
+      raise ConfigError("optimizer", "sdlm", f"SDLM needs a resident dataset, {spec.name} is "
+                        "streamed; use sgd, adam or adamw")
+    streams = streaming.streams(config, spec)
+    dataset = data.Dataset(spec=spec, source="tfds", location=spec.tfds_name, splits={})
+  else:
+    streams, dataset = None, data.load(config.data, ("train", "test"))
   if main:
     write_config(workdir, config, dataset)
-  task = _task(config, spec)
-  train_images, train_labels = (place(a) for a in dataset.split("train"))
-  test_images, test_labels = (place(a) for a in dataset.split("test"))
-  n_train = train_labels.shape[0]
-  if n_train < config.batch_size:
-    raise ConfigError("batch_size", config.batch_size,
-                      f"larger than the {n_train} training images of {spec.name}")
-  steps_per_epoch = n_train // config.batch_size
-  return Run(spec=spec, dataset=dataset, task=task, train_images=train_images,
-             train_labels=train_labels, test_images=test_images, test_labels=test_labels,
-             steps_per_epoch=steps_per_epoch, tx=optimizers.create(config, steps_per_epoch),
-             evaluate=steps.make_evaluate(task, min(config.eval_batch_size,
-                                                    test_labels.shape[0])),
-             learning_rate=optimizers.schedule(config, steps_per_epoch))
-
-
-def _task(config, spec):
   task = task_lib.Task(config, spec)
   logging.info("model %s on %s, input %s:\n%s", config.model.name, spec.name, task.input_shape,
                summary.format_table(summary.rows(task.model(task.params), task.input_shape),
                                     task.input_shape))
-  return task
-
-
-def _prepare_streamed(config, workdir, spec, main) -> Run:
-  if config.optimizer == "sdlm":
-    raise ConfigError("optimizer", "sdlm", f"SDLM needs a resident dataset, {spec.name} is "
-                      "streamed; use sgd, adam or adamw")
-  train_stream, test_stream = streaming.streams(config, spec)
-  dataset = data.Dataset(spec=spec, source="tfds", location=spec.tfds_name, splits={})
-  if main:
-    write_config(workdir, config, dataset)
-  task = _task(config, spec)
-  steps_per_epoch = train_stream.num_batches
-  return Run(spec=spec, dataset=dataset, task=task, train_images=None, train_labels=None,
-             test_images=None, test_labels=None, steps_per_epoch=steps_per_epoch,
+  if streams is not None:
+    arrays = dict.fromkeys(("train_images", "train_labels", "test_images", "test_labels"))
+    steps_per_epoch, eval_batch = streams[0].num_batches, config.eval_batch_size
+  else:
+    arrays = {f"{split}_{kind}": place(a) for split in ("train", "test")
+              for kind, a in zip(("images", "labels"), dataset.split(split))}
+    n_train = arrays["train_labels"].shape[0]
+    if n_train < config.batch_size:
+      raise ConfigError("batch_size", config.batch_size,
+                        f"larger than the {n_train} training images of {spec.name}")
+    steps_per_epoch = n_train // config.batch_size
+    eval_batch = min(config.eval_batch_size, arrays["test_labels"].shape[0])
+  return Run(spec=spec, dataset=dataset, task=task, steps_per_epoch=steps_per_epoch,
              tx=optimizers.create(config, steps_per_epoch),
-             evaluate=steps.make_evaluate(task, config.eval_batch_size),
-             learning_rate=optimizers.schedule(config, steps_per_epoch),
-             streams=(train_stream, test_stream))
+             evaluate=steps.make_evaluate(task, eval_batch),
+             learning_rate=optimizers.schedule(config, steps_per_epoch), streams=streams,
+             **arrays)
 
 
 def curvature_refresh(config, run: Run):
@@ -232,11 +219,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
   zero_sums = jax.tree.map(place, steps.zero_sums())  # global arrays, for the checkpoints
-  partial = zero_sums  # the metric sums of an epoch interrupted by a signal
-  last = ckpt.latest_step()
-  if last is not None:
-    restored = ckpt.restore(last, {"train": state, "partial": partial})
-    state, partial = restored["train"], restored["partial"]
+  # `partial`: the metric sums of an epoch interrupted by a signal.
+  last, restored = ckpt.restore_latest({"train": state, "partial": zero_sums})
+  state, partial = restored["train"], restored["partial"]
   done_steps = int(state["step"])
   start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
   history = metrics.truncate(workdir, start_epoch - 1) if main else []
@@ -252,7 +237,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         order = None
         if run.streams is None:
           order = steps.epoch_order(data_key, epoch, n_train, config.batch_size)
-          if place is not jax.device_put:
+          if parallel.is_parallel(config):
             order = place(jax.device_get(order))
         if not offset and refreshes_curvature(config, epoch):
           state = refresh_curvature(state, train_images, train_labels, order)

@@ -11,6 +11,7 @@ import os
 import time
 
 import numpy as np
+from flax import traverse_util
 
 from lenet_jax import sweeps, train, validation
 from lenet_jax.errors import UserError
@@ -56,23 +57,13 @@ def check_cells(config, cells) -> list:
   return configs
 
 
-def _flat(tree, prefix=""):
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flat(value, f"{prefix}{key}."))
-    else:
-      out[f"{prefix}{key}"] = value
-  return out
-
-
 def _check_same_config(cell_config, directory: str, name: str) -> None:
   """A cell started earlier must have been started with the same config, or its
   results would silently mix two configs."""
   if not os.path.isfile(os.path.join(directory, "config.json")):
     return
-  before = _flat(_normal(train.load_config(directory).to_dict()))
-  now = _flat(_normal(cell_config.to_dict()))
+  before = traverse_util.flatten_dict(_normal(train.load_config(directory).to_dict()), sep=".")
+  now = traverse_util.flatten_dict(_normal(cell_config.to_dict()), sep=".")
   changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
   if changed:
     key = changed[0]

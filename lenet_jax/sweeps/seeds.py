@@ -13,7 +13,6 @@ metrics.jsonl, TensorBoard events and, once training ends, its final
 checkpoint, so `lenet_jax.evaluate` and `lenet_jax.plots` work on it as on any run.
 """
 
-import copy
 import functools
 import os
 import time
@@ -22,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lenet_jax import checkpoint, metrics, parallel, preemption, steps, train
+from lenet_jax import checkpoint, metrics, parallel, preemption, steps, sweeps, train
 from lenet_jax import task as task_lib
 from lenet_jax.errors import ConfigError, UserError
 
@@ -32,10 +31,7 @@ def seed_dir(workdir: str, k: int) -> str:
 
 
 def seed_config(config, seed: int):
-  config = copy.deepcopy(config)
-  with config.unlocked():
-    config.seed = seed
-  return config
+  return sweeps.apply(config, {"seed": seed})
 
 
 def _stack(trees):
@@ -92,11 +88,8 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
   zero_sums = jax.tree.map(lambda z: jnp.full((num_seeds,), z), steps.zero_sums())
 
   ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
-  partial = zero_sums
-  last = ckpt.latest_step()
-  if last is not None:
-    restored = ckpt.restore(last, {"train": state, "partial": partial})
-    state, partial = restored["train"], restored["partial"]
+  last, restored = ckpt.restore_latest({"train": state, "partial": zero_sums})
+  state, partial = restored["train"], restored["partial"]
   done_steps = int(state["step"][0])
   steps_per_epoch = run.steps_per_epoch
   start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
@@ -117,10 +110,8 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
         t0 = time.perf_counter()
         sums = partial if offset else zero_sums
         images_before = offset * batch
-        for start, stop_at in steps.chunks(steps_per_epoch, steps.steps_per_scan(config), offset):
-          index = order[start:stop_at] if shared_order else order[:, start:stop_at]
-          state, chunk_sums, _ = train_chunk(state, run.train_images, run.train_labels, index,
-                                             dropout_keys)
+        for _, stop_at, images, labels, index in run.dispatches(config, epoch, offset, order):
+          state, chunk_sums, _ = train_chunk(state, images, labels, index, dropout_keys)
           sums = steps.merge_sums(sums, chunk_sums)
           if stop.signum is not None and stop_at < steps_per_epoch:
             step = int(state["step"][0])
@@ -178,6 +169,6 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
         seed_ckpt.save(final_step, {"train": _seed(state, k), "partial": steps.zero_sums()})
     finally:
       seed_ckpt.close()
-  params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(task.params))
+  params = sum(x.size for x in jax.tree.leaves(task.params))
   return {"seeds": seeds, "history": histories, "params": params, "state": state,
           "data_source": run.dataset.source}
