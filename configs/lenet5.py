@@ -61,6 +61,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.model.c3 = "full"
   config.model.output = "dense"
   config.model.init = "default"
+  # How convolutions and pooling are computed (never what): 'xla' (lax convolutions,
+  # reduce_window), 'matmul' (banded matrix products, several times faster on CPUs),
+  # 'auto' (matmul on a CPU, xla on GPUs and TPUs).
+  config.model.implementation = "auto"
   config.model.map_j = 1.0  # the constant j of the MAP criterion (eq. 9), used by output=rbf
 
   config.data = ml_collections.ConfigDict()

@@ -15,6 +15,7 @@ compile seconds, model FLOPs per step (the traced step's convolutions and
 matrix products) and, where the device's peak is known, model FLOPs utilisation.
 """
 
+import copy
 import json
 import math
 import sys
@@ -27,7 +28,7 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from lenet_jax import cli, data, optimizers, parallel, validation
+from lenet_jax import cli, data, models, optimizers, parallel, validation
 from lenet_jax import steps as steps_lib
 from lenet_jax import task as task_lib
 from lenet_jax.errors import ConfigError, UserError, exit_on_user_error
@@ -111,6 +112,20 @@ def _flops_per_step(jitted, *args) -> float | None:
     return None
 
 
+def _counting_chunk(config, train_chunk):
+  """The step whose convolutions and matrix products are the model's own.
+
+  LeNet-5's matmul implementation also multiplies the zeros of its banded
+  matrices, so its FLOPs are counted on the same step written with XLA's
+  convolutions (same parameters, same arithmetic of the model).
+  """
+  if config.model.name != "lenet5" or models.implementation(config.model) == "xla":
+    return train_chunk
+  config = copy.deepcopy(config)
+  config.model.implementation = "xla"
+  return _setup(config, config.batch_size * 8)[-1]
+
+
 def _setup(config, n_images):
   spec = validation.validate(config)
   task = task_lib.Task(config, spec)
@@ -134,7 +149,8 @@ def measure_steps(config, steps: int, warmup: int) -> dict:
   t0 = time.perf_counter()
   compiled = train_chunk.lower(state, images, labels, chunk, key).compile()
   compile_s = time.perf_counter() - t0
-  flops = _flops_per_step(train_chunk, state, images, labels, chunk[:1], key)
+  flops = _flops_per_step(_counting_chunk(config, train_chunk),
+                          state, images, labels, chunk[:1], key)
 
   for _ in range(max(1, -(-warmup // k))):
     state, sums, _ = compiled(state, images, labels, chunk, key)
@@ -192,7 +208,10 @@ def _record(config, mode, batch, steps, seconds, compile_s, flops, **extra) -> d
   record = {
       "benchmark": "lenet_jax", "mode": mode, "model": config.model.name, "data": config.data.name,
       "device": device.device_kind, "platform": device.platform, "devices": jax.device_count(),
-      "jax": jax.__version__, "dtype": dtype, "batch": batch, "steps": steps,
+      "jax": jax.__version__, "dtype": dtype,
+      "implementation": (models.implementation(config.model)
+                         if config.model.name == "lenet5" else None),
+      "batch": batch, "steps": steps,
       "images_per_s": batch / step_s, "step_ms": 1e3 * step_s, "compile_s": compile_s,
       "flops_per_step": flops,
       "mfu": (flops / step_s / peak) if (flops and peak) else None,
@@ -202,7 +221,8 @@ def _record(config, mode, batch, steps, seconds, compile_s, flops, **extra) -> d
 
 
 def readable(r: dict) -> str:
-  line = (f"{r['model']} {r['mode']} batch {r['batch']} on {r['device']} ({r['dtype']}): "
+  kind = ", ".join(filter(None, (r["dtype"], r.get("implementation"))))
+  line = (f"{r['model']} {r['mode']} batch {r['batch']} on {r['device']} ({kind}): "
           f"{r['images_per_s']:,.0f} images/s, {r['step_ms']:.3f} ms/step")
   if r.get("compile_s") is not None:
     line += f", compile {r['compile_s']:.1f} s"

@@ -19,6 +19,7 @@ def test_step_mode_prints_one_valid_json_line():
   assert record["mode"] == "step" and record["batch"] == 16 and record["steps"] == 3
   assert record["images_per_s"] > 0 and record["step_ms"] > 0 and record["compile_s"] > 0
   assert record["flops_per_step"] > 1e7  # forward + backward of LeNet-5 on 16 images
+  assert record["implementation"] == "matmul"  # 'auto' on a CPU
   assert "images/s" in proc.stderr
 
 
@@ -64,6 +65,7 @@ def test_flop_count_agrees_with_xla_on_lenet5():
   from lenet_jax import benchmark, optimizers, steps, validation
   from lenet_jax import task as task_lib
   config = lenet5.get_config()
+  config.model.implementation = "xla"
   spec = validation.validate(config)
   task = task_lib.Task(config, spec)
   tx = optimizers.create(config, 10)
@@ -74,3 +76,11 @@ def test_flop_count_agrees_with_xla_on_lenet5():
   xla = chunk.trace(*abstract).lower(lowering_platforms=("cpu",)).cost_analysis()["flops"]
   counted = benchmark._flops_per_step(chunk, *args)
   assert 0.95 * xla < counted <= xla  # XLA also counts the elementwise work
+
+  # The matmul implementation's banded matrices multiply zeros too; the count
+  # is still the model's, taken on the step written with XLA's convolutions.
+  config.model.implementation = "matmul"
+  matmul_chunk = steps.make_train_chunk(task_lib.Task(config, spec), tx)
+  assert benchmark._flops_per_step(matmul_chunk, *args) > 1.3 * counted
+  assert benchmark._flops_per_step(benchmark._counting_chunk(config, matmul_chunk),
+                                   *args) == counted

@@ -33,6 +33,7 @@ CASES = [
     ("model.c3", "dense", "full, table"),
     ("model.output", "softmax", "dense, rbf"),
     ("model.init", "xavier", "default, paper"),
+    ("model.implementation", "cudnn", "auto, xla, matmul"),
     ("model.map_j", float("nan"), "finite number"),
     ("data.name", "svhn", "mnist, fashion_mnist, kmnist, cifar10, synthetic"),
     ("data.source", "s3", "auto, idx, tfds, embedded, synthetic"),

@@ -2,6 +2,7 @@
 
 from flax import nnx
 
+import jax
 import jax.numpy as jnp
 
 from lenet_jax.errors import ConfigError, check_choice
@@ -20,6 +21,8 @@ def validate(model_config, num_classes: int) -> None:
     check_choice("model.c3", model_config.c3, lenet5.C3_CONNECTIONS)
     check_choice("model.output", model_config.output, lenet5.OUTPUTS)
     check_choice("model.init", model_config.init, lenet5.INITS)
+    check_choice("model.implementation", model_config.get("implementation", "auto"),
+                 ("auto",) + lenet5.IMPLEMENTATIONS)
     if model_config.output == "rbf" and num_classes > 10:
       raise ConfigError("model.output", "rbf",
                         f"the RBF prototypes cover 10 classes, the dataset has {num_classes}; use 'dense'")
@@ -35,6 +38,14 @@ def validate(model_config, num_classes: int) -> None:
                         f"the {num_classes} classes must split evenly over the towers")
 
 
+def implementation(model_config) -> str:
+  """LeNet-5's resolved `model.implementation`: 'auto' is 'matmul' on a CPU, else 'xla'."""
+  chosen = model_config.get("implementation", "auto")
+  if chosen == "auto":
+    return "matmul" if jax.default_backend() == "cpu" else "xla"
+  return chosen
+
+
 def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module:
   """Builds the model named by `model_config.name` for the given input and classes."""
   validate(model_config, num_classes)
@@ -44,7 +55,7 @@ def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module
         input_shape=input_shape, num_classes=num_classes,
         activation=model_config.activation, pooling=model_config.pooling,
         c3=model_config.c3, output=model_config.output, init=model_config.init,
-        rngs=rngs)
+        implementation=implementation(model_config), rngs=rngs)
   if model_config.name == "alexnet":
     return alexnet.AlexNet(
         input_shape=input_shape, num_classes=num_classes, towers=model_config.towers,

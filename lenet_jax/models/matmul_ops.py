@@ -1,0 +1,123 @@
+"""LeNet-5's convolutions and 2x2 pooling written as matrix products and slices.
+
+XLA's CPU convolutions are slow for LeNet-5's shapes (one or six input
+channels, 5x5 kernels), above all in the backward pass, and so is the
+select-and-scatter behind `reduce_window` max pooling. On a CPU these
+formulations compute the same functions, and the same gradients, with the
+matrix-product and elementwise kernels XLA runs well (measured in
+experiments/benchmarks):
+
+- `conv2d`: each output row is cut into blocks of `block` columns; a block
+  reads a (k, block + k - 1, C) window of the input, and one matrix product
+  with a banded matrix built from the kernel maps every window to its block of
+  outputs. `block=1` is im2col; `block=out_width` multiplies whole rows by a
+  Toeplitz matrix. The band's zeros cost (block + k - 1) / k times the
+  convolution's multiply-adds, so the default keeps `block <= k`.
+- `max_pool`: the maximum of each 2x2 window, whose gradient goes to the
+  window's first maximum in row-major order, as `lax.reduce_window`'s
+  select-and-scatter gives it.
+- `avg_pool`: the mean of each 2x2 window.
+"""
+
+import jax
+import jax.numpy as jnp
+
+
+def default_block(out_width: int, kernel_size: int) -> int:
+  """The largest divisor of `out_width` that is at most `kernel_size`."""
+  return max(b for b in range(1, min(out_width, kernel_size) + 1) if out_width % b == 0)
+
+
+def banded_matrix(kernel, block: int):
+  """kernel (k, k, C, O) -> (k * span * C, block * O), span = block + k - 1.
+
+  Row (i, a, c), column (b, o) holds kernel[i, a - b, c, o] where 0 <= a - b < k,
+  zero elsewhere: column block b is the kernel shifted right by b columns.
+  """
+  k, _, c, o = kernel.shape
+  span = block + k - 1
+  shifted = [jnp.pad(kernel, ((0, 0), (b, span - k - b), (0, 0), (0, 0))) for b in range(block)]
+  return jnp.stack(shifted, axis=3).reshape(k * span * c, block * o)
+
+
+def conv2d(x, kernel, bias=None, block: int | None = None):
+  """VALID, stride-1 convolution of NHWC `x` with an HWIO `kernel` (+ `bias`), as one matmul.
+
+  The bias rides in the product as a column of ones, so its gradient comes from
+  the same matmul as the kernel's instead of a separate reduction.
+  """
+  n, h, w, c = x.shape
+  k = kernel.shape[0]
+  out_h, out_w, o = h - k + 1, w - k + 1, kernel.shape[-1]
+  block = block or default_block(out_w, k)
+  if out_w % block:
+    raise ValueError(f"block {block} does not divide the output width {out_w}")
+  blocks, span = out_w // block, block + k - 1
+  if blocks == 1:
+    windows = x[:, :, :span].reshape(n, h, 1, span * c)
+  else:
+    windows = jnp.stack([x[:, :, b * block:b * block + span] for b in range(blocks)], axis=2)
+    windows = windows.reshape(n, h, blocks, span * c)
+  # (n, out_h, blocks, k * span * c): the k input rows under each output row.
+  rows = [windows[:, i:i + out_h] for i in range(k)]
+  matrix = banded_matrix(kernel.astype(x.dtype), block)
+  if bias is not None:
+    rows.append(jnp.ones((n, out_h, blocks, 1), x.dtype))
+    matrix = jnp.concatenate([matrix, jnp.tile(bias.astype(x.dtype), block)[None]])
+  patches = jnp.concatenate(rows, axis=-1)
+  y = patches.reshape(n * out_h * blocks, -1) @ matrix
+  return y.reshape(n, out_h, out_w, o)
+
+
+def _even(x):
+  """Crops odd trailing rows/columns, as VALID 2x2 pooling ignores them."""
+  _, h, w, _ = x.shape
+  return x[:, :h - h % 2, :w - w % 2]
+
+
+def _windows(x):
+  """The four members of each 2x2 window: (top-left, top-right, bottom-left, bottom-right)."""
+  n, h, w, c = x.shape
+  x = x.reshape(n, h // 2, 2, w // 2, 2, c)
+  return tuple(x[:, :, i, :, j] for i in (0, 1) for j in (0, 1))
+
+
+@jax.custom_vjp
+def _max_pool(x):
+  n, h, w, c = x.shape
+  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def _max_pool_fwd(x):
+  y = _max_pool(x)
+  return y, (x, y)
+
+
+def _max_pool_bwd(residuals, g):
+  x, y = residuals
+  first = []
+  taken = jnp.zeros(y.shape, bool)
+  for member in _windows(x)[:3]:
+    hit = (member == y) & ~taken
+    first.append(hit)
+    taken = taken | hit
+  first.append(~taken)
+  zero = jnp.zeros_like(g)
+  tl, tr, bl, br = (jnp.where(m, g, zero) for m in first)
+  top, bottom = jnp.stack([tl, tr], axis=3), jnp.stack([bl, br], axis=3)
+  return (jnp.stack([top, bottom], axis=2).reshape(x.shape),)
+
+
+_max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
+
+
+def max_pool(x):
+  """2x2, stride-2 max pooling of NHWC `x`."""
+  return _max_pool(_even(x))
+
+
+def avg_pool(x):
+  """2x2, stride-2 average pooling of NHWC `x`."""
+  x = _even(x)
+  n, h, w, c = x.shape
+  return x.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
