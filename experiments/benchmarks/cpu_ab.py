@@ -5,7 +5,8 @@
 Each variant is `implementation[:option=value,...]`: `c1=B` and `c3=B` set the
 banded-matrix block widths of C1 and C3 (default: the largest divisor of the
 output width <= 5, i.e. 4 and 5), `scan=K` the steps per dispatch (default: the
-config's auto, 20 for matmul and 1 for xla on a CPU). All variants are compiled
+config's auto, 20 for matmul and 1 for xla on a CPU), `fuse=0` computes C1 and
+S2 in two steps (conv2d, then max_pool) instead of one `conv_max_pool`. All variants are compiled
 first, then timed in turn for `--rounds` rounds of `--steps` steps each; the
 median round is printed, so that the load of other tenants on a shared machine,
 which changes from minute to minute, falls on every variant alike.
@@ -36,9 +37,12 @@ def build(variant, batch):
   config.batch_size = batch
   config.model.implementation = implementation
   config.steps_per_scan = int(options.get("scan", 0))
-  default_block = matmul_ops.default_block
+  default_block, conv_max_pool = matmul_ops.default_block, matmul_ops.conv_max_pool
   blocks = {28: int(options.get("c1", 0)), 10: int(options.get("c3", 0))}
   matmul_ops.default_block = lambda w, k: blocks.get(w) or default_block(w, k)
+  if options.get("fuse") == "0":
+    matmul_ops.conv_max_pool = lambda x, kernel, bias: matmul_ops.max_pool(
+        matmul_ops.conv2d(x, kernel, bias))
   try:
     spec, _, _, state, train_chunk = benchmark._setup(config, batch * 8)
     k = steps_lib.steps_per_scan(config)
@@ -49,7 +53,7 @@ def build(variant, batch):
     args = (images, labels, order, jax.random.key(0))
     compiled = train_chunk.lower(state, *args).compile()
   finally:
-    matmul_ops.default_block = default_block
+    matmul_ops.default_block, matmul_ops.conv_max_pool = default_block, conv_max_pool
   return compiled, state, args, k
 
 

@@ -16,6 +16,10 @@ experiments/benchmarks):
 - `max_pool`: the maximum of each 2x2 window, whose gradient goes to the
   window's first maximum in row-major order, as `lax.reduce_window`'s
   select-and-scatter gives it.
+- `conv_max_pool`: a convolution and the 2x2 max pooling after it as one
+  product: each product row covers two output rows, and the banded matrix's
+  columns are ordered so that the four members of every pooling window are four
+  contiguous column slabs of the same row.
 - `avg_pool`: the mean of each 2x2 window.
 """
 
@@ -93,17 +97,22 @@ def _max_pool_fwd(x):
   return y, (x, y)
 
 
+def _first_maximum(members, y, g):
+  """`g` routed to the first of `members` equal to their maximum `y`, per member."""
+  routed = []
+  taken = jnp.zeros(y.shape, bool)
+  zero = jnp.zeros_like(g)
+  for member in members[:-1]:
+    hit = (member == y) & ~taken
+    routed.append(jnp.where(hit, g, zero))
+    taken = taken | hit
+  routed.append(jnp.where(taken, zero, g))
+  return routed
+
+
 def _max_pool_bwd(residuals, g):
   x, y = residuals
-  first = []
-  taken = jnp.zeros(y.shape, bool)
-  for member in _windows(x)[:3]:
-    hit = (member == y) & ~taken
-    first.append(hit)
-    taken = taken | hit
-  first.append(~taken)
-  zero = jnp.zeros_like(g)
-  tl, tr, bl, br = (jnp.where(m, g, zero) for m in first)
+  tl, tr, bl, br = _first_maximum(_windows(x), y, g)
   top, bottom = jnp.stack([tl, tr], axis=3), jnp.stack([bl, br], axis=3)
   return (jnp.stack([top, bottom], axis=2).reshape(x.shape),)
 
@@ -114,6 +123,59 @@ _max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
 def max_pool(x):
   """2x2, stride-2 max pooling of NHWC `x`."""
   return _max_pool(_even(x))
+
+
+@jax.custom_vjp
+def _max4(y):
+  """y (..., 4, m) -> (..., m): the maximum over axis -2, first maximum's gradient."""
+  return jnp.maximum(jnp.maximum(y[..., 0, :], y[..., 1, :]), jnp.maximum(y[..., 2, :], y[..., 3, :]))
+
+
+def _max4_fwd(y):
+  m = _max4(y)
+  return m, (y, m)
+
+
+def _max4_bwd(residuals, g):
+  y, m = residuals
+  return (jnp.stack(_first_maximum([y[..., i, :] for i in range(4)], m, g), axis=-2),)
+
+
+_max4.defvjp(_max4_fwd, _max4_bwd)
+
+
+def conv_max_pool(x, kernel, bias, block: int | None = None):
+  """max_pool(conv2d(x, kernel, bias)) as one matrix product and a maximum of four slabs.
+
+  Row (n, r, block) of the product reads input rows 2r .. 2r + k of the block's
+  window and computes output rows 2r and 2r + 1; its columns are ordered
+  (row in pair, column parity, column pair, channel), so pooling takes the
+  maximum of four contiguous slabs: top-left, top-right, bottom-left,
+  bottom-right, the first maximum taking the gradient as in `max_pool`.
+  `block` must be even; by default the largest even divisor of the (even)
+  output width up to the kernel size.
+  """
+  k, o = kernel.shape[0], kernel.shape[-1]
+  x = x[:, :, :x.shape[2] - (x.shape[2] - k + 1) % 2]  # VALID pooling drops an odd last column
+  n, h, w, c = x.shape
+  out_h, out_w = h - k + 1, w - k + 1
+  block = block or max(b for b in range(2, min(out_w, k) + 1, 2) if out_w % b == 0)
+  if block % 2 or out_w % block:
+    raise ValueError(f"block {block} must be even and divide the output width {out_w}")
+  blocks, span, pairs = out_w // block, block + k - 1, out_h // 2
+  windows = jnp.stack([x[:, :, b * block:b * block + span] for b in range(blocks)], axis=2)
+  windows = windows.reshape(n, h, blocks, span * c)
+  rows = [windows[:, i:i + 2 * pairs - 1:2] for i in range(k + 1)]
+  rows.append(jnp.ones((n, pairs, blocks, 1), x.dtype))
+  patches = jnp.concatenate(rows, axis=-1).reshape(n * pairs * blocks, -1)
+  band = banded_matrix(kernel.astype(x.dtype), block).reshape(k, span * c, block, o)
+  upper = jnp.pad(band, ((0, 1), (0, 0), (0, 0), (0, 0)))  # output row 2r
+  lower = jnp.pad(band, ((1, 0), (0, 0), (0, 0), (0, 0)))  # output row 2r + 1
+  matrix = jnp.stack([upper, lower], axis=2).reshape(k + 1, span * c, 2, block // 2, 2, o)
+  matrix = matrix.transpose(0, 1, 2, 4, 3, 5).reshape((k + 1) * span * c, 2 * block * o)
+  matrix = jnp.concatenate([matrix, jnp.tile(bias.astype(x.dtype), 2 * block)[None]])
+  y = (patches @ matrix).reshape(n * pairs * blocks, 4, block // 2 * o)
+  return _max4(y).reshape(n, pairs, out_w // 2, o)
 
 
 def avg_pool(x):

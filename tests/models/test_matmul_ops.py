@@ -61,6 +61,47 @@ def test_banded_matrix_places_each_shifted_kernel():
     np.testing.assert_array_equal(m[:, a, :, b], want)
 
 
+@pytest.mark.parametrize("shape,kernel_shape", [
+    ((3, 32, 32, 1), (5, 5, 1, 6)), ((3, 14, 14, 6), (5, 5, 6, 16)),
+    ((2, 33, 35, 3), (5, 5, 3, 4)), ((2, 15, 17, 2), (3, 3, 2, 5))])
+def test_conv_max_pool_equals_conv_then_pool(shape, kernel_shape):
+  x, kernel, bias = _random(shape, 0), _random(kernel_shape, 1), _random(kernel_shape[-1:], 2)
+
+  def two_steps(x, kernel, bias):
+    return matmul_ops.max_pool(matmul_ops.conv2d(x, kernel, bias, block=1))
+
+  @jax.jit
+  def value_and_grads(x, kernel, bias):
+    got, got_vjp = jax.vjp(matmul_ops.conv_max_pool, x, kernel, bias)
+    want, want_vjp = jax.vjp(two_steps, x, kernel, bias)
+    g = jnp.cos(jnp.arange(got.size, dtype=got.dtype)).reshape(got.shape)
+    return (got, want), (got_vjp(g), want_vjp(g))
+
+  (got, want), grads = value_and_grads(x, kernel, bias)
+  assert got.shape == want.shape
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=5e-5)
+  for a, b in zip(*grads):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+
+
+def test_conv_max_pool_ties_route_to_the_first_member():
+  x = _random((1, 8, 8, 1), 0)
+  kernel, bias = jnp.zeros((5, 5, 1, 2)), jnp.ones((2,))  # every output equals the bias
+  grad_x, grad_k, grad_b = jax.grad(lambda *a: matmul_ops.conv_max_pool(*a).sum(),
+                                    argnums=(0, 1, 2))(x, kernel, bias)
+  want = jax.grad(lambda *a: matmul_ops.max_pool(matmul_ops.conv2d(*a)).sum(),
+                  argnums=(0, 1, 2))(x, kernel, bias)
+  np.testing.assert_array_equal(grad_b, [4.0, 4.0])  # 2x2 windows, one member each
+  for a, b in zip((grad_x, grad_k, grad_b), want):
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_conv_max_pool_rejects_an_odd_block():
+  with pytest.raises(ValueError, match="even"):
+    matmul_ops.conv_max_pool(jnp.zeros((1, 32, 32, 1)), jnp.zeros((5, 5, 1, 6)), jnp.zeros(6),
+                             block=7)
+
+
 def _xla_max_pool(x):
   return nnx.max_pool(x, (2, 2), (2, 2))
 
@@ -108,6 +149,14 @@ def test_lenet5_implementations_agree(kw):
   np.testing.assert_allclose(got_y, want_y, rtol=1e-5, atol=1e-5)
   for a, b in zip(jax.tree.leaves(nnx.state(got)), jax.tree.leaves(nnx.state(want))):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_c1_and_s2_are_fused_only_where_pooling_commutes_with_the_activation():
+  def fused(**kw):
+    return LeNet5(implementation="matmul", rngs=nnx.Rngs(0), **kw).fused_c1_s2
+  assert fused() and fused(activation="tanh")
+  assert not fused(activation="gelu") and not fused(pooling="avg")
+  assert not LeNet5(implementation="xla", rngs=nnx.Rngs(0)).fused_c1_s2
 
 
 def test_auto_is_matmul_on_cpu_and_choices_are_checked():
