@@ -134,17 +134,23 @@ def _setup(config, n_images):
   return spec, task, tx, state, steps_lib.make_train_chunk(task, tx, loss_and_grads)
 
 
+def step_inputs(spec, batch: int, steps: int):
+  """(images, labels, order, key) for one call of `steps` training steps: 8 random
+  batches resident on the device, cycled."""
+  rng = np.random.default_rng(0)
+  n = batch * 8
+  images = jax.device_put(rng.integers(0, 256, (n,) + spec.image_shape, dtype=np.uint8))
+  labels = jax.device_put(rng.integers(0, spec.num_classes, (n,), dtype=np.int32))
+  order = jnp.tile(jnp.arange(n).reshape(8, batch), (-(-steps // 8), 1))[:steps]
+  return images, labels, order, jax.random.key(0)
+
+
 def measure_steps(config, steps: int, warmup: int) -> dict:
   """Throughput of the training step on random data resident on the device."""
   b = config.batch_size
   spec, task, tx, state, train_chunk = _setup(config, b * 8)
-  rng = np.random.default_rng(0)
-  images = jax.device_put(rng.integers(0, 256, (b * 8,) + spec.image_shape, dtype=np.uint8))
-  labels = jax.device_put(rng.integers(0, spec.num_classes, (b * 8,), dtype=np.int32))
   k = min(steps_lib.steps_per_scan(config), steps)
-  key = jax.random.key(0)
-  order = jnp.arange(b * 8).reshape(8, b)
-  chunk = jnp.tile(order, (-(-k // 8), 1))[:k]
+  images, labels, chunk, key = step_inputs(spec, b, k)
 
   t0 = time.perf_counter()
   compiled = train_chunk.lower(state, images, labels, chunk, key).compile()

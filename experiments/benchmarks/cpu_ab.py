@@ -21,8 +21,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 
 from configs import lenet5  # noqa: E402
 from lenet_jax import benchmark  # noqa: E402
@@ -46,11 +44,7 @@ def build(variant, batch):
   try:
     spec, _, _, state, train_chunk = benchmark._setup(config, batch * 8)
     k = steps_lib.steps_per_scan(config)
-    rng = np.random.default_rng(0)
-    images = jax.device_put(rng.integers(0, 256, (batch * 8,) + spec.image_shape, np.uint8))
-    labels = jax.device_put(rng.integers(0, spec.num_classes, (batch * 8,), np.int32))
-    order = jnp.tile(jnp.arange(batch * 8).reshape(8, batch), (-(-k // 8), 1))[:k]
-    args = (images, labels, order, jax.random.key(0))
+    args = benchmark.step_inputs(spec, batch, k)
     compiled = train_chunk.lower(state, *args).compile()
   finally:
     matmul_ops.default_block, matmul_ops.conv_max_pool = default_block, conv_max_pool

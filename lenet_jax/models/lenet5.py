@@ -171,7 +171,7 @@ class Pool(nnx.Module):
     self.kind = kind
     self.implementation = implementation
     self.activate = activate
-    if activate:
+    if activate or kind == "subsample":
       self.activation = ACTIVATIONS[activation]
     if kind == "subsample":
       if init == "paper":
@@ -181,7 +181,6 @@ class Pool(nnx.Module):
         # Starts as an average pool.
         self.coefficient = nnx.Param(jnp.full((features,), 0.25))
         self.bias = nnx.Param(jnp.zeros((features,)))
-      self.activation = ACTIVATIONS[activation]
 
   def __call__(self, x):
     matmul = self.implementation == "matmul"

@@ -44,12 +44,28 @@ def banded_matrix(kernel, block: int):
   return jnp.stack(shifted, axis=3).reshape(k * span * c, block * o)
 
 
-def conv2d(x, kernel, bias=None, block: int | None = None):
-  """VALID, stride-1 convolution of NHWC `x` with an HWIO `kernel` (+ `bias`), as one matmul.
+def _block_windows(x, block: int, span: int):
+  """(n, h, blocks, span * C): for each block of `block` output columns, the
+  `span` input columns it reads, every input row."""
+  n, h, w, c = x.shape
+  blocks = (w - span) // block + 1
+  if blocks == 1:
+    return x[:, :, :span].reshape(n, h, 1, span * c)
+  windows = jnp.stack([x[:, :, b * block:b * block + span] for b in range(blocks)], axis=2)
+  return windows.reshape(n, h, blocks, span * c)
 
-  The bias rides in the product as a column of ones, so its gradient comes from
-  the same matmul as the kernel's instead of a separate reduction.
-  """
+
+def _with_bias(rows, matrix, bias, repeats: int):
+  """Appends a column of ones to the patches and `bias` (tiled `repeats` times) as
+  the matrix's last row, so the product adds the bias and its gradient comes from
+  the same matmul as the kernel's instead of a separate reduction."""
+  ones = jnp.ones(rows[0].shape[:-1] + (1,), rows[0].dtype)
+  bias_row = jnp.tile(bias.astype(matrix.dtype), repeats)[None]
+  return rows + [ones], jnp.concatenate([matrix, bias_row])
+
+
+def conv2d(x, kernel, bias=None, block: int | None = None):
+  """VALID, stride-1 convolution of NHWC `x` with an HWIO `kernel` (+ `bias`), as one matmul."""
   n, h, w, c = x.shape
   k = kernel.shape[0]
   out_h, out_w, o = h - k + 1, w - k + 1, kernel.shape[-1]
@@ -57,17 +73,12 @@ def conv2d(x, kernel, bias=None, block: int | None = None):
   if out_w % block:
     raise ValueError(f"block {block} does not divide the output width {out_w}")
   blocks, span = out_w // block, block + k - 1
-  if blocks == 1:
-    windows = x[:, :, :span].reshape(n, h, 1, span * c)
-  else:
-    windows = jnp.stack([x[:, :, b * block:b * block + span] for b in range(blocks)], axis=2)
-    windows = windows.reshape(n, h, blocks, span * c)
+  windows = _block_windows(x, block, span)
   # (n, out_h, blocks, k * span * c): the k input rows under each output row.
   rows = [windows[:, i:i + out_h] for i in range(k)]
   matrix = banded_matrix(kernel.astype(x.dtype), block)
   if bias is not None:
-    rows.append(jnp.ones((n, out_h, blocks, 1), x.dtype))
-    matrix = jnp.concatenate([matrix, jnp.tile(bias.astype(x.dtype), block)[None]])
+    rows, matrix = _with_bias(rows, matrix, bias, block)
   patches = jnp.concatenate(rows, axis=-1)
   y = patches.reshape(n * out_h * blocks, -1) @ matrix
   return y.reshape(n, out_h, out_w, o)
@@ -163,17 +174,15 @@ def conv_max_pool(x, kernel, bias, block: int | None = None):
   if block % 2 or out_w % block:
     raise ValueError(f"block {block} must be even and divide the output width {out_w}")
   blocks, span, pairs = out_w // block, block + k - 1, out_h // 2
-  windows = jnp.stack([x[:, :, b * block:b * block + span] for b in range(blocks)], axis=2)
-  windows = windows.reshape(n, h, blocks, span * c)
+  windows = _block_windows(x, block, span)
   rows = [windows[:, i:i + 2 * pairs - 1:2] for i in range(k + 1)]
-  rows.append(jnp.ones((n, pairs, blocks, 1), x.dtype))
-  patches = jnp.concatenate(rows, axis=-1).reshape(n * pairs * blocks, -1)
   band = banded_matrix(kernel.astype(x.dtype), block).reshape(k, span * c, block, o)
   upper = jnp.pad(band, ((0, 1), (0, 0), (0, 0), (0, 0)))  # output row 2r
   lower = jnp.pad(band, ((1, 0), (0, 0), (0, 0), (0, 0)))  # output row 2r + 1
   matrix = jnp.stack([upper, lower], axis=2).reshape(k + 1, span * c, 2, block // 2, 2, o)
   matrix = matrix.transpose(0, 1, 2, 4, 3, 5).reshape((k + 1) * span * c, 2 * block * o)
-  matrix = jnp.concatenate([matrix, jnp.tile(bias.astype(x.dtype), 2 * block)[None]])
+  rows, matrix = _with_bias(rows, matrix, bias, 2 * block)
+  patches = jnp.concatenate(rows, axis=-1).reshape(n * pairs * blocks, -1)
   y = (patches @ matrix).reshape(n * pairs * blocks, 4, block // 2 * o)
   return _max4(y).reshape(n, pairs, out_w // 2, o)
 
