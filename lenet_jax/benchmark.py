@@ -28,7 +28,7 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from lenet_jax import cli, data, models, optimizers, parallel, validation
+from lenet_jax import cli, data, models, optimizers, parallel, profiling, validation
 from lenet_jax import steps as steps_lib
 from lenet_jax import task as task_lib
 from lenet_jax.errors import ConfigError, UserError, exit_on_user_error
@@ -38,6 +38,11 @@ _BATCH = flags.DEFINE_integer("batch_size", None, "Batch size (default: the conf
 _STEPS = flags.DEFINE_integer("steps", 100, "Timed training steps.")
 _WARMUP = flags.DEFINE_integer("warmup", 10, "Untimed steps after compilation.")
 _MODE = flags.DEFINE_enum("mode", "step", ["step", "epoch"], "What to time.")
+_PROFILE_DIR = flags.DEFINE_string(
+    "profile_dir", None, "Step mode: also trace a few steps with jax.profiler into this "
+    "directory (Perfetto/TensorBoard) and print the time per XLA operation.")
+
+PROFILED_STEPS = 20
 
 # Dense peak FLOP/s by device kind and compute dtype (vendor figures, no sparsity).
 # float32 is the TF32 tensor-core peak: at default precision XLA runs float32
@@ -145,8 +150,13 @@ def step_inputs(spec, batch: int, steps: int):
   return images, labels, order, jax.random.key(0)
 
 
-def measure_steps(config, steps: int, warmup: int) -> dict:
-  """Throughput of the training step on random data resident on the device."""
+def measure_steps(config, steps: int, warmup: int, profile_dir: str | None = None) -> dict:
+  """Throughput of the training step on random data resident on the device.
+
+  With `profile_dir`, up to PROFILED_STEPS more steps (whole calls) run under
+  `jax.profiler.trace` after the timed ones, and the record's "profile" lists
+  the step's XLA operations by time.
+  """
   b = config.batch_size
   spec, task, tx, state, train_chunk = _setup(config, b * 8)
   k = min(steps_lib.steps_per_scan(config), steps)
@@ -168,8 +178,18 @@ def measure_steps(config, steps: int, warmup: int) -> dict:
   jax.block_until_ready(state)
   seconds = time.perf_counter() - t0
   timed_steps = n_chunks * k
-  return _record(config, "step", b, timed_steps, seconds, compile_s, flops,
-                 loss=float(sums["loss"] / sums["count"]), steps_per_dispatch=k)
+  record = _record(config, "step", b, timed_steps, seconds, compile_s, flops,
+                   loss=float(sums["loss"] / sums["count"]), steps_per_dispatch=k)
+  if profile_dir:
+    calls = max(1, -(-min(PROFILED_STEPS, steps) // k))
+    with jax.profiler.trace(profile_dir, create_perfetto_trace=True):
+      for _ in range(calls):
+        state, _, _ = compiled(state, images, labels, chunk, key)
+      jax.block_until_ready(state)
+    record["profile"] = profiling.summarize(profiling.latest_trace(profile_dir),
+                                            compiled.as_text(), calls * k)
+    record["profiled_steps"] = calls * k
+  return record
 
 
 def measure_epoch(config) -> dict:
@@ -253,12 +273,18 @@ def main(argv):
   if _STEPS.value < 1:
     raise UserError(f"--steps={_STEPS.value} is invalid: must be >= 1")
   parallel.initialize_distributed(config)
+  if _PROFILE_DIR.value and _MODE.value != "step":
+    raise UserError("--profile_dir traces the step mode only: leave out --mode=epoch")
   if _MODE.value == "step":  # random images of the dataset's shape; nothing is loaded
-    record = measure_steps(config, _STEPS.value, _WARMUP.value)
+    record = measure_steps(config, _STEPS.value, _WARMUP.value, _PROFILE_DIR.value)
   else:
     record = measure_epoch(config)
   print(json.dumps(record), flush=True)
   print(readable(record), file=sys.stderr, flush=True)
+  if record.get("profile"):
+    print(f"time per XLA operation over {record['profiled_steps']} traced steps "
+          f"(trace under {_PROFILE_DIR.value}):", file=sys.stderr)
+    print(profiling.table(record["profile"]), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,26 @@ def test_epoch_mode_uses_the_real_input_pipeline():
   assert record["train_images"] == 4000 and record["steps"] == 8
 
 
+def test_profile_dir_traces_the_step_and_lists_its_operations(tmp_path):
+  proc = _run("--config=configs/lenet5.py", "--batch_size=16", "--steps=4", "--warmup=1",
+              "--config.steps_per_scan=2", f"--profile_dir={tmp_path}")
+  assert proc.returncode == 0, proc.stderr
+  record = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert record["profiled_steps"] == 4  # min(20, --steps), in whole calls of 2 steps
+  shares = [r["share"] for r in record["profile"]]
+  assert abs(sum(shares) - 1) < 1e-6 and shares == sorted(shares, reverse=True)
+  # The matmul implementation's products are named with their source lines.
+  assert any(r["source"].startswith("matmul_ops.py:") for r in record["profile"])
+  assert "time per XLA operation over 4 traced steps" in proc.stderr
+  assert list(tmp_path.glob("**/perfetto_trace.json.gz"))
+
+
+def test_profile_dir_with_epoch_mode_is_one_line(tmp_path):
+  proc = _run("--config=configs/lenet5.py", "--mode=epoch", f"--profile_dir={tmp_path}")
+  assert proc.returncode == 1 and "Traceback" not in proc.stderr
+  assert "error: --profile_dir traces the step mode only" in proc.stderr
+
+
 def test_bad_steps_is_one_line():
   proc = _run("--config=configs/lenet5.py", "--steps=0")
   assert proc.returncode == 1 and "Traceback" not in proc.stderr
