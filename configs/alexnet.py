@@ -24,6 +24,10 @@ def get_config(arg: str = ""):
   config.model.towers = 2
   config.model.dtype = "float32"  # compute dtype; 'bfloat16' keeps fp32 parameters
   config.model.grouped_conv = "split"  # or 'feature_group' (XLA's grouped convolution)
+  # Convolution inputs zero-padded to a multiple of this many channels in the
+  # step (conv1's 3; values and parameters unchanged). 0: auto, 8 for bfloat16 on
+  # a GPU, 1 (none) elsewhere.
+  config.model.channel_multiple = 0
   # 'paper': N(0, 0.01), biases 1 in conv2/4/5 and fc6/7 (section 5); 'he': N(0, 2/fan_in).
   config.model.init = "paper"
 

@@ -121,14 +121,19 @@ def _counting_chunk(config, train_chunk):
   """The step whose convolutions and matrix products are the model's own.
 
   LeNet-5's matmul implementation also multiplies the zeros of its banded
-  matrices, so its FLOPs are counted on the same step written with XLA's
-  convolutions (same parameters, same arithmetic of the model).
+  matrices, and AlexNet's `channel_multiple` pads conv1's channels with zeros;
+  their FLOPs are counted on the same step without them (same parameters, same
+  arithmetic of the model).
   """
-  if config.model.name != "lenet5" or models.implementation(config.model) == "xla":
+  if config.model.name == "lenet5" and models.implementation(config.model) != "xla":
+    key, value = "implementation", "xla"
+  elif config.model.name == "alexnet" and models.channel_multiple(config.model) != 1:
+    key, value = "channel_multiple", 1
+  else:
     return train_chunk
-  config = copy.deepcopy(config)
-  config.model.implementation = "xla"
-  return _setup(config, config.batch_size * 8)[-1]
+  plain = copy.deepcopy(config)
+  plain.model[key] = value
+  return _setup(plain, plain.batch_size * 8)[-1]
 
 
 def _setup(config, n_images):
@@ -237,6 +242,8 @@ def _record(config, mode, batch, steps, seconds, compile_s, flops, **extra) -> d
       "jax": jax.__version__, "dtype": dtype,
       "implementation": (models.implementation(config.model)
                          if config.model.name == "lenet5" else None),
+      "channel_multiple": (models.channel_multiple(config.model)
+                           if config.model.name == "alexnet" else None),
       "batch": batch, "steps": steps,
       "images_per_s": batch / step_s, "step_ms": 1e3 * step_s, "compile_s": compile_s,
       "flops_per_step": flops,
@@ -247,7 +254,9 @@ def _record(config, mode, batch, steps, seconds, compile_s, flops, **extra) -> d
 
 
 def readable(r: dict) -> str:
-  kind = ", ".join(filter(None, (r["dtype"], r.get("implementation"))))
+  padded = r.get("channel_multiple") or 1
+  kind = ", ".join(filter(None, (r["dtype"], r.get("implementation"),
+                                 f"conv channels to multiples of {padded}" if padded > 1 else None)))
   line = (f"{r['model']} {r['mode']} batch {r['batch']} on {r['device']} ({kind}): "
           f"{r['images_per_s']:,.0f} images/s, {r['step_ms']:.3f} ms/step")
   if r.get("compile_s") is not None:

@@ -104,3 +104,18 @@ def test_flop_count_agrees_with_xla_on_lenet5():
   assert benchmark._flops_per_step(matmul_chunk, *args) > 1.3 * counted
   assert benchmark._flops_per_step(benchmark._counting_chunk(config, matmul_chunk),
                                    *args) == counted
+
+
+def test_flops_of_alexnet_leave_out_the_padded_channels():
+  from configs import alexnet
+  from lenet_jax import benchmark
+  config = alexnet.get_config("data=synthetic")
+  config.batch_size, config.data.resize = 4, 67
+  config.model.channel_multiple = 8
+  spec, _, _, state, chunk = benchmark._setup(config, 32)
+  args = (state,) + benchmark.step_inputs(spec, 4, 1)
+  padded = benchmark._flops_per_step(chunk, *args)
+  counted = benchmark._flops_per_step(benchmark._counting_chunk(config, chunk), *args)
+  config.model.channel_multiple = 1
+  plain = benchmark._flops_per_step(benchmark._setup(config, 32)[-1], *args)
+  assert counted == plain < padded

@@ -70,6 +70,7 @@ def test_alexnet_keys():
   for key, value, fragment in (("model.towers", 3, "1, 2"), ("model.dtype", "float16",
                                "float32, bfloat16"), ("model.grouped_conv", "depthwise",
                                "split, feature_group"), ("model.init", "paper2", "paper, he"),
+                               ("model.channel_multiple", -8, "integer >= 1, or 0 for auto"),
                                ("data.resize", 16, "integer >= 32")):
     config = alexnet.get_config("data=synthetic")
     section, leaf = key.split(".")

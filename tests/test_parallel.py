@@ -54,8 +54,10 @@ def test_towers_across_devices_equal_grouped_network(batch, backend, mesh):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-7)
 
 
-def test_tower_logits_equal_grouped_logits(batch):
+@pytest.mark.parametrize("channel_multiple", [1, 8])
+def test_tower_logits_equal_grouped_logits(batch, channel_multiple):
   config = alexnet_config()
+  config.model.channel_multiple = channel_multiple  # 8: conv1's 3 channels padded, per tower too
   task = task_lib.Task(config, validation.validate(config))
   images, _ = batch
   mesh = parallel.make_mesh(config)

@@ -38,7 +38,7 @@ class TowerConv(nnx.Module):
   """A convolution split over towers; `local` ones read only their own tower's maps."""
 
   def __init__(self, towers, in_features, out_features, kernel, stride, padding, bias_init,
-               local, *, rngs, grouped_conv="split", init="paper"):
+               local, *, rngs, grouped_conv="split", init="paper", channel_multiple=1):
     in_per = in_features // towers if local else in_features
     shape = (towers, kernel, kernel, in_per, out_features // towers)
     self.kernel = nnx.Param(_init_weights(rngs.params(), shape, kernel * kernel * in_per, init))
@@ -46,8 +46,13 @@ class TowerConv(nnx.Module):
                                    bias_init if init == "paper" else 0.0, jnp.float32))
     self.towers, self.stride, self.padding, self.local = towers, stride, padding, local
     self.grouped_conv = grouped_conv
+    self.channel_multiple = channel_multiple
 
   def _conv(self, x, kernel, groups=1):
+    extra = -x.shape[-1] % self.channel_multiple if groups == 1 else 0
+    if extra:  # zero channels in the input and the kernel: the same sums, aligned shapes
+      x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, extra)))
+      kernel = jnp.pad(kernel, ((0, 0), (0, 0), (0, extra), (0, 0)))
     return jax.lax.conv_general_dilated(
         x, kernel.astype(x.dtype), (self.stride, self.stride),
         [(self.padding, self.padding)] * 2, dimension_numbers=("NHWC", "HWIO", "NHWC"),
@@ -115,13 +120,19 @@ class AlexNet(nnx.Module):
   """AlexNet with paper widths, LRN, overlapping pooling, dropout and the paper's init."""
 
   def __init__(self, *, input_shape=(227, 227, 3), num_classes=1000, towers=2,
-               dtype=jnp.float32, grouped_conv="split", init="paper", rngs: nnx.Rngs):
+               dtype=jnp.float32, grouped_conv="split", init="paper", channel_multiple=1,
+               rngs: nnx.Rngs):
     if num_classes % towers:
       raise ValueError(f"num_classes={num_classes} must divide over {towers} towers")
     c = input_shape[-1]
     t = towers
     # Biases of 1 in conv2, conv4, conv5 and the hidden FC layers, 0 elsewhere (section 5).
-    conv = functools.partial(TowerConv, rngs=rngs, grouped_conv=grouped_conv, init=init)
+    # channel_multiple: each convolution's input channels (and its kernel's) are
+    # zero-padded in the step to a multiple of this, which changes no value or
+    # parameter; only conv1's 3 channels are not already a multiple of 8, the
+    # channel count that tensor-core convolutions want.
+    conv = functools.partial(TowerConv, rngs=rngs, grouped_conv=grouped_conv, init=init,
+                             channel_multiple=channel_multiple)
     self.conv1 = conv(t, c, 96, 11, 4, 0, 0.0, False)
     self.conv2 = conv(t, 96, 256, 5, 1, 2, 1.0, True)
     self.conv3 = conv(t, 256, 384, 3, 1, 1, 0.0, False)

@@ -65,6 +65,24 @@ def test_grouped_conv_formulations_agree():
   np.testing.assert_allclose(split(x), grouped(x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("towers", [1, 2])
+def test_channel_padding_changes_no_value_or_gradient(towers):
+  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  plain = AlexNet(input_shape=(67, 67, 3), num_classes=10, towers=towers, rngs=nnx.Rngs(0))
+  padded = AlexNet(input_shape=(67, 67, 3), num_classes=10, towers=towers, channel_multiple=8,
+                   rngs=nnx.Rngs(0))
+  assert padded.conv1.kernel.shape == plain.conv1.kernel.shape  # the padding is not a parameter
+  assert n_params(padded) == n_params(plain)
+
+  def grads(model):
+    return nnx.grad(lambda m: jnp.sum(m(x) ** 2))(model)
+
+  np.testing.assert_allclose(padded(x), plain(x), rtol=1e-5, atol=1e-6)
+  for g_padded, g_plain in zip(jax.tree.leaves(grads(padded)), jax.tree.leaves(grads(plain))):
+    scale = float(jnp.max(jnp.abs(g_plain)))  # summation order differs: rounding only
+    np.testing.assert_allclose(g_padded, g_plain, rtol=1e-4, atol=1e-5 * scale)
+
+
 def test_towers_see_only_their_own_maps():
   model = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
   x = jax.random.normal(jax.random.key(1), (1, 7, 7, 384))
