@@ -50,25 +50,35 @@ def _exclusive(events):
 def op_times(trace_path: str, module: str | None = None) -> dict[str, float]:
   """Seconds per XLA operation (`hlo_op`) in the trace, optionally of one `module`.
 
-  Device streams are used when the trace has any operation on a device, the
-  host's threads otherwise; nested operations (a loop and its body) count once.
+  A device's streams are used when the trace has events on a device (its
+  kernels; lines derived from them are left out), the host's threads otherwise; nested operations (a loop and its body) count once. Device
+  events that name no XLA operation are summed by their own (kernel) name.
   """
   with gzip.open(trace_path, "rt") as f:
     trace = json.load(f)
   events = trace["traceEvents"] if isinstance(trace, dict) else trace
   processes = {e["pid"]: e["args"]["name"] for e in events
                if e.get("ph") == "M" and e.get("name") == "process_name"}
-  ops = [e for e in events
-         if e.get("ph") == "X" and "hlo_op" in e.get("args", {}) and "dur" in e
-         and (module is None or e["args"].get("hlo_module", module) == module)]
-  on_device = [e for e in ops if not processes.get(e["pid"], "/host").startswith("/host")]
+  timed = [e for e in events if e.get("ph") == "X" and "dur" in e
+           and (module is None or e.get("args", {}).get("hlo_module", module) == module)]
+  thread_names = {(e["pid"], e.get("tid")): e["args"]["name"] for e in events
+                  if e.get("ph") == "M" and e.get("name") == "thread_name"}
+  on_device = [e for e in timed if not processes.get(e["pid"], "/host").startswith("/host")]
+  # A GPU's lines are its streams' kernels plus lines derived from them ("XLA
+  # Ops", "XLA Modules", ...) that would count the same time again.
+  streams = [e for e in on_device
+             if thread_names.get((e["pid"], e["tid"]), "").startswith("Stream")]
+  if on_device:
+    chosen = streams or on_device
+  else:
+    chosen = [e for e in timed if "hlo_op" in e.get("args", {})]
   threads = collections.defaultdict(list)
-  for e in on_device or ops:
+  for e in chosen:
     threads[(e["pid"], e["tid"])].append(e)
   seconds = collections.Counter()
   for thread in threads.values():
     for e, self_us in _exclusive(thread):
-      seconds[e["args"]["hlo_op"]] += self_us * 1e-6
+      seconds[e.get("args", {}).get("hlo_op", e["name"])] += self_us * 1e-6
   return dict(seconds)
 
 

@@ -8,9 +8,11 @@ import pytest
 from lenet_jax import profiling
 
 
-def _write_trace(path, events, processes):
+def _write_trace(path, events, processes, threads=None):
   meta = [{"ph": "M", "name": "process_name", "pid": pid, "args": {"name": name}}
           for pid, name in processes.items()]
+  meta += [{"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}}
+           for (pid, tid), name in (threads or {}).items()]
   with gzip.open(path, "wt") as f:
     json.dump({"traceEvents": meta + events}, f)
 
@@ -37,6 +39,21 @@ def test_op_times_prefers_the_device_streams(tmp_path):
   # The host's launch of a kernel also carries hlo_op; the device's kernel time counts.
   events = [_op(1, 0, 5, "fusion.1"), _op(2, 3, 40, "fusion.1", tid=7), _op(2, 50, 10, "dot.2", tid=8)]
   _write_trace(path, events, {1: "/host:CPU", 2: "/device:GPU:0"})
+  assert profiling.op_times(str(path)) == pytest.approx({"fusion.1": 40e-6, "dot.2": 10e-6})
+  # A device event without an XLA operation (a copy, say) counts under its own name.
+  events.append({"ph": "X", "pid": 2, "tid": 9, "ts": 70, "dur": 4, "name": "MemcpyD2D"})
+  _write_trace(path, events, {1: "/host:CPU", 2: "/device:GPU:0"})
+  assert profiling.op_times(str(path))["MemcpyD2D"] == pytest.approx(4e-6)
+
+
+def test_op_times_reads_a_gpus_streams_not_its_derived_lines(tmp_path):
+  path = tmp_path / "perfetto_trace.json.gz"
+  kernels = [_op(2, 0, 40, "fusion.1", tid=7), _op(2, 50, 10, "dot.2", tid=8)]
+  derived = [_op(2, 0, 40, "fusion.1", tid=100), _op(2, 50, 10, "dot.2", tid=100),
+             {"ph": "X", "pid": 2, "tid": 101, "ts": 0, "dur": 60, "name": "jit_step(1)"}]
+  _write_trace(path, kernels + derived, {1: "/host:CPU", 2: "/device:GPU:0 (pid 2)"},
+               {(2, 7): "Stream #13(Compute)", (2, 8): "Stream #14(Compute)",
+                (2, 100): "XLA Ops", (2, 101): "XLA Modules"})
   assert profiling.op_times(str(path)) == pytest.approx({"fusion.1": 40e-6, "dot.2": 10e-6})
 
 
