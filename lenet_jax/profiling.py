@@ -51,8 +51,10 @@ def op_times(trace_path: str, module: str | None = None) -> dict[str, float]:
   """Seconds per XLA operation (`hlo_op`) in the trace, optionally of one `module`.
 
   A device's streams are used when the trace has events on a device (its
-  kernels; lines derived from them are left out), the host's threads otherwise; nested operations (a loop and its body) count once. Device
-  events that name no XLA operation are summed by their own (kernel) name.
+  kernels; lines derived from them are left out), the host's threads
+  otherwise; nested operations (a loop and its body) count once. Device events
+  that name no XLA operation are summed by their own (kernel) name. If no event
+  names `module` (a runtime that spells it differently), every module counts.
   """
   with gzip.open(trace_path, "rt") as f:
     trace = json.load(f)
@@ -79,6 +81,8 @@ def op_times(trace_path: str, module: str | None = None) -> dict[str, float]:
   for thread in threads.values():
     for e, self_us in _exclusive(thread):
       seconds[e.get("args", {}).get("hlo_op", e["name"])] += self_us * 1e-6
+  if not seconds and module is not None:
+    return op_times(trace_path)
   return dict(seconds)
 
 

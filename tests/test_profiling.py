@@ -32,6 +32,7 @@ def test_op_times_counts_nested_operations_once(tmp_path):
   _write_trace(path, events, {1: "/host:CPU"})
   times = profiling.op_times(str(path), module="jit_step")
   assert times == pytest.approx({"while.1": 20e-6, "dot.2": 30e-6, "fusion.3": 70e-6})
+  assert "other" in profiling.op_times(str(path), module="jit_renamed")  # no match: all modules
 
 
 def test_op_times_prefers_the_device_streams(tmp_path):
