@@ -1,15 +1,16 @@
 """Interleaved A/B of LeNet-5 training-step variants on this CPU, in one process.
 
-  python experiments/benchmarks/cpu_ab.py xla matmul matmul:c1=7 matmul:scan=1
+  python experiments/benchmarks/cpu_ab.py xla matmul matmul:c1=2 matmul:scan=1
 
 Each variant is `implementation[:option=value,...]`: `c1=B` and `c3=B` set the
 banded-matrix block widths of C1 and C3 (default: the largest divisor of the
-output width <= 5, i.e. 4 and 5), `scan=K` the steps per dispatch (default: the
-config's auto, 20 for matmul and 1 for xla on a CPU), `fuse=0` computes C1 and
-S2 in two steps (conv2d, then max_pool) instead of one `conv_max_pool`. All variants are compiled
-first, then timed in turn for `--rounds` rounds of `--steps` steps each; the
-median round is printed, so that the load of other tenants on a shared machine,
-which changes from minute to minute, falls on every variant alike.
+output width <= 5, i.e. 4 and 5; C1 fused with S2 takes an even B), `scan=K`
+the steps per dispatch (default: the config's auto, 20 for matmul and 1 for xla
+on a CPU), `fuse=0` computes C1 and S2 in two steps (conv2d, then max_pool)
+instead of one `conv_max_pool`. All variants are compiled first, then timed in
+turn for `--rounds` rounds of `--steps` steps each; the median round is
+printed, so that the load of other tenants on a shared machine, which changes
+from minute to minute, falls on every variant alike.
 """
 
 import argparse
@@ -41,6 +42,9 @@ def build(variant, batch):
   if options.get("fuse") == "0":
     matmul_ops.conv_max_pool = lambda x, kernel, bias: matmul_ops.max_pool(
         matmul_ops.conv2d(x, kernel, bias))
+  elif blocks[28]:  # the fused C1+S2 takes its own (even) block width
+    matmul_ops.conv_max_pool = lambda x, kernel, bias: conv_max_pool(x, kernel, bias,
+                                                                     block=blocks[28])
   try:
     spec, _, _, state, train_chunk = benchmark._setup(config, batch * 8)
     k = steps_lib.steps_per_scan(config)
