@@ -3,6 +3,7 @@
   python -m lenet_jax.benchmark --config=configs/lenet5.py --batch_size=128 --steps=300
   python -m lenet_jax.benchmark --config=configs/alexnet.py --config.model.dtype=bfloat16 --batch_size=256
   python -m lenet_jax.benchmark --config=configs/lenet5.py --mode=epoch   # the real input pipeline
+  python -m lenet_jax.benchmark --config=configs/lenet5.py --profile_dir=/tmp/prof  # + time per XLA op
 
 `--mode=step` (default): random images resident on the device, the jit-compiled
 training step (forward, backward, optimizer) after warm-up, timed with
@@ -13,6 +14,8 @@ epoch, so an input-bound run shows up.
 Prints one JSON line per measurement and a readable line: images/s, ms per step,
 compile seconds, model FLOPs per step (the traced step's convolutions and
 matrix products) and, where the device's peak is known, model FLOPs utilisation.
+`--profile_dir` adds a jax.profiler trace of up to 20 more steps and a table of
+the step's XLA operations by time (`lenet_jax.profiling`).
 """
 
 import copy
