@@ -26,6 +26,12 @@ def check_choice(key: str, value, choices) -> None:
     raise ConfigError(key, value, "choose one of " + ", ".join(map(str, choices)))
 
 
+def check_int(key: str, value, minimum: int = 1, expected: str | None = None) -> None:
+  """An integer >= `minimum` (not a bool); `expected` words the requirement instead."""
+  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    raise ConfigError(key, value, expected or f"must be an integer >= {minimum}")
+
+
 def check_positive(key: str, value) -> None:
   if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
     raise ConfigError(key, value, "must be a positive number")

@@ -2,7 +2,7 @@
 
 import optax
 
-from lenet_jax.errors import ConfigError, check_choice, check_positive
+from lenet_jax.errors import ConfigError, check_choice, check_int, check_positive
 from lenet_jax.optim.sdlm import sdlm
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "sdlm")
@@ -20,9 +20,7 @@ def validate(config) -> None:
   if config.optimizer == "sdlm":
     check_positive("sdlm.mu", config.sdlm.mu)
     for key in ("samples", "period_epochs"):
-      value = config.sdlm[key]
-      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"sdlm.{key}", value, "must be an integer >= 1")
+      check_int(f"sdlm.{key}", config.sdlm[key])
   if config.schedule == "piecewise":
     epochs, values = tuple(config.piecewise_epochs), tuple(config.piecewise_values)
     if len(values) != len(epochs) or list(epochs) != sorted(epochs):

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from lenet_jax.errors import ConfigError, UserError, check_choice
+from lenet_jax.errors import ConfigError, UserError, check_choice, check_int
 
 AXES = ("data", "model")
 BACKENDS = ("shard_map", "pmap")
@@ -93,19 +93,15 @@ def validate(config) -> None:
     return
   check_choice("parallel.backend", parallel.backend, BACKENDS)
   for key in ("data", "model"):
-    value = parallel[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-      raise ConfigError(f"parallel.{key}", value, "must be an integer >= 1")
+    check_int(f"parallel.{key}", parallel[key])
   d, m = parallel.data, parallel.model
   if parallel.get("distributed"):
     if parallel.backend != "shard_map":
       raise ConfigError("parallel.backend", parallel.backend,
                         "multi-host runs (parallel.distributed=True) use 'shard_map'")
     for key, minimum in (("num_processes", 0), ("process_id", -1)):
-      value = parallel.get(key, minimum)
-      if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"parallel.{key}", value, f"must be an integer >= {minimum} "
-                          f"({minimum}: from the environment)")
+      check_int(f"parallel.{key}", parallel.get(key, minimum), minimum,
+                f"must be an integer >= {minimum} ({minimum}: from the environment)")
   if m > 1:
     if config.model.name != "alexnet":
       raise ConfigError("parallel.model", m, "only AlexNet's towers split over devices; use 1")

@@ -3,22 +3,17 @@
 import numpy as np
 
 from lenet_jax import data, models, optimizers, parallel
-from lenet_jax.errors import ConfigError
-
-
-def _check_int(key, value, minimum=1):
-  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-    raise ConfigError(key, value, f"must be an integer >= {minimum}")
+from lenet_jax.errors import ConfigError, check_int
 
 
 def validate(config) -> data.DatasetSpec:
   """Checks every config value a user can get wrong; returns the dataset spec."""
-  _check_int("batch_size", config.batch_size)
-  _check_int("eval_batch_size", config.eval_batch_size)
-  _check_int("num_epochs", config.num_epochs)
-  _check_int("steps_per_scan", config.steps_per_scan, minimum=0)
-  _check_int("checkpoint_keep", config.checkpoint_keep)
-  _check_int("seed", config.seed, minimum=0)
+  check_int("batch_size", config.batch_size)
+  check_int("eval_batch_size", config.eval_batch_size)
+  check_int("num_epochs", config.num_epochs)
+  check_int("steps_per_scan", config.steps_per_scan, minimum=0)
+  check_int("checkpoint_keep", config.checkpoint_keep)
+  check_int("seed", config.seed, minimum=0)
   for key in ("nesterov", "log_step_losses", "debug_nans", "distortions.enabled"):
     value = _get(config, key)
     if value is not None and not isinstance(value, bool):
@@ -36,8 +31,8 @@ def validate(config) -> data.DatasetSpec:
   if "map_j" in config.model and not np.isfinite(config.model.map_j):
     raise ConfigError("model.map_j", config.model.map_j, "must be a finite number")
   if config.data.get("resize"):
-    _check_int("data.resize", config.data.resize, minimum=32)
-    _check_int("data.channels", config.data.channels)
+    check_int("data.resize", config.data.resize, minimum=32)
+    check_int("data.channels", config.data.channels)
   spec = data.validate(config.data)
   models.validate(config.model, spec.num_classes)
   optimizers.validate(config)

@@ -13,7 +13,7 @@ from absl import logging
 
 from lenet_jax.data import embedded, idx, network, synthetic, tfds_source
 from lenet_jax.data.specs import DATASETS, SPECS, DatasetSpec
-from lenet_jax.errors import ConfigError, UserError, check_choice, check_positive
+from lenet_jax.errors import ConfigError, UserError, check_choice, check_int, check_positive
 
 SOURCES = ("auto", "idx", "tfds", "embedded", "synthetic")
 NORMALIZATIONS = ("mean_std", "paper")
@@ -65,14 +65,11 @@ def validate(data_config) -> DatasetSpec:
   if spec.streamed:
     crop, side = data_config.get("crop", 227), data_config.get("shorter_side", 256)
     for key, value in (("crop", crop), ("shorter_side", side)):
-      if isinstance(value, bool) or not isinstance(value, int) or value < 32:
-        raise ConfigError(f"data.{key}", value, "must be an integer >= 32")
+      check_int(f"data.{key}", value, minimum=32)
     if crop > side:
       raise ConfigError("data.crop", crop, f"must be <= data.shorter_side={side}")
     for key, minimum in (("threads", 1), ("prefetch", 1), ("workers", 0)):
-      value = data_config.get(key, minimum)
-      if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"data.{key}", value, f"must be an integer >= {minimum}")
+      check_int(f"data.{key}", data_config.get(key, minimum), minimum)
   if source == "embedded" and spec.name != "mnist":
     raise ConfigError("data.source", source, "only mnist has embedded digits")
   if data_config.name == "synthetic":

@@ -5,7 +5,7 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 
-from lenet_jax.errors import ConfigError, check_choice
+from lenet_jax.errors import ConfigError, check_choice, check_int
 from lenet_jax.models import alexnet, lenet5
 
 MODELS = ("lenet5", "alexnet")
@@ -33,10 +33,8 @@ def validate(model_config, num_classes: int) -> None:
     check_choice("model.dtype", model_config.dtype, tuple(DTYPES))
     check_choice("model.grouped_conv", model_config.grouped_conv, ("split", "feature_group"))
     check_choice("model.init", model_config.init, alexnet.INITS)
-    multiple = model_config.get("channel_multiple", 0)
-    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 0:
-      raise ConfigError("model.channel_multiple", multiple,
-                        "must be an integer >= 1, or 0 for auto")
+    check_int("model.channel_multiple", model_config.get("channel_multiple", 0), minimum=0,
+              expected="must be an integer >= 1, or 0 for auto")
     if num_classes % model_config.towers:
       raise ConfigError("model.towers", model_config.towers,
                         f"the {num_classes} classes must split evenly over the towers")
