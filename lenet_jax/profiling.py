@@ -97,12 +97,13 @@ def _stack_frames(hlo_text: str) -> dict[str, str]:
       current = None
     elif current and (m := _TABLE_ROW.match(line)):
       tables[current][m.group(1)] = m.group(2)
+  def fields(row):  # '{file_name_id=1 line=4 ...}' -> {'file_name_id': '1', 'line': '4', ...}
+    return dict(re.findall(r"(\w+)=(\d+)", row))
+
   files = {k: os.path.basename(v.strip('"')) for k, v in tables["FileNames"].items()}
-  locations = {}
-  for k, v in tables["FileLocations"].items():
-    fields = dict(re.findall(r"(\w+)=(\d+)", v))
-    locations[k] = f"{files.get(fields.get('file_name_id'), '?')}:{fields.get('line', '?')}"
-  return {k: locations.get(dict(re.findall(r"(\w+)=(\d+)", v)).get("file_location_id"), "")
+  locations = {k: f"{files.get(f.get('file_name_id'), '?')}:{f.get('line', '?')}"
+               for k, f in ((k, fields(v)) for k, v in tables["FileLocations"].items())}
+  return {k: locations.get(fields(v).get("file_location_id"), "")
           for k, v in tables["StackFrames"].items()}
 
 
