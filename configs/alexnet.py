@@ -1,4 +1,4 @@
-"""AlexNet (Krizhevsky et al. 2012) on one device, its two towers as grouped convolutions.
+r"""AlexNet (Krizhevsky et al. 2012) on one device, its two towers as grouped convolutions.
 
   python -m lenet_jax.main --config=configs/alexnet.py                      # Fashion-MNIST at 227x227x3
   python -m lenet_jax.main --config=configs/alexnet.py:data=cifar10         # via TFDS

@@ -1,4 +1,4 @@
-"""AlexNet's two towers on two devices, as the paper split it over two GPUs.
+r"""AlexNet's two towers on two devices, as the paper split it over two GPUs.
 
   python -m lenet_jax.main --config=configs/alexnet_2gpu.py
   # on CPU, with fake devices:

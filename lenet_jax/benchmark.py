@@ -1,8 +1,8 @@
-"""Training throughput of a config, measured the way the PyTorch anchor measures it.
+r"""Training throughput of a config, measured the way the PyTorch anchor measures it.
 
   python -m lenet_jax.benchmark --config=configs/lenet5.py --batch_size=128 --steps=300
-  python -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic \
-      --config.model.dtype=bfloat16 --batch_size=256 --config.steps_per_scan=50  # on a GPU
+  python -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --batch_size=256 \
+      --config.model.dtype=bfloat16 --config.steps_per_scan=50  # AlexNet, on a GPU
   python -m lenet_jax.benchmark --config=configs/lenet5.py --mode=epoch   # the real input pipeline
   python -m lenet_jax.benchmark --config=configs/lenet5.py --profile_dir=/tmp/prof  # + time per XLA op
 

@@ -1,4 +1,4 @@
-"""Scores the last checkpoint of a run on the test split of any data source.
+r"""Scores the last checkpoint of a run on the test split of any data source.
 
   python -m lenet_jax.evaluate --workdir=runs/x \
       --config.data.source=idx --config.data.dir=../shared/data/mnist_test

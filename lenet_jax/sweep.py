@@ -1,4 +1,4 @@
-"""Runs a sweep defined in a config file: every cell, several seeds trained together.
+r"""Runs a sweep defined in a config file: every cell, several seeds trained together.
 
   python -m lenet_jax.sweep --config=configs/lenet5.py --sweep=ablations --seeds=5 \
       --workdir=runs/ablations [--config.num_epochs=20 ...]
