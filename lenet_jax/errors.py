@@ -38,7 +38,9 @@ def check_positive(key: str, value) -> None:
 
 
 def exit_on_user_error(fn):
-  """Wraps an absl `main` so that a UserError prints one line and exits 1."""
+  """Wraps an absl `main` so that a UserError prints one line and exits 1, and a stop
+  signal's `StopRequested` prints what was saved and exits 128 + the signal."""
+  from lenet_jax.preemption import StopRequested
 
   @functools.wraps(fn)
   def wrapper(*args, **kwargs):
@@ -47,5 +49,8 @@ def exit_on_user_error(fn):
     except UserError as e:
       print(f"error: {e}", file=sys.stderr, flush=True)
       sys.exit(1)
+    except StopRequested as e:
+      print(str(e), flush=True)
+      sys.exit(e.exit_code)
 
   return wrapper

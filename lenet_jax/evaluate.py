@@ -4,7 +4,7 @@ r"""Scores the last checkpoint of a run on the test split of any data source.
       --config.data.source=idx --config.data.dir=../shared/data/mnist_test
 
 The run's own config.json is the starting point; `--config.*` overrides change
-where the test data comes from. Prints the accuracy and writes it, with the data
+where the test data comes from (`--workdir=RUN --print_config` lists the keys). Prints the accuracy and writes it, with the data
 used, to `<workdir>/evaluations.jsonl`.
 """
 
@@ -17,15 +17,30 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from lenet_jax import data, steps, train
+from lenet_jax import cli, data, run_record, steps, train, validation
+from lenet_jax.data import preprocess
 from lenet_jax.logs import quiet_libraries
 from lenet_jax.errors import UserError, exit_on_user_error
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A run directory made by lenet_jax.main.")
 
 
+def check_same_shapes(config, workdir: str) -> None:
+  """The data to score must give the model the input shape and classes it was trained on."""
+  trained = run_record.load_config(workdir)
+  before, now = validation.validate(trained), validation.validate(config)
+  shape = lambda c, s: preprocess.model_input_shape(s, c.data)  # noqa: E731
+  if (shape(trained, before), before.num_classes) != (shape(config, now), now.num_classes):
+    raise UserError(
+        f"the run in {workdir} was trained on {before.name} (model input "
+        f"{'x'.join(map(str, shape(trained, before)))}, {before.num_classes} classes); "
+        f"{now.name} gives {'x'.join(map(str, shape(config, now)))} with {now.num_classes} "
+        "classes: evaluate on data of the run's image shape and classes")
+
+
 def evaluate_run(config, workdir: str) -> dict:
   """Test loss and accuracy of the last checkpoint in `workdir` on `config.data`'s test split."""
+  check_same_shapes(config, workdir)
   step, state, task = train.load_state(config, workdir)
   spec = task.spec
   dataset = data.load(config.data, ("test",))
@@ -54,13 +69,19 @@ def main(argv):
 
 @exit_on_user_error
 def _define_config_from_workdir(argv):
-  """The run's config.json becomes --config, so --config.* flags can override it."""
+  """The run's config.json (and its history) becomes --config, so --config.* flags can
+  override it; `--help` needs no run (with --workdir it lists the run's keys too)."""
   flags.FLAGS(argv, known_only=True)
+  asks_help = any(a.split("=")[0] in cli.HELP for a in argv[1:])
   if not _WORKDIR.value:
+    if asks_help:
+      return
     raise UserError("--workdir is required: the run directory to evaluate")
-  config_flags.DEFINE_config_dict("config", train.load_config(_WORKDIR.value), lock_config=True)
+  config = run_record.load_config(_WORKDIR.value)
+  with cli.flag_errors(argv, config):  # the overrides in argv are applied here
+    config_flags.DEFINE_config_dict("config", config, lock_config=True)
 
 
 if __name__ == "__main__":
   _define_config_from_workdir(list(sys.argv))
-  app.run(main)
+  cli.run(main, require_config=False)

@@ -5,14 +5,13 @@
 
 import datetime
 import os
-import sys
 
 import jax
 
 from absl import app, flags
 from ml_collections import config_flags
 
-from lenet_jax import cli, preemption, train
+from lenet_jax import cli, train
 from lenet_jax.logs import quiet_libraries
 from lenet_jax.errors import exit_on_user_error
 
@@ -37,11 +36,7 @@ def main(argv):
   config = _CONFIG.value
   if config.get("debug_nans"):
     jax.config.update("jax_debug_nans", True)  # slow: re-runs ops to find the first NaN
-  try:
-    train.train_and_evaluate(config, workdir)
-  except preemption.StopRequested as e:
-    print(str(e), flush=True)
-    sys.exit(e.exit_code)
+  train.train_and_evaluate(config, workdir)
 
 
 if __name__ == "__main__":

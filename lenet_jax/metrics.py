@@ -26,24 +26,28 @@ class MetricWriter:
     self._tb.close()
 
 
-def read(workdir: str) -> list[dict]:
-  path = os.path.join(workdir, "metrics.jsonl")
+def read_jsonl(path: str) -> list[dict]:
+  """The JSON objects of a JSON-lines file, or [] when it does not exist."""
   if not os.path.exists(path):
     return []
   with open(path) as f:
     return [json.loads(line) for line in f if line.strip()]
 
 
-def truncate(workdir: str, last_epoch: int) -> list[dict]:
-  """Drops records after `last_epoch` (written after the last checkpoint); returns the rest."""
+def read(workdir: str) -> list[dict]:
+  return read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+
+
+def truncate(workdir: str, last_epoch: int, last_step: int) -> list[dict]:
+  """Drops epoch records after `last_epoch` and step losses after `last_step` (written
+  after the checkpoint a run resumes from); returns the epoch records kept."""
   kept = [r for r in read(workdir) if r["epoch"] <= last_epoch]
   path = os.path.join(workdir, "metrics.jsonl")
   if os.path.exists(path):
     with open(path, "w") as f:
       f.writelines(json.dumps(r) + "\n" for r in kept)
   steps_path = os.path.join(workdir, "steps.jsonl")
-  if kept and os.path.exists(steps_path):
-    last_step = kept[-1]["step"]
+  if os.path.exists(steps_path):
     with open(steps_path) as f:
       lines = [line for line in f if line.strip() and json.loads(line)["step"] <= last_step]
     with open(steps_path, "w") as f:
@@ -56,3 +60,7 @@ def write_step_losses(workdir: str, first_step: int, losses) -> None:
   with open(os.path.join(workdir, "steps.jsonl"), "a") as f:
     for i, loss in enumerate(losses):
       f.write(json.dumps({"step": first_step + i, "loss": float(loss)}) + "\n")
+
+
+def read_step_losses(workdir: str) -> list[dict]:
+  return read_jsonl(os.path.join(workdir, "steps.jsonl"))

