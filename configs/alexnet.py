@@ -28,6 +28,15 @@ def get_config(arg: str = ""):
   # step (conv1's 3; values and parameters unchanged). 0: auto, 8 for bfloat16 on
   # a GPU, 1 (none) elsewhere.
   config.model.channel_multiple = 0
+  # How, never what (lenet_jax/models/alexnet_ops.py; equal values and gradients up to
+  # rounding): conv1 'strided' or 'space_to_depth' (a stride-1 conv over 4x4 blocks
+  # folded into channels; 'auto': on a GPU); the max pools' gradient by XLA's
+  # 'select_and_scatter' or 'first_max' (slices and pads, slower on an H200); the
+  # LRN's sum of squares in 'float32' or the 'compute' dtype ('auto': compute for
+  # bfloat16 on a GPU).
+  config.model.conv1 = "auto"
+  config.model.pool_gradient = "select_and_scatter"
+  config.model.lrn_dtype = "auto"
   # 'paper': N(0, 0.01), biases 1 in conv2/4/5 and fc6/7 (section 5); 'he': N(0, 2/fan_in).
   config.model.init = "paper"
 
@@ -72,8 +81,10 @@ def get_config(arg: str = ""):
     config.num_epochs = 10
     config.piecewise_epochs = (6, 9)
     config.piecewise_values = (0.001, 0.0001)
-  if args.get("runlocal"):
+  if args.get("runlocal"):  # minutes on a laptop CPU: 8 steps of batch 8, 16 test images
     config.num_epochs = 1
     config.batch_size = 8
     config.eval_batch_size = 8
+    config.data.synthetic_train_size = 64
+    config.data.synthetic_test_size = 16
   return config

@@ -32,7 +32,7 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from lenet_jax import cli, data, models, optimizers, parallel, profiling, validation
+from lenet_jax import cli, data, models, optimizers, parallel, preemption, profiling, validation
 from lenet_jax import steps as steps_lib
 from lenet_jax import task as task_lib
 from lenet_jax.errors import ConfigError, UserError, exit_on_user_error
@@ -130,13 +130,14 @@ def _counting_chunk(config, train_chunk):
   arithmetic of the model).
   """
   if config.model.name == "lenet5" and models.implementation(config.model) != "xla":
-    key, value = "implementation", "xla"
-  elif config.model.name == "alexnet" and models.channel_multiple(config.model) != 1:
-    key, value = "channel_multiple", 1
+    plain_form = {"implementation": "xla"}
+  elif config.model.name == "alexnet" and (models.channel_multiple(config.model) != 1 or
+                                           models.conv1_form(config.model) != "strided"):
+    plain_form = {"channel_multiple": 1, "conv1": "strided"}  # no zero channels or taps
   else:
     return train_chunk
   plain = copy.deepcopy(config)
-  plain.model[key] = value
+  plain.model.update(plain_form)
   return _setup(plain, plain.batch_size * 8)[-1]
 
 
@@ -177,14 +178,20 @@ def measure_steps(config, steps: int, warmup: int, profile_dir: str | None = Non
   flops = _flops_per_step(_counting_chunk(config, train_chunk),
                           state, images, labels, chunk[:1], key)
 
-  for _ in range(max(1, -(-warmup // k))):
-    state, sums, _ = compiled(state, images, labels, chunk, key)
-  jax.block_until_ready(state)
-  n_chunks = max(1, steps // k)
-  t0 = time.perf_counter()
-  for _ in range(n_chunks):
-    state, sums, _ = compiled(state, images, labels, chunk, key)
-  jax.block_until_ready(state)
+  with preemption.StopSignals() as stop:
+    stop.check_before("the warm-up; nothing was measured")
+    for _ in range(max(1, -(-warmup // k))):
+      state, sums, _ = compiled(state, images, labels, chunk, key)
+    jax.block_until_ready(state)
+    n_chunks = max(1, steps // k)
+    t0 = time.perf_counter()
+    for i in range(n_chunks):
+      state, sums, _ = compiled(state, images, labels, chunk, key)
+      if stop.signum is not None:  # a chunk is in flight: at most one more to wait for
+        raise preemption.StopRequested(
+            f"stopped by {stop.name} after {(i + 1) * k} of {n_chunks * k} timed steps; "
+            "nothing was measured", stop.signum)
+    jax.block_until_ready(state)
   seconds = time.perf_counter() - t0
   timed_steps = n_chunks * k
   record = _record(config, "step", b, timed_steps, seconds, compile_s, flops,
@@ -217,8 +224,12 @@ def measure_epoch(config) -> dict:
 
   def epoch(state, index):
     order = steps_lib.epoch_order(jax.random.key(1), index, n, b)
-    for start, stop in steps_lib.chunks(steps, steps_lib.steps_per_scan(config)):
-      state, sums, _ = train_chunk(state, images, labels, order[start:stop], key)
+    with preemption.StopSignals() as signals:
+      for start, stop in steps_lib.chunks(steps, steps_lib.steps_per_scan(config)):
+        state, sums, _ = train_chunk(state, images, labels, order[start:stop], key)
+        if signals.signum is not None:
+          raise preemption.StopRequested(f"stopped by {signals.name} in epoch {index} of the "
+                                         "benchmark; nothing was measured", signals.signum)
     jax.block_until_ready(state)
     return state, sums
 
@@ -248,6 +259,10 @@ def _record(config, mode, batch, steps, seconds, compile_s, flops, **extra) -> d
                          if config.model.name == "lenet5" else None),
       "channel_multiple": (models.channel_multiple(config.model)
                            if config.model.name == "alexnet" else None),
+      **({"conv1": models.conv1_form(config.model), "lrn_dtype": models.lrn_dtype(config.model),
+          "pool_gradient": config.model.get("pool_gradient", "select_and_scatter"),
+          "grouped_conv": config.model.get("grouped_conv", "split")}
+         if config.model.name == "alexnet" else {}),
       "batch": batch, "steps": steps,
       "images_per_s": batch / step_s, "step_ms": 1e3 * step_s, "compile_s": compile_s,
       "flops_per_step": flops,
@@ -259,8 +274,13 @@ def _record(config, mode, batch, steps, seconds, compile_s, flops, **extra) -> d
 
 def readable(r: dict) -> str:
   padded = r.get("channel_multiple") or 1
+  variants = [f"{k}={r[k]}" for k, d in (("conv1", "strided"),
+                                          ("pool_gradient", "select_and_scatter"),
+                                          ("lrn_dtype", "float32"), ("grouped_conv", "split"))
+              if r.get(k, d) != d]
   kind = ", ".join(filter(None, (r["dtype"], r.get("implementation"),
-                                 f"conv channels to multiples of {padded}" if padded > 1 else None)))
+                                 f"conv channels to multiples of {padded}" if padded > 1 else None,
+                                 *variants)))
   line = (f"{r['model']} {r['mode']} batch {r['batch']} on {r['device']} ({kind}): "
           f"{r['images_per_s']:,.0f} images/s, {r['step_ms']:.3f} ms/step")
   if r.get("compile_s") is not None:

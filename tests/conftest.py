@@ -60,6 +60,22 @@ def override(config, **overrides):
   return config
 
 
+def assert_same_values_and_gradients(model, reference, x, rtol=1e-4):
+  """`model` and `reference` (NNX modules with the same parameter tree) give the same
+  outputs on `x`, and the same gradients of sum(output^2), up to summation order."""
+  import jax.numpy as jnp
+  import numpy as np
+  from flax import nnx
+
+  def grads(m):
+    return nnx.grad(lambda m: jnp.sum(m(x) ** 2))(m)
+
+  np.testing.assert_allclose(model(x), reference(x), rtol=1e-5, atol=1e-6)
+  for a, b in zip(jax.tree.leaves(grads(model)), jax.tree.leaves(grads(reference))):
+    scale = float(jnp.max(jnp.abs(b)))  # summation order differs: rounding only
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-5 * scale)
+
+
 @pytest.fixture
 def tiny():
   return tiny_config

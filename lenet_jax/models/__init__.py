@@ -35,6 +35,11 @@ def validate(model_config, num_classes: int) -> None:
     check_choice("model.init", model_config.init, alexnet.INITS)
     check_int("model.channel_multiple", model_config.get("channel_multiple", 0), minimum=0,
               expected="must be an integer >= 1, or 0 for auto")
+    check_choice("model.conv1", model_config.get("conv1", "auto"), ("auto",) + alexnet.CONV1_FORMS)
+    check_choice("model.pool_gradient", model_config.get("pool_gradient", "select_and_scatter"),
+                 alexnet.POOL_GRADIENTS)
+    check_choice("model.lrn_dtype", model_config.get("lrn_dtype", "auto"),
+                 ("auto",) + alexnet.LRN_DTYPES)
     if num_classes % model_config.towers:
       raise ConfigError("model.towers", model_config.towers,
                         f"the {num_classes} classes must split evenly over the towers")
@@ -53,7 +58,29 @@ def channel_multiple(model_config) -> int:
   GPU, where it measured faster (experiments/benchmarks), and 1 (no padding) else."""
   chosen = model_config.get("channel_multiple", 0)
   if chosen == 0:
-    return 8 if (jax.default_backend() == "gpu" and model_config.dtype == "bfloat16") else 1
+    return 8 if _bf16_on_gpu(model_config) else 1
+  return chosen
+
+
+def _bf16_on_gpu(model_config) -> bool:
+  return jax.default_backend() == "gpu" and model_config.dtype == "bfloat16"
+
+
+def conv1_form(model_config) -> str:
+  """AlexNet's resolved `model.conv1`: 'auto' is 'space_to_depth' on a GPU (+31% on an
+  H200 at batch 256 in bfloat16, experiments/benchmarks), 'strided' elsewhere."""
+  chosen = model_config.get("conv1", "auto")
+  if chosen == "auto":
+    return "space_to_depth" if jax.default_backend() == "gpu" else "strided"
+  return chosen
+
+
+def lrn_dtype(model_config) -> str:
+  """AlexNet's resolved `model.lrn_dtype`: 'auto' sums the LRN's squares in the compute
+  dtype for bfloat16 on a GPU (+2%, experiments/benchmarks), in float32 elsewhere."""
+  chosen = model_config.get("lrn_dtype", "auto")
+  if chosen == "auto":
+    return "compute" if _bf16_on_gpu(model_config) else "float32"
   return chosen
 
 
@@ -71,5 +98,8 @@ def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module
     return alexnet.AlexNet(
         input_shape=input_shape, num_classes=num_classes, towers=model_config.towers,
         dtype=DTYPES[model_config.dtype], grouped_conv=model_config.grouped_conv,
-        init=model_config.init, channel_multiple=channel_multiple(model_config), rngs=rngs)
+        init=model_config.init, channel_multiple=channel_multiple(model_config),
+        conv1=conv1_form(model_config),
+        pool_gradient=model_config.get("pool_gradient", "select_and_scatter"),
+        lrn_dtype=lrn_dtype(model_config), rngs=rngs)
   raise AssertionError(model_config.name)

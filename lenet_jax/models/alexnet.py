@@ -22,10 +22,15 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from lenet_jax.models import alexnet_ops
 from lenet_jax.models.lrn import lrn
 
 DROPOUT = 0.5
 INITS = ("paper", "he")
+# How, never what (lenet_jax/models/alexnet_ops.py): equal values and gradients.
+CONV1_FORMS = ("strided", "space_to_depth")
+POOL_GRADIENTS = ("select_and_scatter", "first_max")
+LRN_DTYPES = ("float32", "compute")
 
 
 def _init_weights(key, shape, fan_in, init):
@@ -38,7 +43,8 @@ class TowerConv(nnx.Module):
   """A convolution split over towers; `local` ones read only their own tower's maps."""
 
   def __init__(self, towers, in_features, out_features, kernel, stride, padding, bias_init,
-               local, *, rngs, grouped_conv="split", init="paper", channel_multiple=1):
+               local, *, rngs, grouped_conv="split", init="paper", channel_multiple=1,
+               space_to_depth=False):
     in_per = in_features // towers if local else in_features
     shape = (towers, kernel, kernel, in_per, out_features // towers)
     self.kernel = nnx.Param(_init_weights(rngs.params(), shape, kernel * kernel * in_per, init))
@@ -47,8 +53,11 @@ class TowerConv(nnx.Module):
     self.towers, self.stride, self.padding, self.local = towers, stride, padding, local
     self.grouped_conv = grouped_conv
     self.channel_multiple = channel_multiple
+    self.space_to_depth = space_to_depth
 
   def _conv(self, x, kernel, groups=1):
+    if self.space_to_depth and groups == 1 and self.padding == 0:
+      return alexnet_ops.space_to_depth_conv(x, kernel, self.stride)
     extra = -x.shape[-1] % self.channel_multiple if groups == 1 else 0
     if extra:  # zero channels in the input and the kernel: the same sums, aligned shapes
       x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, extra)))
@@ -100,8 +109,10 @@ class TowerDense(nnx.Module):
     return (in_shape[-1] + 1) * out_shape[-1]
 
 
-def _max_pool(x):
+def _max_pool(x, gradient="select_and_scatter"):
   """Overlapping 3x3 stride-2 max pooling (section 3.4)."""
+  if gradient == "first_max":
+    return alexnet_ops.max_pool(x, 3, 2)
   return nnx.max_pool(x, (3, 3), (2, 2))
 
 
@@ -121,6 +132,7 @@ class AlexNet(nnx.Module):
 
   def __init__(self, *, input_shape=(227, 227, 3), num_classes=1000, towers=2,
                dtype=jnp.float32, grouped_conv="split", init="paper", channel_multiple=1,
+               conv1="strided", pool_gradient="select_and_scatter", lrn_dtype="float32",
                rngs: nnx.Rngs):
     if num_classes % towers:
       raise ValueError(f"num_classes={num_classes} must divide over {towers} towers")
@@ -133,7 +145,7 @@ class AlexNet(nnx.Module):
     # channel count that tensor-core convolutions want.
     conv = functools.partial(TowerConv, rngs=rngs, grouped_conv=grouped_conv, init=init,
                              channel_multiple=channel_multiple)
-    self.conv1 = conv(t, c, 96, 11, 4, 0, 0.0, False)
+    self.conv1 = conv(t, c, 96, 11, 4, 0, 0.0, False, space_to_depth=conv1 == "space_to_depth")
     self.conv2 = conv(t, 96, 256, 5, 1, 2, 1.0, True)
     self.conv3 = conv(t, 256, 384, 3, 1, 1, 0.0, False)
     self.conv4 = conv(t, 384, 384, 3, 1, 1, 1.0, True)
@@ -147,17 +159,20 @@ class AlexNet(nnx.Module):
     self.fc8 = TowerDense(t, 4096, num_classes, 0.0, rngs=rngs, init=init)
     self.towers = towers
     self.dtype = dtype
+    self.pool = functools.partial(_max_pool, gradient=pool_gradient)
+    self.norm = functools.partial(lrn, accumulate_dtype=None if lrn_dtype == "compute"
+                                  else jnp.float32)
 
   def stages(self):
     """(name, stage) for the summary tool; pooling and LRN are inside the conv stages."""
     relu = jax.nn.relu
     t = self.towers
     return [
-        ("conv1", _Stage(self.conv1, lambda y: _max_pool(lrn(relu(y), groups=t)))),
-        ("conv2", _Stage(self.conv2, lambda y: _max_pool(lrn(relu(y), groups=t)))),
+        ("conv1", _Stage(self.conv1, lambda y: self.pool(self.norm(relu(y), groups=t)))),
+        ("conv2", _Stage(self.conv2, lambda y: self.pool(self.norm(relu(y), groups=t)))),
         ("conv3", _Stage(self.conv3, relu)),
         ("conv4", _Stage(self.conv4, relu)),
-        ("conv5", _Stage(self.conv5, lambda y: _max_pool(relu(y)))),
+        ("conv5", _Stage(self.conv5, lambda y: self.pool(relu(y)))),
         ("fc6", _Stage(self.fc6, relu, flatten=True)),
         ("fc7", _Stage(self.fc7, relu)),
         ("fc8", _Stage(self.fc8, lambda y: y)),
@@ -168,11 +183,11 @@ class AlexNet(nnx.Module):
     t = self.towers
     keys = jax.random.split(rngs, 2) if (train and rngs is not None) else (None, None)
     x = x.astype(self.dtype)
-    x = _max_pool(lrn(relu(self.conv1(x)), groups=t))
-    x = _max_pool(lrn(relu(self.conv2(x)), groups=t))
+    x = self.pool(self.norm(relu(self.conv1(x)), groups=t))
+    x = self.pool(self.norm(relu(self.conv2(x)), groups=t))
     x = relu(self.conv3(x))
     x = relu(self.conv4(x))
-    x = _max_pool(relu(self.conv5(x)))
+    x = self.pool(relu(self.conv5(x)))
     x = x.reshape(x.shape[0], -1)
     x = relu(self.fc6(_dropout(x, keys[0], train)))
     x = relu(self.fc7(_dropout(x, keys[1], train)))
@@ -196,11 +211,11 @@ class AlexNet(nnx.Module):
     rows = comm.batch_rows(x.shape[0])
     keys = jax.random.split(rngs, 2) if (train and rngs is not None) else (None, None)
     x = x.astype(self.dtype)
-    x = _max_pool(lrn(relu(self.conv1.tower(x))))
-    x = _max_pool(lrn(relu(self.conv2.tower(x))))
+    x = self.pool(self.norm(relu(self.conv1.tower(x))))
+    x = self.pool(self.norm(relu(self.conv2.tower(x))))
     x = relu(self.conv3.tower(gather(x)))
     x = relu(self.conv4.tower(x))
-    x = _max_pool(relu(self.conv5.tower(x)))
+    x = self.pool(relu(self.conv5.tower(x)))
     x = gather(x)  # [n, 6, 6, 256], channels in tower order like the single-device net
     x = x.reshape(x.shape[0], -1)
     x = relu(self.fc6.tower(_dropout(x, keys[0], train, rows)))

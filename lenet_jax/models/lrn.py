@@ -11,15 +11,16 @@ import jax.numpy as jnp
 
 
 def lrn(x, *, groups: int = 1, k: float = 2.0, n: int = 5, alpha: float = 1e-4,
-        beta: float = 0.75):
+        beta: float = 0.75, accumulate_dtype=jnp.float32):
   """LRN over the channel (last) axis of NHWC `x`; windows never cross `groups`.
 
   With groups=2 each tower's maps are normalised only among themselves, as each
-  GPU did in the original.
+  GPU did in the original. The squares are summed in `accumulate_dtype` (None:
+  `x`'s own dtype, e.g. bfloat16, which halves the bytes the LRN moves).
   """
   *lead, channels = x.shape
   per_group = channels // groups
-  squares = jnp.square(x.astype(jnp.float32)).reshape(*lead, groups, per_group)
+  squares = jnp.square(x.astype(accumulate_dtype or x.dtype)).reshape(*lead, groups, per_group)
   half = n // 2
   padded = jnp.pad(squares, [(0, 0)] * len(lead) + [(0, 0), (half, half)])
   window = sum(padded[..., i:i + per_group] for i in range(n))

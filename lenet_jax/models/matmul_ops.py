@@ -108,7 +108,7 @@ def _max_pool_fwd(x):
   return y, (x, y)
 
 
-def _first_maximum(members, y, g):
+def first_maximum(members, y, g):
   """`g` routed to the first of `members` equal to their maximum `y`, per member."""
   routed = []
   taken = jnp.zeros(y.shape, bool)
@@ -123,7 +123,7 @@ def _first_maximum(members, y, g):
 
 def _max_pool_bwd(residuals, g):
   x, y = residuals
-  tl, tr, bl, br = _first_maximum(_windows(x), y, g)
+  tl, tr, bl, br = first_maximum(_windows(x), y, g)
   top, bottom = jnp.stack([tl, tr], axis=3), jnp.stack([bl, br], axis=3)
   return (jnp.stack([top, bottom], axis=2).reshape(x.shape),)
 
@@ -149,7 +149,7 @@ def _max4_fwd(y):
 
 def _max4_bwd(residuals, g):
   y, m = residuals
-  return (jnp.stack(_first_maximum([y[..., i, :] for i in range(4)], m, g), axis=-2),)
+  return (jnp.stack(first_maximum([y[..., i, :] for i in range(4)], m, g), axis=-2),)
 
 
 _max4.defvjp(_max4_fwd, _max4_bwd)

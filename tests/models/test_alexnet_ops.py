@@ -1,0 +1,61 @@
+"""AlexNet's alternative formulations give the same values and gradients as the plain ones."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from jax import lax
+
+from conftest import assert_same_values_and_gradients
+from lenet_jax.models import alexnet_ops
+from lenet_jax.models.alexnet import AlexNet
+
+
+@pytest.mark.parametrize("size,kernel,stride", [(39, 11, 4), (227, 11, 4), (20, 5, 3)])
+def test_space_to_depth_conv_equals_the_strided_conv(size, kernel, stride):
+  kx, kk = jax.random.split(jax.random.key(0))
+  x = jax.random.normal(kx, (2, size, size, 3))
+  w = jax.random.normal(kk, (kernel, kernel, 3, 8))
+  plain = lambda x, w: lax.conv_general_dilated(x, w, (stride, stride), "VALID",  # noqa: E731
+                                                dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  folded = lambda x, w: alexnet_ops.space_to_depth_conv(x, w, stride)  # noqa: E731
+  np.testing.assert_allclose(folded(x, w), plain(x, w), rtol=1e-4, atol=1e-4)
+  r = jax.random.normal(jax.random.key(2), plain(x, w).shape)
+  loss = lambda f: lambda x, w: jnp.sum(f(x, w) * r)  # noqa: E731
+  for a, b in zip(jax.grad(loss(folded), (0, 1))(x, w), jax.grad(loss(plain), (0, 1))(x, w)):
+    scale = float(jnp.max(jnp.abs(b)))  # summation order differs: rounding only
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_first_max_pool_gradient_is_select_and_scatters_with_ties():
+  # Small integers: many windows hold their maximum twice or more (as ReLU's zeros do).
+  x = jax.random.randint(jax.random.key(0), (2, 13, 13, 4), 0, 3).astype(jnp.float32)
+  g = jax.random.normal(jax.random.key(1), (2, 6, 6, 4))
+  ours, vjp_ours = jax.vjp(lambda x: alexnet_ops.max_pool(x, 3, 2), x)
+  xla, vjp_xla = jax.vjp(lambda x: nnx.max_pool(x, (3, 3), (2, 2)), x)
+  np.testing.assert_array_equal(ours, xla)
+  # Where three windows send gradient to one element, the sums' order may differ.
+  np.testing.assert_allclose(vjp_ours(g)[0], vjp_xla(g)[0], rtol=1e-6, atol=1e-6)
+
+
+def test_alexnet_with_every_alternative_equals_the_plain_network():
+  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  plain = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
+  other = AlexNet(input_shape=(67, 67, 3), num_classes=10, conv1="space_to_depth",
+                  pool_gradient="first_max", lrn_dtype="compute", rngs=nnx.Rngs(0))
+  assert_same_values_and_gradients(other, plain, x)
+
+
+def test_auto_picks_the_gpu_forms_only_on_a_gpu(monkeypatch):
+  import ml_collections
+
+  from lenet_jax import models
+  config = ml_collections.ConfigDict({"dtype": "bfloat16", "conv1": "auto", "lrn_dtype": "auto"})
+  assert (models.conv1_form(config), models.lrn_dtype(config)) == ("strided", "float32")
+  monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+  assert (models.conv1_form(config), models.lrn_dtype(config)) == ("space_to_depth", "compute")
+  config.dtype = "float32"
+  assert models.lrn_dtype(config) == "float32"
+  config.conv1 = "strided"
+  assert models.conv1_form(config) == "strided"
