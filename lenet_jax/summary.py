@@ -1,4 +1,5 @@
-"""Per-layer table of a model: output shape, trainable parameters, connections, FLOPs.
+"""Per-layer table of a model: output shape, trainable parameters (weights and biases
+apart, as the papers count them), connections, FLOPs.
 
   python -m lenet_jax.summary --config=configs/lenet5_1998.py
 
@@ -6,6 +7,8 @@ Connections are counted the paper's way (LeCun et al. 1998, section II.B): one
 per multiply-add, a bias counting as one input; FLOPs count each multiply-add
 as two operations (pooling: one per input, max or add).
 """
+
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -19,32 +22,57 @@ from lenet_jax.logs import quiet_libraries
 from lenet_jax.errors import exit_on_user_error
 
 
-def rows(model, input_shape):
-  """[(name, output shape, parameters, connections, flops)] per stage of `model`."""
+class Row(NamedTuple):
+  name: str
+  shape: tuple
+  params: int
+  connections: int
+  flops: int
+  weights: int  # params that are not biases (kernels, subsampling coefficients)
+  biases: int
+
+
+def rows(model, input_shape) -> list[Row]:
+  """One `Row` per stage of `model`: output shape, parameters (weights and biases
+  apart), connections and FLOPs."""
   out = []
   shape = tuple(input_shape)
   for name, stage in model.stages():
     y = jax.eval_shape(stage, jax.ShapeDtypeStruct((1,) + shape, jnp.float32))
     out_shape = tuple(y.shape[1:])
     layer = getattr(stage, "layer", stage)  # AlexNet's stages wrap a layer
-    params = sum(x.size for x in jax.tree.leaves(nnx.state(layer, nnx.Param)))
+    leaves = nnx.to_flat_state(nnx.state(layer, nnx.Param))
+    biases = sum(v.size for path, v in leaves if path[-1] == "bias")
+    params = sum(v.size for _, v in leaves)
     connections = int(stage.connections(shape, out_shape))
     multiplies = params > 0 or name == "OUTPUT"
     flops = 2 * connections if multiplies else connections
-    out.append((name, out_shape, params, connections, flops))
+    out.append(Row(name, out_shape, params, connections, flops, params - biases, biases))
     shape = out_shape
   return out
 
 
+COLUMNS = ("weights", "biases", "params", "connections", "flops")
+
+
 def format_table(table, input_shape) -> str:
-  header = f"{'layer':<8}{'output':>14}{'params':>12}{'connections':>14}{'FLOPs':>12}"
-  lines = [header, "-" * len(header), f"{'input':<8}{'x'.join(map(str, input_shape)):>14}"]
-  for name, shape, params, connections, flops in table:
-    lines.append(f"{name:<8}{'x'.join(map(str, shape)):>14}{params:>12,}{connections:>14,}"
-                 f"{flops:>12,}")
+  """The table as text, each column as wide as its widest number."""
+  total = {c: sum(getattr(r, c) for r in table) for c in COLUMNS}
+  shapes = ["x".join(map(str, r.shape)) for r in table] + ["x".join(map(str, input_shape))]
+  name_w = max(8, max(len(r.name) for r in table) + 2)
+  shape_w = max(len("output"), max(map(len, shapes))) + 2
+  widths = {c: max(len(c), len(f"{total[c]:,}")) + 2 for c in COLUMNS}
+  titles = {"flops": "FLOPs"}
+  header = f"{'layer':<{name_w}}{'output':>{shape_w}}" + "".join(
+      f"{titles.get(c, c):>{widths[c]}}" for c in COLUMNS)
+  lines = [header, "-" * len(header),
+           f"{'input':<{name_w}}{'x'.join(map(str, input_shape)):>{shape_w}}"]
+  for r, shape in zip(table, shapes):
+    lines.append(f"{r.name:<{name_w}}{shape:>{shape_w}}" + "".join(
+        f"{getattr(r, c):>{widths[c]},}" for c in COLUMNS))
   lines.append("-" * len(header))
-  totals = [sum(r[i] for r in table) for i in (2, 3, 4)]
-  lines.append(f"{'total':<8}{'':>14}{totals[0]:>12,}{totals[1]:>14,}{totals[2]:>12,}")
+  lines.append(f"{'total':<{name_w}}{'':>{shape_w}}" + "".join(
+      f"{total[c]:>{widths[c]},}" for c in COLUMNS))
   return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ def test_1998_table_matches_the_paper():
   model = LeNet5(activation="scaled_tanh", pooling="subsample", c3="table", output="rbf",
                  init="paper", rngs=nnx.Rngs(0))
   rows = summary.rows(model, (32, 32, 1))
-  got = {name: (params, conns) for name, _, params, conns, _ in rows}
+  got = {r.name: (r.params, r.connections) for r in rows}
   for name, expected in PAPER_TABLE.items():
     assert got[name] == expected, name
   assert sum(r[2] for r in rows) == 60_000
@@ -29,4 +29,16 @@ def test_1998_table_matches_the_paper():
 
 def test_modern_total():
   text = summary.summarize(tiny_config())
-  assert text.splitlines()[-1].split()[1] == "61,706"
+  assert text.splitlines()[-1].split()[3] == "61,706"
+
+
+def test_alexnet_table_columns_stay_apart_and_split_weights_from_biases():
+  from configs import alexnet
+  text = summary.summarize(alexnet.get_config("data=synthetic"))
+  header, *_, total = text.splitlines()
+  assert header.split() == ["layer", "output", "weights", "biases", "params", "connections",
+                            "FLOPs"]
+  assert total.split() == ["total", "60,954,656", "10,568", "60,965,224", "725,066,088",
+                           "1,450,132,176"]
+  conv1 = next(line for line in text.splitlines() if line.startswith("conv1")).split()
+  assert conv1[2:5] == ["34,848", "96", "34,944"]  # the paper's count for conv1
