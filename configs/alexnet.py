@@ -39,6 +39,9 @@ def get_config(arg: str = ""):
   config.model.lrn_dtype = "auto"
   # 'paper': N(0, 0.01), biases 1 in conv2/4/5 and fc6/7 (section 5); 'he': N(0, 2/fan_in).
   config.model.init = "paper"
+  # Section 4.2: dropout 0.5 "in the first two fully-connected layers", on fc6's and
+  # fc7's outputs ('paper', as Caffe's bvlc_alexnet); 'torchvision' drops their inputs.
+  config.model.dropout_placement = "paper"
 
   config.data.resize = 227
   config.data.channels = 3

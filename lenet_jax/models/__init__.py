@@ -40,6 +40,8 @@ def validate(model_config, num_classes: int) -> None:
                  alexnet.POOL_GRADIENTS)
     check_choice("model.lrn_dtype", model_config.get("lrn_dtype", "auto"),
                  ("auto",) + alexnet.LRN_DTYPES)
+    check_choice("model.dropout_placement", model_config.get("dropout_placement", "paper"),
+                 alexnet.DROPOUT_PLACEMENTS)
     if num_classes % model_config.towers:
       raise ConfigError("model.towers", model_config.towers,
                         f"the {num_classes} classes must split evenly over the towers")
@@ -101,5 +103,6 @@ def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module
         init=model_config.init, channel_multiple=channel_multiple(model_config),
         conv1=conv1_form(model_config),
         pool_gradient=model_config.get("pool_gradient", "select_and_scatter"),
-        lrn_dtype=lrn_dtype(model_config), rngs=rngs)
+        lrn_dtype=lrn_dtype(model_config),
+        dropout_placement=model_config.get("dropout_placement", "paper"), rngs=rngs)
   raise AssertionError(model_config.name)

@@ -27,6 +27,10 @@ from lenet_jax.models.lrn import lrn
 
 DROPOUT = 0.5
 INITS = ("paper", "he")
+# Section 4.2: dropout "in the first two fully-connected layers": fc6's and fc7's
+# outputs (after the ReLU) are dropped, as in Caffe's bvlc_alexnet ('paper').
+# torchvision drops the inputs of fc6 and fc7 instead ('torchvision').
+DROPOUT_PLACEMENTS = ("paper", "torchvision")
 # How, never what (lenet_jax/models/alexnet_ops.py): equal values and gradients.
 CONV1_FORMS = ("strided", "space_to_depth")
 POOL_GRADIENTS = ("select_and_scatter", "first_max")
@@ -133,7 +137,7 @@ class AlexNet(nnx.Module):
   def __init__(self, *, input_shape=(227, 227, 3), num_classes=1000, towers=2,
                dtype=jnp.float32, grouped_conv="split", init="paper", channel_multiple=1,
                conv1="strided", pool_gradient="select_and_scatter", lrn_dtype="float32",
-               rngs: nnx.Rngs):
+               dropout_placement="paper", rngs: nnx.Rngs):
     if num_classes % towers:
       raise ValueError(f"num_classes={num_classes} must divide over {towers} towers")
     c = input_shape[-1]
@@ -159,6 +163,7 @@ class AlexNet(nnx.Module):
     self.fc8 = TowerDense(t, 4096, num_classes, 0.0, rngs=rngs, init=init)
     self.towers = towers
     self.dtype = dtype
+    self.dropout_placement = dropout_placement
     self.pool = functools.partial(_max_pool, gradient=pool_gradient)
     self.norm = functools.partial(lrn, accumulate_dtype=None if lrn_dtype == "compute"
                                   else jnp.float32)
@@ -189,9 +194,21 @@ class AlexNet(nnx.Module):
     x = relu(self.conv4(x))
     x = self.pool(relu(self.conv5(x)))
     x = x.reshape(x.shape[0], -1)
-    x = relu(self.fc6(_dropout(x, keys[0], train)))
-    x = relu(self.fc7(_dropout(x, keys[1], train)))
-    return self.fc8(x).astype(jnp.float32)
+    return self._classifier(x, self.fc6, self.fc7, self.fc8, keys, train,
+                            lambda y, key: _dropout(y, key, train))
+
+  def _classifier(self, x, fc6, fc7, fc8, keys, train, drop, exchange=lambda y: y):
+    """fc6, fc7 and fc8 on conv5's flattened maps `x`, with dropout where
+    `dropout_placement` puts it; `exchange` gathers the towers' outputs (identity on
+    one device), so every dropout sees the whole layer, as on one device."""
+    relu = jax.nn.relu
+    if self.dropout_placement == "torchvision":
+      x = exchange(relu(fc6(drop(x, keys[0]))))
+      x = exchange(relu(fc7(drop(x, keys[1]))))
+    else:  # the paper's: the hidden layers' outputs
+      x = drop(exchange(relu(fc6(x))), keys[0])
+      x = drop(exchange(relu(fc7(x))), keys[1])
+    return exchange(fc8(x)).astype(jnp.float32)
 
   def tower_forward(self, x, *, comm, train: bool = False, rngs=None):
     """One tower's computation, run under shard_map or pmap, one tower a device.
@@ -218,9 +235,8 @@ class AlexNet(nnx.Module):
     x = self.pool(relu(self.conv5.tower(x)))
     x = gather(x)  # [n, 6, 6, 256], channels in tower order like the single-device net
     x = x.reshape(x.shape[0], -1)
-    x = relu(self.fc6.tower(_dropout(x, keys[0], train, rows)))
-    x = relu(self.fc7.tower(_dropout(gather(x), keys[1], train, rows)))
-    return gather(self.fc8.tower(gather(x))).astype(jnp.float32)
+    return self._classifier(x, self.fc6.tower, self.fc7.tower, self.fc8.tower, keys, train,
+                            lambda y, key: _dropout(y, key, train, rows), gather)
 
 
 class _Stage:

@@ -97,3 +97,27 @@ def test_summary_of_the_1000_class_config():
   from configs import alexnet
   text = summary.summarize(alexnet.get_config("data=synthetic"))
   assert "60,965,224" in text and "4,097,000" in text
+
+
+@pytest.mark.parametrize("placement", ["paper", "torchvision"])
+def test_dropout_placement(placement):
+  """'paper' drops fc6's and fc7's outputs (section 4.2; Caffe's bvlc_alexnet);
+  'torchvision' drops their inputs: each checked against the layers applied by hand."""
+  from lenet_jax.models.alexnet import _dropout
+  x = jax.random.normal(jax.random.key(1), (4, 67, 67, 3))
+  model = AlexNet(input_shape=(67, 67, 3), num_classes=10, dropout_placement=placement,
+                  rngs=nnx.Rngs(0))
+  key = jax.random.key(3)
+  k6, k7 = jax.random.split(key, 2)
+  h = x
+  for _, stage in model.stages()[:5]:
+    h = stage(h)
+  h = h.reshape(h.shape[0], -1)
+  drop = lambda y, k: _dropout(y, k, True)  # noqa: E731
+  relu = jax.nn.relu
+  if placement == "paper":
+    expected = model.fc8(drop(relu(model.fc7(drop(relu(model.fc6(h)), k6))), k7))
+  else:
+    expected = model.fc8(relu(model.fc7(drop(relu(model.fc6(drop(h, k6))), k7))))
+  np.testing.assert_allclose(model(x, train=True, rngs=key), expected, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(model(x, train=True, rngs=key), model(x))  # dropout was on
