@@ -76,6 +76,15 @@ def test_a_2x2_sweep_with_2_seeds_end_to_end_then_resume(tmp_path, capsys, monke
           and len(lines) == 5)
   with open(os.path.join(workdir, "results.md")) as f:
     assert sum(line.startswith("| ") for line in f) == 5  # header and 4 cells
+  # Every seed's final test error, from which each row's mean and std recompute.
+  import csv
+  with open(os.path.join(workdir, "results_seeds.csv")) as f:
+    per_seed = list(csv.DictReader(f))
+  assert len(per_seed) == 8 and {r["seed"] for r in per_seed} == {"0", "1"}
+  for row in rows:
+    errors = [float(r["final_test_error_pct"]) for r in per_seed if r["cell"] == row["cell"]]
+    assert np.mean(errors) == pytest.approx(100 * (1 - row["test_accuracy_mean"]), abs=1e-4)
+    assert np.std(errors, ddof=1) == pytest.approx(100 * row["test_accuracy_std"], abs=1e-4)
   for name in ("test_error.png", "curves.png"):
     assert os.path.getsize(os.path.join(workdir, name)) > 10_000
 
@@ -135,3 +144,16 @@ def test_cli_names_an_unknown_sweep_in_one_line(tmp_path):
   assert result.stderr.strip().splitlines()[-1] == (
       "error: --sweep=nope: configs/lenet5.py has no sweep of that name "
       "(sweeps here: ablations, c3_output, optimizer, smoke)")
+
+
+def test_welch_p_values_against_the_best_cell():
+  from scipy import stats
+  rows = [{"test_accuracy_mean": 0.97, "test_accuracy_std": 0.002, "seeds": [0, 1, 2]},
+          {"test_accuracy_mean": 0.96, "test_accuracy_std": 0.004, "seeds": [0, 1, 2, 3]}]
+  p = runner.results_lib.welch_p_vs_best(rows)
+  assert p[0] is None
+  # the same test from per-seed values with these means and standard deviations
+  a = np.array([0.968, 0.970, 0.972])
+  b = 0.96 + 0.004 * np.array([-1.0, -1.0, 1.0, 1.0]) * np.sqrt(3 / 4)
+  assert a.std(ddof=1) == pytest.approx(0.002) and b.std(ddof=1) == pytest.approx(0.004)
+  assert p[1] == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue, rel=1e-6)

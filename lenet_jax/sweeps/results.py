@@ -1,4 +1,5 @@
-"""A sweep's results: results.csv, results.md, a bar chart of test error and learning curves."""
+"""A sweep's results: results.csv (per cell), results_seeds.csv (per seed), results.md (with
+Welch's t-test against the best cell), a bar chart of test error and learning curves."""
 
 import csv
 import math
@@ -48,21 +49,68 @@ def write_csv(rows, path: str) -> None:
                       + [values[c] for c in COLUMNS])
 
 
+def welch_p_vs_best(rows) -> list:
+  """Per row, the two-sided p-value of Welch's t-test of its final test error against
+  the row with the lowest mean error (None for that row, or with fewer than 2 seeds)."""
+  from scipy import stats
+  best = min(rows, key=lambda r: 1 - r["test_accuracy_mean"])
+  out = []
+  for row in rows:
+    if row is best or len(row["seeds"]) < 2 or len(best["seeds"]) < 2:
+      out.append(None)
+      continue
+    if row["test_accuracy_std"] == 0 and best["test_accuracy_std"] == 0:
+      out.append(0.0 if row["test_accuracy_mean"] != best["test_accuracy_mean"] else 1.0)
+      continue
+    out.append(float(stats.ttest_ind_from_stats(
+        row["test_accuracy_mean"], row["test_accuracy_std"], len(row["seeds"]),
+        best["test_accuracy_mean"], best["test_accuracy_std"], len(best["seeds"]),
+        equal_var=False).pvalue))
+  return out
+
+
 def markdown(rows) -> str:
   keys = swept_keys(rows)
   n = sorted({len(r["seeds"]) for r in rows})
   header = keys + [f"test error % (mean ± std, {'/'.join(map(str, n))} seeds)",
-                   "best epoch (seed mean)", "epochs", "wall s", "params"]
+                   "p vs best (Welch)", "best epoch (seed mean)", "epochs", "wall s", "params"]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-  for row in rows:
+  for row, p in zip(rows, welch_p_vs_best(rows)):
     c = _columns(row)
     diverged = f" ({row['diverged_seeds']} diverged)" if row["diverged_seeds"] else ""
     lines.append("| " + " | ".join(
         [sweeps.format_value(row["overrides"].get(k, "")) for k in keys]
         + [f"{c['test_error_pct_mean']:.2f} ± {c['test_error_pct_std']:.2f}{diverged}",
+           "best" if p is None and len(row["seeds"]) > 1 else ("" if p is None else f"{p:.3f}"),
            str(c["best_epoch"]), str(c["epochs"]), f"{c['wall_s']:.0f}", f"{c['params']:,}"])
         + " |")
+  lines.append("")
+  lines.append("p vs best: two-sided Welch's t-test of each cell's final test error against "
+               "the cell with the lowest mean, over the seeds; below 0.05, the difference is "
+               "unlikely to be seed noise.")
   return "\n".join(lines) + "\n"
+
+
+SEED_COLUMNS = ("seed", "final_test_error_pct", "best_test_error_pct", "best_epoch",
+                "final_train_error_pct", "epochs")
+
+
+def write_seeds_csv(rows, workdir: str, path: str) -> None:
+  """Every seed's final and best test error, so any mean ± std can be recomputed."""
+  keys = swept_keys(rows)
+  with open(path, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["cell"] + keys + list(SEED_COLUMNS))
+    for row in rows:
+      directory = os.path.join(workdir, sweeps.cell_dir(row["overrides"]))
+      for k, seed in enumerate(row["seeds"]):
+        records = metrics.read(seeds_lib.seed_dir(directory, k))
+        best = max(records, key=lambda r: r["test_accuracy"])
+        writer.writerow([row["cell"]] + [sweeps.format_value(row["overrides"].get(key, ""))
+                                         for key in keys]
+                        + [seed, 100 * (1 - records[-1]["test_accuracy"]),
+                           100 * (1 - best["test_accuracy"]), best["epoch"],
+                           100 * (1 - records[-1]["train_accuracy"]), len(records)])
 
 
 def bar_chart(rows, path: str, title: str = "") -> None:
@@ -113,6 +161,7 @@ def learning_curves(rows, workdir: str, path: str, title: str = "") -> None:
 
 def write(rows, workdir: str) -> None:
   write_csv(rows, os.path.join(workdir, "results.csv"))
+  write_seeds_csv(rows, workdir, os.path.join(workdir, "results_seeds.csv"))
   with open(os.path.join(workdir, "results.md"), "w") as f:
     f.write(markdown(rows))
   bar_chart(rows, os.path.join(workdir, "test_error.png"))
