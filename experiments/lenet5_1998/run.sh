@@ -20,4 +20,5 @@ train_and_score sdlm_mu1 --config=configs/lenet5_1998.py
 train_and_score sdlm_mu1_distorted --config=configs/lenet5_1998.py:distorted
 train_and_score sdlm_mu0.1 --config=configs/lenet5_1998.py:mu=0.1
 train_and_score sdlm_mu0.02_paper --config=configs/lenet5_1998.py:mu=0.02
+train_and_score modern --config=configs/lenet5.py
 train_and_score modern_distorted --config=configs/lenet5.py --config.distortions.enabled=True

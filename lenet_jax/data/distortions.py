@@ -12,17 +12,19 @@ import jax
 import jax.numpy as jnp
 
 
+def affine_matrix(s, q, h):
+  """[..., 2, 2] (row, col) matrices: output pixel (r, c) reads input A @ [r, c] (about
+  the centre). s zooms (s < 1 magnifies), q squeezes (rows read at q times their
+  distance, columns at 1/q), h shears (column read shifted by h times the row)."""
+  zero = jnp.zeros_like(s)
+  return jnp.stack([jnp.stack([s * q, zero], -1), jnp.stack([s * h, s / q], -1)], -2)
+
+
 def random_affine(key, n, translate: float, scale: float, squeeze: float, shear: float):
   """n 2x2 matrices [n, 2, 2] (row, col) and translations [n, 2], uniformly drawn."""
   k = jax.random.split(key, 5)
   u = lambda key, r, shape=(n,): jax.random.uniform(key, shape, minval=-r, maxval=r)
-  s = 1.0 + u(k[0], scale)
-  q = 1.0 + u(k[1], squeeze)
-  h = u(k[2], shear)
-  # Output pixel (r, c) reads input (A @ [r, c]) + t about the centre: zoom s,
-  # squeeze rows by q and columns by 1/q, shear columns along rows by h.
-  a = jnp.stack([jnp.stack([s * q, jnp.zeros(n)], -1),
-                 jnp.stack([s * h, s / q], -1)], -2)
+  a = affine_matrix(1.0 + u(k[0], scale), 1.0 + u(k[1], squeeze), u(k[2], shear))
   t = u(k[3], translate, (n, 2))
   return a, t
 

@@ -37,3 +37,47 @@ def test_training_with_distortions_runs(tmp_path):
   config = tiny_config(**{"distortions.enabled": True})
   train.train_and_evaluate(config, str(tmp_path))
   assert metrics.read(str(tmp_path))[0]["test_accuracy"] > 0.5
+
+
+def _dot(r, c, size=9):
+  return jnp.zeros((1, size, size, 1)).at[0, r, c, 0].set(1.0)
+
+
+def _moved_to(x, a, t=(0.0, 0.0)):
+  """The output pixel that reads the lit pixel of `x` exactly (a magnifying transform
+  also spreads part of it over neighbours by bilinear interpolation)."""
+  y = np.asarray(distortions.apply(x, jnp.asarray(a)[None], jnp.array([t]))[0, ..., 0])
+  (hit,) = np.argwhere(y == 1.0)
+  return tuple(int(i) for i in hit)
+
+
+# 9x9 images: the centre is pixel (4, 4); offsets below are from it.
+def test_scaling_moves_points_away_from_the_centre_by_the_zoom():
+  a = distortions.affine_matrix(jnp.array(0.5), jnp.array(1.0), jnp.array(0.0))
+  assert _moved_to(_dot(5, 6), a) == (6, 8)  # offset (1, 2) read from (2, 4): twice as far
+
+
+def test_squeezing_compresses_rows_and_stretches_columns():
+  a = distortions.affine_matrix(jnp.array(1.0), jnp.array(2.0), jnp.array(0.0))
+  assert _moved_to(_dot(6, 5), a) == (5, 6)  # input offset (2, 1) -> output (1, 2)
+
+
+def test_horizontal_shearing_shifts_columns_by_the_row():
+  a = distortions.affine_matrix(jnp.array(1.0), jnp.array(1.0), jnp.array(1.0))
+  assert _moved_to(_dot(6, 7), a) == (6, 5)  # input offset (2, 3) -> output (2, 1)
+  assert _moved_to(_dot(4, 7), a) == (4, 7)  # the centre row does not move
+
+
+def test_translation_by_whole_pixels():
+  assert _moved_to(_dot(3, 4), jnp.eye(2), (1.0, -2.0)) == (2, 6)
+
+
+def test_random_draws_stay_in_their_ranges():
+  a, t = distortions.random_affine(jax.random.key(0), 1000, translate=2.0, scale=0.1,
+                                   squeeze=0.2, shear=0.15)
+  assert float(jnp.abs(t).max()) <= 2.0 and float(jnp.abs(t).max()) > 1.9
+  s_q, s_over_q, s_h = a[:, 0, 0], a[:, 1, 1], a[:, 1, 0]
+  s = jnp.sqrt(s_q * s_over_q)
+  q = jnp.sqrt(s_q / s_over_q)
+  assert float(jnp.abs(s - 1).max()) <= 0.1 + 1e-6 and float(jnp.abs(q - 1).max()) <= 0.2 + 1e-6
+  assert float(jnp.abs(s_h / s).max()) <= 0.15 + 1e-6 and float(a[:, 0, 1].max()) == 0.0
