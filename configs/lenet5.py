@@ -45,6 +45,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.sdlm.mu = 0.02
   config.sdlm.samples = 500  # training samples the curvature is estimated from
   config.sdlm.period_epochs = 1  # re-estimate before every this many passes
+  # 'exact': diag(J^T H J) of the Gauss-Newton matrix; 'paper': the paper's estimate,
+  # second derivatives back-propagated with squared weights, no cross terms (eqs. 21-23).
+  config.sdlm.curvature = "exact"
 
   # Random affine distortions of the training images (paper section III.C).
   config.distortions = ml_collections.ConfigDict()
@@ -53,6 +56,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.distortions.scale = 0.1  # zoom factor in 1 +- scale
   config.distortions.squeeze = 0.1  # rows x (1 +- squeeze), columns / (1 +- squeeze)
   config.distortions.shear = 0.15  # horizontal shear
+  # The ranges above are ours (the paper gives none). 'online': a new transform per
+  # image per step; 'fixed': the paper's protocol, the originals plus `copies` distorted
+  # copies of each made once before training (60,000 + 540,000 in the paper: 9 each).
+  config.distortions.protocol = "online"
+  config.distortions.copies = 9
 
   config.model = ml_collections.ConfigDict()
   config.model.name = "lenet5"

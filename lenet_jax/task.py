@@ -28,7 +28,7 @@ class Task:
     self.pca_lighting = spec.streamed and bool(config.data.get("pca_lighting"))
     distort = config.get("distortions")
     self.distortion_ranges = None
-    if distort is not None and distort.enabled:
+    if distort is not None and distort.enabled and distort.get("protocol", "online") == "online":
       self.distortion_ranges = {k: float(distort[k])
                                 for k in ("translate", "scale", "squeeze", "shear")}
 
@@ -51,6 +51,11 @@ class Task:
     model = self.model(params)
     x = self.prepare(images)
     return model.features(x) if self.output_is_fixed else model(x)
+
+  def curvature_stages(self, params):
+    """The stages from the input to `curvature_outputs`, for SDLM's paper estimate."""
+    stages = [stage for _, stage in self.model(params).stages()]
+    return stages[:-1] if self.output_is_fixed else stages
 
   def curvature_loss(self, outputs, labels):
     """The loss as a function of `curvature_outputs`.

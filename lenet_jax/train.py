@@ -127,8 +127,11 @@ def prepare(config, workdir: str, place=jax.device_put) -> Run:
     arrays = dict.fromkeys(("train_images", "train_labels", "test_images", "test_labels"))
     steps_per_epoch, eval_batch = streams[0].num_batches, config.eval_batch_size
   else:
-    arrays = {f"{split}_{kind}": place(a) for split in ("train", "test")
-              for kind, a in zip(("images", "labels"), dataset.split(split))}
+    splits = {split: dataset.split(split) for split in ("train", "test")}
+    if fixed_distortions(config):
+      splits["train"] = distorted_set(config, *splits["train"])
+    arrays = {f"{split}_{kind}": place(a) for split, pair in splits.items()
+              for kind, a in zip(("images", "labels"), pair)}
     n_train = arrays["train_labels"].shape[0]
     if n_train < config.batch_size:
       raise ConfigError("batch_size", config.batch_size,
@@ -140,6 +143,25 @@ def prepare(config, workdir: str, place=jax.device_put) -> Run:
              evaluate=steps.make_evaluate(task, eval_batch),
              learning_rate=optimizers.schedule(config, steps_per_epoch), streams=streams,
              changed=changed, **arrays)
+
+
+def fixed_distortions(config) -> bool:
+  distort = config.get("distortions")
+  return bool(distort is not None and distort.enabled
+              and distort.get("protocol", "online") == "fixed")
+
+
+def distorted_set(config, images, labels):
+  """The paper's fixed distorted training set (`distortions.fixed_copies`), drawn once
+  from the run's seed."""
+  from lenet_jax.data import distortions
+  d = config.distortions
+  ranges = {k: float(d[k]) for k in ("translate", "scale", "squeeze", "shear")}
+  made, labels = distortions.fixed_copies(jax.random.key(config.seed + 3), images, labels,
+                                          d.copies, ranges)
+  logging.info("distortions: the paper's fixed protocol, %d originals and %d distorted copies "
+               "of each, made once", len(images), d.copies)
+  return np.asarray(made), np.asarray(labels)
 
 
 def curvature_refresh(config, run: Run):

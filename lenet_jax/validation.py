@@ -3,7 +3,8 @@
 import numpy as np
 
 from lenet_jax import data, models, optimizers, parallel
-from lenet_jax.errors import ConfigError, check_int
+from lenet_jax.data.distortions import PROTOCOLS
+from lenet_jax.errors import ConfigError, check_choice, check_int
 
 
 def validate(config) -> data.DatasetSpec:
@@ -28,6 +29,8 @@ def validate(config) -> data.DatasetSpec:
       if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < limit:
         raise ConfigError(f"distortions.{key}", value,
                           "must be >= 0" + (" and < 1" if limit == 1.0 else ""))
+    check_choice("distortions.protocol", distortions.get("protocol", "online"), PROTOCOLS)
+    check_int("distortions.copies", distortions.get("copies", 9))
   if "map_j" in config.model and not np.isfinite(config.model.map_j):
     raise ConfigError("model.map_j", config.model.map_j, "must be a finite number")
   if config.data.get("resize"):

@@ -1,5 +1,13 @@
 """Random planar affine distortions on the device (LeCun et al. 1998, section III.C).
 
+Two protocols (`config.distortions.protocol`):
+- 'online' (ours): every training image gets a new random transform at every step;
+- 'fixed' (the paper's): the training set is the originals plus `copies` distorted
+  copies of each, drawn once (per run, from its seed) before training: the paper
+  trained on 60,000 originals and 540,000 distorted copies (9 each).
+The ranges (`translate`, `scale`, `squeeze`, `shear`) are this project's choice:
+the paper names the transformations but gives no ranges.
+
 The paper's 0.8% run trained on distorted copies of the digits: "random
 combinations of the following planar affine transformations: horizontal and
 vertical translations, scaling, squeezing (simultaneous horizontal compression
@@ -10,6 +18,8 @@ by bilinear resampling about the image centre.
 
 import jax
 import jax.numpy as jnp
+
+PROTOCOLS = ("online", "fixed")
 
 
 def affine_matrix(s, q, h):
@@ -49,3 +59,20 @@ def distort(key, images, translate=0.0, scale=0.0, squeeze=0.0, shear=0.0):
   """Applies one random affine transform per image; the identity when all ranges are 0."""
   matrices, translations = random_affine(key, images.shape[0], translate, scale, squeeze, shear)
   return apply(images, matrices, translations)
+
+
+def fixed_copies(key, images, labels, copies: int, ranges: dict, min_size: int = 32):
+  """The paper's protocol: uint8 `images` [N, H, W, C] padded to `min_size` (background
+  0), followed by `copies` distorted copies of each, made once; labels repeated alike."""
+  n, h, w, _ = images.shape
+  ph, pw = max(0, min_size - h), max(0, min_size - w)
+  padded = jnp.pad(jnp.asarray(images), ((0, 0), (ph // 2, ph - ph // 2),
+                                         (pw // 2, pw - pw // 2), (0, 0)))
+  x = padded.astype(jnp.float32) / 255.0
+
+  def one_copy(k):
+    return jnp.round(255.0 * jnp.clip(distort(k, x, **ranges), 0.0, 1.0)).astype(jnp.uint8)
+
+  made = jax.lax.map(one_copy, jax.random.split(key, copies))  # [copies, N, ...]
+  out = jnp.concatenate([padded[None], made]).reshape((-1,) + padded.shape[1:])
+  return out, jnp.tile(jnp.asarray(labels), copies + 1)

@@ -62,6 +62,9 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
   if parallel.is_parallel(config):
     raise ConfigError("parallel", dict(zip(("data", "model"), parallel.sizes(config))),
                       "seeds train together on one device; use parallel.data=parallel.model=1")
+  if train.fixed_distortions(config) and num_seeds > 1:
+    raise ConfigError("distortions.protocol", "fixed", "a fixed distorted set is drawn per run; "
+                      "vmapped seeds would share one: use --seeds=1 per cell, or 'online'")
   run = train.prepare(config, workdir)
   if run.streams is not None:
     raise UserError(f"{run.spec.name} is streamed; seeds train together on resident datasets")

@@ -81,3 +81,26 @@ def test_random_draws_stay_in_their_ranges():
   q = jnp.sqrt(s_q / s_over_q)
   assert float(jnp.abs(s - 1).max()) <= 0.1 + 1e-6 and float(jnp.abs(q - 1).max()) <= 0.2 + 1e-6
   assert float(jnp.abs(s_h / s).max()) <= 0.15 + 1e-6 and float(a[:, 0, 1].max()) == 0.0
+
+
+def test_fixed_protocol_keeps_the_originals_and_adds_copies():
+  images = (255 * jax.random.uniform(jax.random.key(0), (5, 28, 28, 1))).astype(jnp.uint8)
+  labels = jnp.arange(5)
+  made, tiled = distortions.fixed_copies(jax.random.key(1), images, labels, 3,
+                                         {"translate": 2.0, "scale": 0.1, "squeeze": 0.1,
+                                          "shear": 0.15})
+  assert made.shape == (20, 32, 32, 1) and made.dtype == jnp.uint8
+  np.testing.assert_array_equal(made[:5, 2:30, 2:30], images)  # the originals, padded
+  np.testing.assert_array_equal(tiled, jnp.tile(labels, 4))
+  assert not np.array_equal(made[5:10], made[:5]) and not np.array_equal(made[5:10], made[10:15])
+
+
+def test_training_with_the_fixed_protocol_makes_the_set_once(tmp_path):
+  from conftest import tiny_config
+  from lenet_jax import metrics, train
+  config = tiny_config(**{"distortions.enabled": True, "distortions.protocol": "fixed",
+                          "distortions.copies": 1})
+  run = train.prepare(config, str(tmp_path))
+  assert run.train_labels.shape[0] == 8000 and run.task.distortion_ranges is None
+  train.train_and_evaluate(config, str(tmp_path))
+  assert metrics.read(str(tmp_path))[0]["step"] == 8000 // 50
