@@ -39,12 +39,14 @@ def batch():
     ("shard_map", (1, 2), "paper"), ("shard_map", (2, 2), "paper"), ("pmap", (1, 2), "paper"),
     ("pmap", (2, 2), "paper"), ("shard_map", (2, 2), "torchvision"),
     ("pmap", (1, 2), "torchvision")])
-def test_towers_across_devices_equal_grouped_network(batch, backend, mesh, placement):
+def test_towers_across_devices_equal_grouped_network(batch, backend, mesh, placement,
+                                                    knobs=None):
   # Catches a missing or wrong exchange between the towers (gradients move by far more
   # than 2e-4), and a dropout mask that differs between the formulations.
   assert jax.device_count() >= 4
   config = alexnet_config(*mesh, backend=backend)
   config.model.dropout_placement = placement
+  config.model.update(knobs or {})
   spec = validation.validate(config)
   task = task_lib.Task(config, spec)
   images, labels = batch
@@ -57,6 +59,34 @@ def test_towers_across_devices_equal_grouped_network(batch, backend, mesh, place
   assert int(pcorrect) == int(correct)
   for a, b in zip(jax.tree.leaves(pgrads), jax.tree.leaves(grads)):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("knobs", [{"activation": "tanh"}, {"lrn": "none"},
+                                   {"pooling": "nonoverlapping"}, {"dropout": 0.3},
+                                   {"width": 0.5}])
+@pytest.mark.parametrize("backend", parallel.BACKENDS)
+def test_every_ablation_knob_gives_the_same_network_across_devices(batch, backend, knobs):
+  test_towers_across_devices_equal_grouped_network(batch, backend, (2, 2), "paper", knobs)
+
+
+@pytest.mark.parametrize("knobs", [{"activation": "tanh", "lrn": "none", "dropout": 0.3},
+                                   {"pooling": "nonoverlapping", "width": 0.5}])
+def test_every_ablation_knob_gives_the_same_network_split_and_grouped(knobs):
+  from conftest import assert_same_values_and_gradients
+  from lenet_jax import models
+  config = alexnet_config()
+  config.model.update(knobs)
+  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  made = [models.create(_with(config.model, grouped_conv=g), (67, 67, 3), 10, 0)
+          for g in ("split", "feature_group")]
+  assert_same_values_and_gradients(made[0], made[1], x)
+
+
+def _with(model_config, **overrides):
+  import copy
+  out = copy.deepcopy(model_config)
+  out.update(overrides)
+  return out
 
 
 @pytest.mark.parametrize("channel_multiple", [1, 8])

@@ -16,7 +16,10 @@ from lenet_jax.data.specs import DATASETS, SPECS, DatasetSpec
 from lenet_jax.errors import ConfigError, UserError, check_choice, check_int, check_positive
 
 SOURCES = ("auto", "idx", "tfds", "embedded", "synthetic")
-NORMALIZATIONS = ("mean_std", "paper")
+# mean_std: (x - mean) / std per channel; paper: LeNet-5's -0.1 / 1.175 levels (1998,
+# section II.A); subtract_mean: AlexNet's 0-255 values less the per-channel mean (2012,
+# section 2).
+NORMALIZATIONS = ("mean_std", "paper", "subtract_mean")
 # Where Debian's package dataset-fashion-mnist puts the IDX files.
 SYSTEM_DIRS = {"fashion_mnist": ("/usr/share/datasets/fashion-mnist",)}
 

@@ -58,5 +58,7 @@ def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.floa
     return PAPER_BACKGROUND + (PAPER_FOREGROUND - PAPER_BACKGROUND) * x
   repeat = x.shape[-1] // len(spec.mean)  # grey statistics for repeated channels
   mean = jnp.asarray(spec.mean * repeat, dtype).reshape(1, 1, 1, -1)
+  if normalization == "subtract_mean":  # AlexNet section 2: raw 0-255 values less the mean
+    return (x - mean) * 255.0
   std = jnp.asarray(spec.std * repeat, dtype).reshape(1, 1, 1, -1)
   return (x - mean) / std

@@ -42,6 +42,17 @@ def validate(model_config, num_classes: int) -> None:
                  ("auto",) + alexnet.LRN_DTYPES)
     check_choice("model.dropout_placement", model_config.get("dropout_placement", "paper"),
                  alexnet.DROPOUT_PLACEMENTS)
+    check_choice("model.activation", model_config.get("activation", "relu"),
+                 lenet5.ACTIVATION_NAMES)
+    check_choice("model.lrn", model_config.get("lrn", "paper"), alexnet.LRNS)
+    check_choice("model.pooling", model_config.get("pooling", "overlapping"), alexnet.POOLINGS)
+    dropout = model_config.get("dropout", alexnet.DROPOUT)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+      raise ConfigError("model.dropout", dropout, "must be a rate in [0, 1): 0 turns it off")
+    width = model_config.get("width", 1.0)
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
+      raise ConfigError("model.width", width, "must be a positive multiplier of the paper's "
+                        "kernel counts (0.5: the paper's one-GPU net with towers=1)")
     if num_classes % model_config.towers:
       raise ConfigError("model.towers", model_config.towers,
                         f"the {num_classes} classes must split evenly over the towers")
@@ -104,5 +115,10 @@ def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module
         conv1=conv1_form(model_config),
         pool_gradient=model_config.get("pool_gradient", "select_and_scatter"),
         lrn_dtype=lrn_dtype(model_config),
-        dropout_placement=model_config.get("dropout_placement", "paper"), rngs=rngs)
+        dropout_placement=model_config.get("dropout_placement", "paper"),
+        activation=model_config.get("activation", "relu"),
+        lrn_kind=model_config.get("lrn", "paper"),
+        pooling=model_config.get("pooling", "overlapping"),
+        dropout=model_config.get("dropout", alexnet.DROPOUT),
+        width=model_config.get("width", 1.0), rngs=rngs)
   raise AssertionError(model_config.name)

@@ -23,10 +23,18 @@ import jax.numpy as jnp
 from flax import nnx
 
 from lenet_jax.models import alexnet_ops
+from lenet_jax.models.activations import ACTIVATIONS
 from lenet_jax.models.lrn import lrn
 
 DROPOUT = 0.5
-INITS = ("paper", "he")
+INITS = ("paper", "caffe", "he")
+# The paper's ablations (sections 3.1-3.4, 4.2), as knobs: `activation` (any of
+# LeNet-5's; the paper's is relu), `lrn` ('paper' or 'none'), `pooling`
+# ('overlapping' 3x3 stride 2, or 'nonoverlapping' 2x2 stride 2: the same output
+# sizes), `dropout` (the rate; 0 turns it off) and `width` (a multiplier on the
+# kernel counts of conv1-conv4; conv5 and the FC layers keep theirs).
+LRNS = ("paper", "none")
+POOLINGS = ("overlapping", "nonoverlapping")
 # Section 4.2: dropout "in the first two fully-connected layers": fc6's and fc7's
 # outputs (after the ReLU) are dropped, as in Caffe's bvlc_alexnet ('paper').
 # torchvision drops the inputs of fc6 and fc7 instead ('torchvision').
@@ -37,10 +45,18 @@ POOL_GRADIENTS = ("select_and_scatter", "first_max")
 LRN_DTYPES = ("float32", "compute")
 
 
-def _init_weights(key, shape, fan_in, init):
-  """'paper': N(0, 0.01) (section 5); 'he': N(0, 2 / fan_in), He et al. 2015."""
-  std = 0.01 if init == "paper" else (2.0 / fan_in) ** 0.5
+def _init_weights(key, shape, fan_in, init, caffe_std=0.01):
+  """'paper': N(0, 0.01) (section 5); 'caffe': bvlc_alexnet's train_val.prototxt
+  Gaussian fillers, std 0.01, 0.005 for fc6 and fc7 (`caffe_std`); 'he':
+  N(0, 2 / fan_in), He et al. 2015."""
+  std = {"paper": 0.01, "caffe": caffe_std}.get(init, (2.0 / fan_in) ** 0.5)
   return std * jax.random.normal(key, shape)
+
+
+def _init_bias(init, paper_value):
+  """'paper': 1 in conv2, conv4, conv5, fc6, fc7 and 0 elsewhere (section 5); 'caffe':
+  0.1 where the paper has 1 (bvlc_alexnet's constant fillers); 'he': 0."""
+  return {"paper": paper_value, "caffe": 0.1 * paper_value}.get(init, 0.0)
 
 
 class TowerConv(nnx.Module):
@@ -53,7 +69,7 @@ class TowerConv(nnx.Module):
     shape = (towers, kernel, kernel, in_per, out_features // towers)
     self.kernel = nnx.Param(_init_weights(rngs.params(), shape, kernel * kernel * in_per, init))
     self.bias = nnx.Param(jnp.full((towers, out_features // towers),
-                                   bias_init if init == "paper" else 0.0, jnp.float32))
+                                   _init_bias(init, bias_init), jnp.float32))
     self.towers, self.stride, self.padding, self.local = towers, stride, padding, local
     self.grouped_conv = grouped_conv
     self.channel_multiple = channel_multiple
@@ -96,11 +112,12 @@ class TowerConv(nnx.Module):
 class TowerDense(nnx.Module):
   """A fully connected layer whose outputs are split over towers (inputs from all)."""
 
-  def __init__(self, towers, in_features, out_features, bias_init, *, rngs, init="paper"):
+  def __init__(self, towers, in_features, out_features, bias_init, *, rngs, init="paper",
+               caffe_std=0.01):
     shape = (towers, in_features, out_features // towers)
-    self.kernel = nnx.Param(_init_weights(rngs.params(), shape, in_features, init))
+    self.kernel = nnx.Param(_init_weights(rngs.params(), shape, in_features, init, caffe_std))
     self.bias = nnx.Param(jnp.full((towers, out_features // towers),
-                                   bias_init if init == "paper" else 0.0, jnp.float32))
+                                   _init_bias(init, bias_init), jnp.float32))
 
   def __call__(self, x):
     kernel = jnp.concatenate(list(self.kernel[...]), axis=-1)
@@ -113,22 +130,28 @@ class TowerDense(nnx.Module):
     return (in_shape[-1] + 1) * out_shape[-1]
 
 
-def _max_pool(x, gradient="select_and_scatter"):
-  """Overlapping 3x3 stride-2 max pooling (section 3.4)."""
+def _max_pool(x, gradient="select_and_scatter", window=3):
+  """Overlapping 3x3 stride-2 max pooling (section 3.4); window 2: non-overlapping."""
   if gradient == "first_max":
-    return alexnet_ops.max_pool(x, 3, 2)
-  return nnx.max_pool(x, (3, 3), (2, 2))
+    return alexnet_ops.max_pool(x, window, 2)
+  return nnx.max_pool(x, (window, window), (2, 2))
 
 
-def _dropout(x, key, train, slice_rows=None):
+def _dropout(x, key, train, slice_rows=None, rate=DROPOUT):
   """Dropout with a mask drawn for the whole batch, so any sharding draws the same mask."""
-  if not train or key is None:
+  if not train or key is None or rate == 0:
     return x
-  keep = jax.random.bernoulli(key, 1.0 - DROPOUT, x.shape if slice_rows is None
+  keep = jax.random.bernoulli(key, 1.0 - rate, x.shape if slice_rows is None
                               else (slice_rows[1],) + x.shape[1:])
   if slice_rows is not None:
     keep = jax.lax.dynamic_slice_in_dim(keep, slice_rows[0], x.shape[0])
-  return jnp.where(keep, x / (1.0 - DROPOUT), 0).astype(x.dtype)
+  return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
+
+
+def kernels(paper_count: int, width: float, towers: int) -> int:
+  """`width` x the paper's kernel count, rounded to a whole number per tower."""
+  per_tower = max(1, round(paper_count * width / towers))
+  return per_tower * towers
 
 
 class AlexNet(nnx.Module):
@@ -137,7 +160,8 @@ class AlexNet(nnx.Module):
   def __init__(self, *, input_shape=(227, 227, 3), num_classes=1000, towers=2,
                dtype=jnp.float32, grouped_conv="split", init="paper", channel_multiple=1,
                conv1="strided", pool_gradient="select_and_scatter", lrn_dtype="float32",
-               dropout_placement="paper", rngs: nnx.Rngs):
+               dropout_placement="paper", activation="relu", lrn_kind="paper",
+               pooling="overlapping", dropout=DROPOUT, width=1.0, rngs: nnx.Rngs):
     if num_classes % towers:
       raise ValueError(f"num_classes={num_classes} must divide over {towers} towers")
     c = input_shape[-1]
@@ -149,28 +173,33 @@ class AlexNet(nnx.Module):
     # channel count that tensor-core convolutions want.
     conv = functools.partial(TowerConv, rngs=rngs, grouped_conv=grouped_conv, init=init,
                              channel_multiple=channel_multiple)
-    self.conv1 = conv(t, c, 96, 11, 4, 0, 0.0, False, space_to_depth=conv1 == "space_to_depth")
-    self.conv2 = conv(t, 96, 256, 5, 1, 2, 1.0, True)
-    self.conv3 = conv(t, 256, 384, 3, 1, 1, 0.0, False)
-    self.conv4 = conv(t, 384, 384, 3, 1, 1, 1.0, True)
-    self.conv5 = conv(t, 384, 256, 3, 1, 1, 1.0, True)
+    k1, k2, k3, k4 = (kernels(n, width, t) for n in (96, 256, 384, 384))
+    self.conv1 = conv(t, c, k1, 11, 4, 0, 0.0, False, space_to_depth=conv1 == "space_to_depth")
+    self.conv2 = conv(t, k1, k2, 5, 1, 2, 1.0, True)
+    self.conv3 = conv(t, k2, k3, 3, 1, 1, 0.0, False)
+    self.conv4 = conv(t, k3, k4, 3, 1, 1, 1.0, True)
+    self.conv5 = conv(t, k4, 256, 3, 1, 1, 1.0, True)
     h = input_shape[0]
     for size, stride, pad in ((11, 4, 0), (3, 2, 0), (5, 1, 2), (3, 2, 0), (3, 1, 1), (3, 1, 1),
                               (3, 1, 1), (3, 2, 0)):
       h = (h + 2 * pad - size) // stride + 1
-    self.fc6 = TowerDense(t, h * h * 256, 4096, 1.0, rngs=rngs, init=init)
-    self.fc7 = TowerDense(t, 4096, 4096, 1.0, rngs=rngs, init=init)
+    self.fc6 = TowerDense(t, h * h * 256, 4096, 1.0, rngs=rngs, init=init, caffe_std=0.005)
+    self.fc7 = TowerDense(t, 4096, 4096, 1.0, rngs=rngs, init=init, caffe_std=0.005)
     self.fc8 = TowerDense(t, 4096, num_classes, 0.0, rngs=rngs, init=init)
     self.towers = towers
     self.dtype = dtype
     self.dropout_placement = dropout_placement
-    self.pool = functools.partial(_max_pool, gradient=pool_gradient)
-    self.norm = functools.partial(lrn, accumulate_dtype=None if lrn_dtype == "compute"
-                                  else jnp.float32)
+    self.pool = functools.partial(_max_pool, gradient=pool_gradient,
+                                  window=3 if pooling == "overlapping" else 2)
+    self.norm = (functools.partial(lrn, accumulate_dtype=None if lrn_dtype == "compute"
+                                   else jnp.float32) if lrn_kind == "paper"
+                 else lambda y, groups=1: y)
+    self.act = ACTIVATIONS[activation]
+    self.dropout = float(dropout)
 
   def stages(self):
     """(name, stage) for the summary tool; pooling and LRN are inside the conv stages."""
-    relu = jax.nn.relu
+    relu = self.act
     t = self.towers
     return [
         ("conv1", _Stage(self.conv1, lambda y: self.pool(self.norm(relu(y), groups=t)))),
@@ -184,7 +213,7 @@ class AlexNet(nnx.Module):
     ]
 
   def __call__(self, x, *, train: bool = False, rngs=None):
-    relu = jax.nn.relu
+    relu = self.act
     t = self.towers
     keys = jax.random.split(rngs, 2) if (train and rngs is not None) else (None, None)
     x = x.astype(self.dtype)
@@ -195,13 +224,13 @@ class AlexNet(nnx.Module):
     x = self.pool(relu(self.conv5(x)))
     x = x.reshape(x.shape[0], -1)
     return self._classifier(x, self.fc6, self.fc7, self.fc8, keys, train,
-                            lambda y, key: _dropout(y, key, train))
+                            lambda y, key: _dropout(y, key, train, rate=self.dropout))
 
   def _classifier(self, x, fc6, fc7, fc8, keys, train, drop, exchange=lambda y: y):
     """fc6, fc7 and fc8 on conv5's flattened maps `x`, with dropout where
     `dropout_placement` puts it; `exchange` gathers the towers' outputs (identity on
     one device), so every dropout sees the whole layer, as on one device."""
-    relu = jax.nn.relu
+    relu = self.act
     if self.dropout_placement == "torchvision":
       x = exchange(relu(fc6(drop(x, keys[0]))))
       x = exchange(relu(fc7(drop(x, keys[1]))))
@@ -220,7 +249,7 @@ class AlexNet(nnx.Module):
     dropout masks are drawn for the global batch and sliced: any mesh draws the
     masks the single-device network draws.
     """
-    relu = jax.nn.relu
+    relu = self.act
 
     def gather(y):  # every tower's maps, in tower order along channels
       return jnp.concatenate(list(comm.gather_towers(y)), axis=-1)
@@ -236,7 +265,7 @@ class AlexNet(nnx.Module):
     x = gather(x)  # [n, 6, 6, 256], channels in tower order like the single-device net
     x = x.reshape(x.shape[0], -1)
     return self._classifier(x, self.fc6.tower, self.fc7.tower, self.fc8.tower, keys, train,
-                            lambda y, key: _dropout(y, key, train, rows), gather)
+                            lambda y, key: _dropout(y, key, train, rows, self.dropout), gather)
 
 
 class _Stage:

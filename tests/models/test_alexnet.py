@@ -121,3 +121,56 @@ def test_dropout_placement(placement):
     expected = model.fc8(relu(model.fc7(drop(relu(model.fc6(drop(h, k6))), k7))))
   np.testing.assert_allclose(model(x, train=True, rngs=key), expected, rtol=1e-5, atol=1e-6)
   assert not np.allclose(model(x, train=True, rngs=key), model(x))  # dropout was on
+
+
+def test_caffe_init_is_bvlc_alexnets_fillers():
+  model = AlexNet(input_shape=(67, 67, 3), num_classes=10, init="caffe", rngs=nnx.Rngs(0))
+  stds = {n: float(jnp.std(getattr(model, n).kernel[...])) for n in ("conv1", "fc6", "fc7")}
+  assert abs(stds["conv1"] - 0.01) < 1e-3 and abs(stds["fc7"] - 0.005) < 1e-4
+  assert abs(stds["fc6"] - 0.005) < 3e-4
+  biases = {n: [round(float(b), 6) for b in np.unique(np.asarray(getattr(model, n).bias[...]))]
+            for n in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")}
+  assert biases == {"conv1": [0.0], "conv2": [0.1], "conv3": [0.0], "conv4": [0.1],
+                    "conv5": [0.1], "fc6": [0.1], "fc7": [0.1], "fc8": [0.0]}
+
+
+@pytest.mark.parametrize("knobs,params", [
+    ({}, 60_965_224),
+    ({"lrn_kind": "none"}, 60_965_224),  # LRN has no parameters
+    ({"pooling": "nonoverlapping"}, 60_965_224),  # the same output sizes
+    ({"activation": "tanh", "dropout": 0.0}, 60_965_224),
+    # Section 3.2's one-GPU net: half the kernels in conv1-conv4, conv5 and FC full.
+    ({"towers": 1, "width": 0.5}, 59_798_312),
+])
+def test_parameter_counts_follow_the_knobs(knobs, params):
+  assert n_params(AlexNet(rngs=nnx.Rngs(0), **knobs)) == params
+
+
+def test_one_gpu_half_width_net_has_the_papers_layer_sizes():
+  model = AlexNet(towers=1, width=0.5, rngs=nnx.Rngs(0))
+  shapes = [r.shape for r in summary.rows(model, (227, 227, 3))]
+  assert shapes[:5] == [(27, 27, 48), (13, 13, 128), (13, 13, 192), (13, 13, 192), (6, 6, 256)]
+  assert [r.shape for r in summary.rows(AlexNet(pooling="nonoverlapping", rngs=nnx.Rngs(0)),
+                                        (227, 227, 3))] == [r.shape for r in summary.rows(
+                                            AlexNet(rngs=nnx.Rngs(0)), (227, 227, 3))]
+
+
+def test_lrn_none_is_the_paper_net_with_lrn_removed(monkeypatch):
+  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  without = AlexNet(input_shape=(67, 67, 3), num_classes=10, lrn_kind="none", rngs=nnx.Rngs(0))
+  import lenet_jax.models.alexnet as alexnet_module
+  monkeypatch.setattr(alexnet_module, "lrn", lambda y, **kw: y)
+  paper_without_lrn = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
+  np.testing.assert_array_equal(without(x), paper_without_lrn(x))
+  monkeypatch.undo()
+  assert not np.allclose(without(x), AlexNet(input_shape=(67, 67, 3), num_classes=10,
+                                             rngs=nnx.Rngs(0))(x))
+
+
+def test_activation_and_dropout_rate_are_used():
+  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  kw = dict(input_shape=(67, 67, 3), num_classes=10)
+  assert not np.allclose(AlexNet(activation="tanh", rngs=nnx.Rngs(0), **kw)(x),
+                         AlexNet(rngs=nnx.Rngs(0), **kw)(x))
+  no_dropout = AlexNet(dropout=0.0, rngs=nnx.Rngs(0), **kw)
+  np.testing.assert_array_equal(no_dropout(x, train=True, rngs=jax.random.key(3)), no_dropout(x))
