@@ -48,6 +48,8 @@ def evaluate_run(config, workdir: str) -> dict:
   scores = jax.device_get(steps.make_evaluate(task, min(config.eval_batch_size, len(labels)))(
       state["params"], images, labels))
   record = {"step": step, "test_accuracy": float(scores["accuracy"]),
+            **({"test_top5_accuracy": float(scores["top5_accuracy"])}
+               if "top5_accuracy" in scores else {}),
             "test_loss": float(scores["loss"]), "test_examples": int(len(labels)),
             "data": spec.name, "source": dataset.source, "location": dataset.location,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -62,8 +64,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   r = evaluate_run(flags.FLAGS.config, _WORKDIR.value)
-  print(f"test accuracy {r['test_accuracy']:.4f} (error {100 * (1 - r['test_accuracy']):.2f}%, "
-        f"loss {r['test_loss']:.4f}) on {r['test_examples']} {r['data']} test images from "
+  top5 = (f", top-5 error {100 * (1 - r['test_top5_accuracy']):.2f}%"
+          if "test_top5_accuracy" in r else "")
+  print(f"test accuracy {r['test_accuracy']:.4f} (error {100 * (1 - r['test_accuracy']):.2f}%"
+        f"{top5}, loss {r['test_loss']:.4f}) on {r['test_examples']} {r['data']} test images from "
         f"{r['source']} ({r['location']}); checkpoint at step {r['step']}", flush=True)
 
 

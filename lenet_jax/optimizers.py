@@ -19,6 +19,11 @@ def validate(config) -> None:
     raise ConfigError("momentum", config.momentum, "must be in [0, 1)")
   if config.optimizer == "sdlm":
     check_positive("sdlm.mu", config.sdlm.mu)
+    check_choice("sdlm.curvature", config.sdlm.get("curvature", "exact"), ("exact", "paper"))
+    if (config.sdlm.get("curvature", "exact") == "paper" and config.model.name == "lenet5"
+        and config.model.pooling != "subsample"):
+      raise ConfigError("sdlm.curvature", "paper", "the paper's estimate needs weighted sums in "
+                        "every layer: use model.pooling='subsample' (the paper's S2 and S4)")
     for key in ("samples", "period_epochs"):
       check_int(f"sdlm.{key}", config.sdlm[key])
   if config.schedule == "piecewise":

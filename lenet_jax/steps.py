@@ -56,7 +56,10 @@ def make_train_chunk(task, tx, loss_and_grads=None, *, seeds=False, shared_order
 
 
 def make_evaluate(task, batch_size):
-  """jit(params, images, labels) -> {loss, accuracy} over a whole split (padded batches, masked)."""
+  """jit(params, images, labels) -> {loss, accuracy} over a whole split (padded batches,
+  masked), and top5_accuracy (the label among the 5 highest logits) for more than 5
+  classes, the ImageNet papers' second metric."""
+  top5 = task.spec.num_classes > 5
 
   def evaluate(params, images, labels):
     n = labels.shape[0]
@@ -72,13 +75,22 @@ def make_evaluate(task, batch_size):
       x, y, m = batch
       logits = task.logits(params, x)
       per_example = jax.vmap(task.loss_fn)(logits[:, None], y[:, None])
-      sums = {"loss": sums["loss"] + jnp.sum(per_example * m),
-              "correct": sums["correct"] + jnp.sum((jnp.argmax(logits, -1) == y) & m)}
-      return sums, None
+      new = {"loss": sums["loss"] + jnp.sum(per_example * m),
+             "correct": sums["correct"] + jnp.sum((jnp.argmax(logits, -1) == y) & m)}
+      if top5:  # fewer than 5 classes score higher than the label's
+        label_logit = jnp.take_along_axis(logits, y[:, None], axis=-1)
+        in_top5 = jnp.sum(logits > label_logit, axis=-1) < 5
+        new["top5"] = sums["top5"] + jnp.sum(in_top5 & m)
+      return new, None
 
     zero = {"loss": jnp.zeros(()), "correct": jnp.zeros((), jnp.int32)}
+    if top5:
+      zero["top5"] = jnp.zeros((), jnp.int32)
     sums, _ = jax.lax.scan(body, zero, batches)
-    return {"loss": sums["loss"] / n, "accuracy": sums["correct"] / n}
+    out = {"loss": sums["loss"] / n, "accuracy": sums["correct"] / n}
+    if top5:
+      out["top5_accuracy"] = sums["top5"] / n
+    return out
 
   return jax.jit(evaluate)
 
@@ -86,14 +98,22 @@ def make_evaluate(task, batch_size):
 def make_curvature_refresh(task, samples: int):
   """jit(state, images, labels, order) -> state with SDLM's curvature re-estimated.
 
-  The estimate uses the first `samples` images of the epoch's order, undistorted.
+  The estimate uses the first `samples` images of the epoch's order, undistorted;
+  `config.sdlm.curvature` picks the exact Gauss-Newton diagonal or the paper's.
   """
+
+  paper = task.config.get("sdlm", {}).get("curvature", "exact") == "paper"
 
   def refresh(state, images, labels, order):
     index = order.reshape(-1)[:samples]
-    curvature = sdlm.gauss_newton_diagonal(
-        task.curvature_outputs, task.curvature_loss, state["params"], images[index],
-        labels[index])
+    if paper:  # the paper's back-propagated estimate (appendix C, eqs. 21-23)
+      curvature = sdlm.paper_diagonal(task.curvature_stages, task.curvature_loss,
+                                      state["params"], task.prepare(images[index]),
+                                      labels[index])
+    else:
+      curvature = sdlm.gauss_newton_diagonal(
+          task.curvature_outputs, task.curvature_loss, state["params"], images[index],
+          labels[index])
     return dict(state, opt_state=sdlm.with_curvature(state["opt_state"], curvature))
 
   return jax.jit(refresh)

@@ -96,12 +96,13 @@ class Run:
     if self.streams is None:
       return jax.device_get(self.evaluate(params, self.test_images, self.test_labels))
     place_all = parallel.gathered(place)
-    loss = correct = count = 0.0
+    sums, count = {}, 0
     for images, labels in self.streams[1].epoch(0):
       n = len(labels) * jax.process_count()
       scores = jax.device_get(self.evaluate(params, place_all(images), place_all(labels)))
-      loss, correct, count = loss + scores["loss"] * n, correct + scores["accuracy"] * n, count + n
-    return {"loss": loss / count, "accuracy": correct / count}
+      sums = {k: sums.get(k, 0.0) + float(v) * n for k, v in scores.items()}
+      count += n
+    return {k: v / count for k, v in sums.items()}
 
 
 def prepare(config, workdir: str, place=jax.device_put) -> Run:
@@ -292,13 +293,17 @@ def train_and_evaluate(config, workdir: str) -> dict:
             "epoch": epoch, "step": int(state["step"]), "train_loss": train_loss,
             "train_accuracy": float(sums["correct"] / sums["count"]),
             "test_loss": float(test["loss"]), "test_accuracy": float(test["accuracy"]),
+            **({"test_top5_accuracy": float(test["top5_accuracy"])}
+               if "top5_accuracy" in test else {}),
             "images_per_sec": float((sums["count"] - images_before) / train_seconds),
             "learning_rate": float(learning_rate(state["step"] - 1)),
             "seconds": seconds,
         }
+        top5 = (f" top-5 {record['test_top5_accuracy']:.4f}"
+                if "test_top5_accuracy" in record else "")
         say(f"epoch {epoch:3d}/{config.num_epochs}  train loss {record['train_loss']:.4f} "
             f"acc {record['train_accuracy']:.4f}  test loss {record['test_loss']:.4f} "
-            f"acc {record['test_accuracy']:.4f}  {record['images_per_sec']:,.0f} img/s  "
+            f"acc {record['test_accuracy']:.4f}{top5}  {record['images_per_sec']:,.0f} img/s  "
             f"{seconds:.1f}s")
         if writer is not None:
           writer.write(record)

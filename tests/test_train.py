@@ -101,3 +101,21 @@ def test_1998_network_trains(tmp_path):
   first, second = metrics.read(str(tmp_path))
   assert second["train_loss"] < first["train_loss"]
   assert second["test_accuracy"] > 0.7
+
+
+def test_top5_is_reported_for_more_than_5_classes(tmp_path):
+  import jax.numpy as jnp
+  from lenet_jax import steps, validation
+  from lenet_jax import task as task_lib
+  config = tiny_config(**{"data.name": "synthetic", "data.source": "synthetic",
+                          "data.synthetic_train_size": 50, "data.synthetic_test_size": 50})
+  task = task_lib.Task(config, validation.validate(config))
+  evaluate = steps.make_evaluate(task, 4)
+  images = jnp.zeros((6, 28, 28, 1), jnp.uint8)
+  logits = task.logits(task.params, images)
+  ranks = jnp.argsort(-logits, axis=-1)
+  labels = jnp.concatenate([ranks[:3, 4], ranks[3:, 5]]).astype(jnp.int32)  # 5th and 6th best
+  scores = evaluate(task.params, images, labels)
+  assert float(scores["top5_accuracy"]) == 0.5
+  train.train_and_evaluate(config, str(tmp_path))
+  assert "test_top5_accuracy" in metrics.read(str(tmp_path))[0]

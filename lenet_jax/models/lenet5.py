@@ -93,10 +93,14 @@ class Conv(nnx.Module):
     self.fan_in = fan_in
     self.implementation = implementation
 
-  def __call__(self, x):
+  def pre_activation(self, x):
+    """The layer's weighted sums (what SDLM's paper curvature back-propagates through)."""
     if self.implementation == "xla":
-      return self.activation(self.conv(x))
-    return self.activation(matmul_ops.conv2d(x, self.conv.kernel[...], self.conv.bias[...]))
+      return self.conv(x)
+    return matmul_ops.conv2d(x, self.conv.kernel[...], self.conv.bias[...])
+
+  def __call__(self, x):
+    return self.activation(self.pre_activation(x))
 
   def connections(self, in_shape, out_shape):
     return _spatial(out_shape) * out_shape[-1] * (self.fan_in + 1)
@@ -143,13 +147,16 @@ class TableConv(nnx.Module):
     dense = jnp.zeros((k, k, 6, self.out_features), self.kernel.dtype)
     return dense.at[:, :, self.in_index, self.out_index].set(self.kernel[...])
 
-  def __call__(self, x):
+  def pre_activation(self, x):
     kernel = self.dense_kernel().astype(x.dtype)
     if self.implementation == "matmul":
-      return self.activation(matmul_ops.conv2d(x, kernel, self.bias[...]))
+      return matmul_ops.conv2d(x, kernel, self.bias[...])
     y = jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID",
                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return self.activation(y + self.bias[...].reshape(1, 1, 1, -1))
+    return y + self.bias[...].reshape(1, 1, 1, -1)
+
+  def __call__(self, x):
+    return self.activation(self.pre_activation(x))
 
   def connections(self, in_shape, out_shape):
     per_map = self.kernel_size ** 2 * self.maps_read + 1
@@ -190,10 +197,16 @@ class Pool(nnx.Module):
       else:
         y = matmul_ops.avg_pool(x) if matmul else nnx.avg_pool(x, (2, 2), (2, 2))
       return self.activation(y) if self.activate else y
+    return self.activation(self.pre_activation(x))
+
+  def pre_activation(self, x):
+    """Subsampling's weighted sums: coefficient x (sum of the 2x2 window) + bias."""
+    if self.kind != "subsample":
+      raise NotImplementedError("only the paper's subsampling has weighted sums of its own")
     n, h, w, c = x.shape
     window_sum = x.reshape(n, h // 2, 2, w // 2, 2, c).sum(axis=(2, 4))
-    coefficient = self.coefficient[...].reshape(1, 1, 1, c)
-    return self.activation(window_sum * coefficient + self.bias[...].reshape(1, 1, 1, c))
+    return window_sum * self.coefficient[...].reshape(1, 1, 1, c) + self.bias[...].reshape(
+        1, 1, 1, c)
 
   def connections(self, in_shape, out_shape):
     inputs = 5 if self.kind == "subsample" else 4
@@ -211,8 +224,11 @@ class Dense(nnx.Module):
         rngs=rngs)
     self.activation = ACTIVATIONS[activation] if activation else None
 
+  def pre_activation(self, x):
+    return self.linear(x.reshape(x.shape[0], -1))
+
   def __call__(self, x):
-    y = self.linear(x.reshape(x.shape[0], -1))
+    y = self.pre_activation(x)
     return self.activation(y) if self.activation else y
 
   def connections(self, in_shape, out_shape):

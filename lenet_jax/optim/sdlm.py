@@ -14,6 +14,10 @@ H = d^2 L / dz^2. Writing H = sum_c lambda_c u_c u_c^T (eigendecomposition of a
 small matrix, C x C for C outputs), diag(G)_k = sum_c lambda_c (u_c^T J)_k^2:
 one vector-Jacobian product per output unit, vmapped over samples.
 
+`config.sdlm.curvature='paper'` uses the paper's own estimate instead
+(`paper_diagonal`: second derivatives back-propagated with squared weights and
+without cross terms, appendix C, eqs. 21-23); 'exact' (default) the above.
+
 `sdlm(...)` is an optax `GradientTransformation` whose state carries the
 curvature; the training loop computes it with `gauss_newton_diagonal` and puts
 it in with `with_curvature` before each pass.
@@ -81,3 +85,64 @@ def gauss_newton_diagonal(apply_fn, loss_fn, params, inputs, labels, chunk: int 
 
   per_sample = jax.lax.map(lambda xy: one(*xy), (inputs, labels), batch_size=chunk)
   return jax.tree.map(lambda d: d.mean(0), per_sample)
+
+
+def _slope(activation, a):
+  """f'(a) of an elementwise activation (None: the identity)."""
+  if activation is None:
+    return jnp.ones_like(a)
+  return jax.jvp(activation, (a,), (jnp.ones_like(a),))[1]
+
+
+def paper_diagonal(stages_of, loss_fn, params, inputs, labels, chunk: int = 100):
+  """The paper's estimate of the Gauss-Newton diagonal (appendix C, eqs. 21-23), the
+  mean over samples.
+
+  Second derivatives go backwards like gradients, with squares and without the
+  cross terms: at the outputs z, d2E/dz^2 is the loss's Hessian diagonal; through a
+  unit's activation, d2E/da^2 = f'(a)^2 d2E/dy^2 (eq. 22's Gauss-Newton form); through
+  weighted sums a_i = sum_j w_ij x_j, d2E/dx_j^2 = sum_i w_ij^2 d2E/da_i^2; and a
+  weight's h_kk sums d2E/da_i^2 x_j^2 over every connection (i, j) that shares it
+  (eqs. 21 and 23). Each is one vector-Jacobian product of the stage's weighted sums:
+  in the weights at squared inputs, in the inputs at squared weights.
+
+  Args:
+    stages_of: params -> the stages from the inputs to the outputs z the loss takes,
+      each with `pre_activation(x)` (its weighted sums) and `activation` (None: none).
+    loss_fn: (outputs [1, C], labels [1]) -> the scalar loss of one sample.
+    params, inputs (already prepared), labels: as for `gauss_newton_diagonal`.
+  """
+  squared = jax.tree.map(jnp.square, params)
+  n_stages = len(stages_of(params))
+
+  def pre_activation(i, p, x):
+    return stages_of(p)[i].pre_activation(x)
+
+  def chunk_sum(x, y):
+    inputs_of, sums = [], []
+    for i, stage in enumerate(stages_of(params)):
+      inputs_of.append(x)
+      a = stage.pre_activation(x)
+      sums.append(a)
+      x = a if stage.activation is None else stage.activation(a)
+    top = jax.vmap(lambda z, t: jnp.diag(jax.hessian(
+        lambda o: loss_fn(o[None], t[None]))(z)))(x.reshape(x.shape[0], -1), y)
+    d2_y = top.reshape(x.shape)
+    total = jax.tree.map(jnp.zeros_like, params)
+    for i in reversed(range(n_stages)):
+      activation = stages_of(params)[i].activation
+      d2_a = _slope(activation, sums[i]) ** 2 * d2_y
+      x_in = inputs_of[i]
+      _, vjp_w = jax.vjp(lambda p: pre_activation(i, p, jnp.square(x_in)), params)
+      total = jax.tree.map(jnp.add, total, vjp_w(d2_a)[0])
+      if i:
+        _, vjp_x = jax.vjp(lambda v: pre_activation(i, squared, v), x_in)
+        d2_y = vjp_x(d2_a)[0]
+    return total
+
+  n = inputs.shape[0]
+  total = jax.tree.map(jnp.zeros_like, params)
+  for start in range(0, n, chunk):
+    part = chunk_sum(inputs[start:start + chunk], labels[start:start + chunk])
+    total = jax.tree.map(jnp.add, total, part)
+  return jax.tree.map(lambda t: t / n, total)

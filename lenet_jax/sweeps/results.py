@@ -17,7 +17,7 @@ from lenet_jax.sweeps import seeds as seeds_lib  # noqa: E402
 
 COLUMNS = ("seeds", "test_accuracy_mean", "test_accuracy_std", "test_error_pct_mean",
            "test_error_pct_std", "best_epoch", "best_test_accuracy_mean", "epochs", "wall_s",
-           "params", "diverged_seeds")
+           "params", "diverged_seeds", "test_top5_error_pct_mean", "test_top5_error_pct_std")
 
 
 def swept_keys(rows) -> list:
@@ -35,6 +35,11 @@ def _columns(row) -> dict:
       "test_error_pct_std": 100 * row["test_accuracy_std"], "best_epoch": row["best_epoch"],
       "best_test_accuracy_mean": row["best_test_accuracy_mean"], "epochs": row["epochs"],
       "wall_s": row["wall_s"], "params": row["params"], "diverged_seeds": row["diverged_seeds"],
+      # more than 5 classes only
+      "test_top5_error_pct_mean": (100 * (1 - row["test_top5_accuracy_mean"])
+                                   if "test_top5_accuracy_mean" in row else ""),
+      "test_top5_error_pct_std": (100 * row["test_top5_accuracy_std"]
+                                  if "test_top5_accuracy_std" in row else ""),
   }
 
 
@@ -72,7 +77,9 @@ def welch_p_vs_best(rows) -> list:
 def markdown(rows) -> str:
   keys = swept_keys(rows)
   n = sorted({len(r["seeds"]) for r in rows})
+  has_top5 = all("test_top5_accuracy_mean" in r for r in rows)
   header = keys + [f"test error % (mean ± std, {'/'.join(map(str, n))} seeds)",
+                   *(["top-5 error %"] if has_top5 else []),
                    "p vs best (Welch)", "best epoch (seed mean)", "epochs", "wall s", "params"]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for row, p in zip(rows, welch_p_vs_best(rows)):
@@ -81,6 +88,8 @@ def markdown(rows) -> str:
     lines.append("| " + " | ".join(
         [sweeps.format_value(row["overrides"].get(k, "")) for k in keys]
         + [f"{c['test_error_pct_mean']:.2f} ± {c['test_error_pct_std']:.2f}{diverged}",
+           *([f"{100 * (1 - row['test_top5_accuracy_mean']):.2f} ± "
+              f"{100 * row['test_top5_accuracy_std']:.2f}"] if has_top5 else []),
            "best" if p is None and len(row["seeds"]) > 1 else ("" if p is None else f"{p:.3f}"),
            str(c["best_epoch"]), str(c["epochs"]), f"{c['wall_s']:.0f}", f"{c['params']:,}"])
         + " |")
@@ -92,7 +101,7 @@ def markdown(rows) -> str:
 
 
 SEED_COLUMNS = ("seed", "final_test_error_pct", "best_test_error_pct", "best_epoch",
-                "final_train_error_pct", "epochs")
+                "final_train_error_pct", "final_test_top5_error_pct", "epochs")
 
 
 def write_seeds_csv(rows, workdir: str, path: str) -> None:
@@ -110,7 +119,9 @@ def write_seeds_csv(rows, workdir: str, path: str) -> None:
                                          for key in keys]
                         + [seed, 100 * (1 - records[-1]["test_accuracy"]),
                            100 * (1 - best["test_accuracy"]), best["epoch"],
-                           100 * (1 - records[-1]["train_accuracy"]), len(records)])
+                           100 * (1 - records[-1]["train_accuracy"]),
+                           100 * (1 - records[-1]["test_top5_accuracy"])
+                           if "test_top5_accuracy" in records[-1] else "", len(records)])
 
 
 def bar_chart(rows, path: str, title: str = "") -> None:

@@ -71,7 +71,13 @@ def summarize(overrides: dict, out: dict) -> dict:
   final = np.array([h[-1]["test_accuracy"] for h in histories])
   curve = np.mean([[r["test_accuracy"] for r in h] for h in histories], axis=0)
   std = float(final.std(ddof=1)) if len(final) > 1 else 0.0
-  return {
+  top5 = {}
+  if "test_top5_accuracy" in histories[0][-1]:
+    finals5 = np.array([h[-1]["test_top5_accuracy"] for h in histories])
+    top5 = {"test_top5_accuracy": finals5.tolist(),
+            "test_top5_accuracy_mean": float(finals5.mean()),
+            "test_top5_accuracy_std": float(finals5.std(ddof=1)) if len(finals5) > 1 else 0.0}
+  return {**top5,
       "cell": sweeps.cell_name(overrides), "overrides": _normal(overrides),
       "seeds": out["seeds"], "test_accuracy": final.tolist(),
       "test_accuracy_mean": float(final.mean()), "test_accuracy_std": std,
