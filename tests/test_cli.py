@@ -74,11 +74,11 @@ def test_missing_config_file_and_bad_flag_value(tmp_path):
   assert_one_line_error(proc, "--config.batch_size=lots")
 
 
-@pytest.mark.parametrize("module", ["lenet_jax.main", "lenet_jax.sweep", "lenet_jax.evaluate"])
-@pytest.mark.parametrize("flag,close", [("--config.num_epoch=3", "--config.num_epochs"),
-                                         ("--config.model.activaton=relu",
-                                          "--config.model.activation"),
-                                         ("--config.foo=1", None)])
+@pytest.mark.parametrize("module,flag,close", [
+    ("lenet_jax.main", "--config.num_epoch=3", "--config.num_epochs"),
+    ("lenet_jax.sweep", "--config.foo=1", None),
+    ("lenet_jax.evaluate", "--config.model.activaton=relu", "--config.model.activation"),
+    ("lenet_jax.evaluate", "--config.num_epoch=3", "--config.num_epochs")])
 def test_unknown_config_key_suggests_the_closest(tmp_path, trained, module, flag, close):
   where = (f"--workdir={trained}" if module == "lenet_jax.evaluate"
            else "--config=configs/lenet5.py")

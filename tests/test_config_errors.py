@@ -69,9 +69,18 @@ def test_alexnet_keys():
   from configs import alexnet
   for key, value, fragment in (("model.towers", 3, "1, 2"), ("model.dtype", "float16",
                                "float32, bfloat16"), ("model.grouped_conv", "depthwise",
-                               "split, feature_group"), ("model.init", "paper2", "paper, he"),
+                               "split, feature_group"), ("model.init", "paper2", "paper, caffe, he"),
                                ("model.channel_multiple", -8, "integer >= 1, or 0 for auto"),
-                               ("data.resize", 16, "integer >= 32")):
+                               ("data.resize", 16, "integer >= 32"),
+                               ("model.activation", "swish", "relu, tanh"),
+                               ("model.lrn", "caffe2", "paper, none"),
+                               ("model.pooling", "max", "overlapping, nonoverlapping"),
+                               ("model.dropout", 1.0, "rate in"), ("model.width", 0, "positive"),
+                               ("model.conv1", "fft", "auto, strided, space_to_depth"),
+                               ("model.pool_gradient", "x", "select_and_scatter, first_max"),
+                               ("model.lrn_dtype", "f16", "auto, float32, compute"),
+                               ("model.dropout_placement", "keras", "paper, torchvision"),
+                               ("data.normalization", "z", "subtract_mean")):
     config = alexnet.get_config("data=synthetic")
     section, leaf = key.split(".")
     config[section][leaf] = value
