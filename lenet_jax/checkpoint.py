@@ -21,13 +21,7 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from lenet_jax.errors import UserError
-
-
-def _first_line(error: Exception, limit: int = 160) -> str:
-  """`Type: first line of the message`, cut to `limit` characters."""
-  text = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
-  return text if len(text) <= limit else text[:limit - 3] + "..."
+from lenet_jax.errors import UserError, first_line
 
 
 def digest(step_dir: str) -> dict:
@@ -97,7 +91,7 @@ def _os_error(error: Exception) -> str:
   code = re.search(r"os_error_code='?(\d+)", str(error))
   if code:
     return os.strerror(int(code.group(1)))
-  return _first_line(error)
+  return first_line(error)
 
 
 class Checkpointer:
@@ -189,7 +183,7 @@ class Checkpointer:
         return step, self.restore(step, like)
       except Exception as e:  # orbax and tensorstore raise many types for damaged files
         sys.unraisablehook = _quiet_orphaned_reads
-        reason = _first_line(e)
+        reason = first_line(e)
         reasons.append(f"step {step}: {reason}")
         moved = self._set_aside(step) if set_aside else None
         say(f"warning: the checkpoint of step {step} in {self.directory} cannot be restored "

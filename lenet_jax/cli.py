@@ -10,7 +10,7 @@ import sys
 from absl import app, flags
 
 from lenet_jax import preemption
-from lenet_jax.errors import UserError
+from lenet_jax.errors import UserError, first_line
 
 _UNKNOWN_KEY = re.compile(r"'([\w.]+)")
 _PRINT_CONFIG = flags.DEFINE_bool(
@@ -82,8 +82,7 @@ def flag_errors(argv, config=None):
   except SyntaxError as e:
     raise UserError(f"{e.filename}, line {e.lineno}: {e.msg}; fix the config file") from None
   except Exception as e:  # the config file's get_config raised
-    raise UserError(f"the config could not be loaded ({type(e).__name__}: "
-                    f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
+    raise UserError(f"the config could not be loaded ({first_line(e)})") from None
 
 
 def parse_flags(argv) -> list:

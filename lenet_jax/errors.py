@@ -37,6 +37,14 @@ def check_positive(key: str, value) -> None:
     raise ConfigError(key, value, "must be a positive number")
 
 
+def first_line(error: Exception, limit: int = 160) -> str:
+  """`Type: first line of the message`, cut to `limit` characters (for error lines that
+  quote a library's exception)."""
+  message = str(error).strip()
+  text = f"{type(error).__name__}: {message.splitlines()[0] if message else ''}"
+  return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def exit_on_user_error(fn):
   """Wraps an absl `main` so that a UserError prints one line and exits 1, and a stop
   signal's `StopRequested` prints what was saved and exits 128 + the signal."""

@@ -41,7 +41,6 @@ def two_epochs(tmp_path):
     ("default/_METADATA", "deleted"),
     ("default/ocdbt.process_0/manifest.ocdbt", "truncated"),  # the per-process manifest
     ("default/ocdbt.process_0/d/", "garbled"),  # a data file
-    ("default/ocdbt.process_0/d/", "deleted"),
 ])
 def test_a_damaged_newest_checkpoint_falls_back_to_the_older(two_epochs, capsys, target, how):
   step_dir = os.path.join(two_epochs, "checkpoints", "160")
