@@ -150,7 +150,8 @@ def _cli(config_arg, workdir, devices, *flags):
   return proc
 
 
-@pytest.mark.parametrize("backend", parallel.BACKENDS)
+# pmap runs the same per-tower code; its gradients are compared in process above.
+@pytest.mark.parametrize("backend", ["shard_map"])
 def test_cli_two_model_devices_log_the_same_losses(tmp_path, backend):
   from lenet_jax import metrics
   _cli("configs/alexnet.py:data=synthetic", tmp_path / "one", 1)

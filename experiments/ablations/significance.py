@@ -71,7 +71,8 @@ def main():
             f"{p:.3f}{' *' if p < 0.05 else ''} |")
     a, b = cells[("c3_output", "table", "dense")], cells[("c3_output", "full", "dense")]
     p = welch(a, b)
-    print(f"| C3 table/dense vs full/dense | {a[0] - b[0]:+.2f} | {p:.3f}{' *' if p < 0.05 else ''} |")
+    star = " *" if p < 0.05 else ""
+    print(f"| C3 table/dense vs full/dense | {a[0] - b[0]:+.2f} | {p:.3f}{star} |")
     print()
 
 

