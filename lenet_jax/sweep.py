@@ -28,6 +28,10 @@ _ORDER = flags.DEFINE_enum("data_order", "per_seed", ["per_seed", "shared"],
 _CHECKPOINT_SECS = flags.DEFINE_float(
     "checkpoint_secs", 60.0, "A cell's state is saved at the first epoch end this many seconds "
     "after the last save (0: every epoch), at its end, and on SIGTERM.")
+_SEED_DEVICES = flags.DEFINE_integer(
+    "seed_devices", 1, "Devices a cell's seeds are spread over (the vmapped seed axis "
+    "sharded): 0 takes as many of this host's devices as divide --seeds (8 GPUs, 16 seeds: "
+    "2 each); 1 trains them on one device.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where the sweep goes; default "
                                "runs/<config>-<sweep>, so the same command resumes it.")
 
@@ -45,7 +49,8 @@ def main(argv):
   workdir = _WORKDIR.value or os.path.join("runs", f"{name}-{_SWEEP.value}")
   rows = runner.run_sweep(_CONFIG.value, cells, workdir, _SEEDS.value,
                           shared_order=_ORDER.value == "shared",
-                          checkpoint_secs=_CHECKPOINT_SECS.value)
+                          checkpoint_secs=_CHECKPOINT_SECS.value,
+                          seed_devices=_SEED_DEVICES.value)
   print()
   print(runner.results_lib.markdown(rows))
   print(f"wrote {workdir}/results.csv, results.md, test_error.png, curves.png", flush=True)

@@ -157,3 +157,31 @@ def test_welch_p_values_against_the_best_cell():
   b = 0.96 + 0.004 * np.array([-1.0, -1.0, 1.0, 1.0]) * np.sqrt(3 / 4)
   assert a.std(ddof=1) == pytest.approx(0.002) and b.std(ddof=1) == pytest.approx(0.004)
   assert p[1] == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue, rel=1e-6)
+
+
+@pytest.mark.parametrize("num_seeds,devices", [(4, 4), (8, 4)])
+def test_seeds_sharded_over_devices_equal_the_one_device_run(tmp_path, num_seeds, devices):
+  """4 fake CPU devices train 4 seeds (one each) or 8 (two each) in one program."""
+  import jax
+  assert jax.device_count() >= devices
+  config = _small(num_epochs=1, **{"data.synthetic_train_size": 100})
+  one = seeds_lib.train_seeds(config, str(tmp_path / "one"), num_seeds)
+  spread = seeds_lib.train_seeds(config, str(tmp_path / "spread"), num_seeds,
+                                 seed_devices=devices)
+  leaf = jax.tree.leaves(spread["state"]["params"])[0]
+  assert len(leaf.sharding.device_set) == devices  # the seed axis really is spread
+  for k in range(num_seeds):
+    a, b = one["history"][k][-1], spread["history"][k][-1]
+    for key in ("train_loss", "test_loss", "test_accuracy"):
+      np.testing.assert_allclose(b[key], a[key], rtol=1e-5, err_msg=f"seed {k}, {key}")
+  for a, b in zip(jax.tree.leaves(one["state"]["params"]),
+                  jax.tree.leaves(spread["state"]["params"])):
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_seed_devices_must_divide_the_seeds():
+  with pytest.raises(UserError, match="3 seeds must divide evenly"):
+    seeds_lib.seed_mesh(3, 2)
+  # auto: the most of the host's 4 devices that divide the seeds
+  assert seeds_lib.seed_mesh(5, 0) is None and seeds_lib.seed_mesh(3, 0).devices.size == 3
+  assert seeds_lib.seed_mesh(8, 0).devices.size == 4 and seeds_lib.seed_mesh(8, 1) is None

@@ -90,7 +90,7 @@ def summarize(overrides: dict, out: dict) -> dict:
 
 
 def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = False,
-              checkpoint_secs: float = 0.0) -> list:
+              checkpoint_secs: float = 0.0, seed_devices: int = 1) -> list:
   """Trains every cell of `cells` (override dicts) with `num_seeds` seeds; returns the rows.
 
   Finished cells (those with a result.json for the same overrides and seeds) are
@@ -114,13 +114,14 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
       stop.check_before(f"cell {k}/{len(cells)}; the finished cells are kept in {workdir}, and "
                         "the same command resumes the sweep")
       rows.append(_run_cell(k, len(cells), overrides, cell_config, workdir, num_seeds,
-                            shared_order, checkpoint_secs, trained_seconds, t_start))
+                            shared_order, checkpoint_secs, trained_seconds, t_start,
+                            seed_devices))
   results_lib.write(rows, workdir)
   return rows
 
 
 def _run_cell(k, n_cells, overrides, cell_config, workdir, num_seeds, shared_order,
-              checkpoint_secs, trained_seconds, t_start) -> dict:
+              checkpoint_secs, trained_seconds, t_start, seed_devices=1) -> dict:
   """Cell k of n_cells: its earlier result, or its row once trained (resumed if started)."""
   name, directory = sweeps.cell_name(overrides), os.path.join(workdir, sweeps.cell_dir(overrides))
   _check_same_config(cell_config, directory, name)
@@ -136,7 +137,7 @@ def _run_cell(k, n_cells, overrides, cell_config, workdir, num_seeds, shared_ord
         f"{_duration(time.perf_counter() - t_start)} elapsed, {eta}", flush=True)
   t0 = time.perf_counter()
   row = summarize(overrides, seeds_lib.train_seeds(cell_config, directory, num_seeds,
-                                                   shared_order, checkpoint_secs))
+                                                   shared_order, checkpoint_secs, seed_devices))
   _write_json(os.path.join(directory, "result.json"), row)
   trained_seconds.append(time.perf_counter() - t0)
   return row

@@ -48,31 +48,60 @@ def check_seeds(num_seeds) -> None:
     raise UserError(f"--seeds={num_seeds!r} is invalid: must be an integer >= 1")
 
 
+def seed_mesh(num_seeds: int, seed_devices: int = 1):
+  """A mesh of `seed_devices` devices along a 'seeds' axis, or None for one device.
+
+  0 picks the most devices of this host that divide the seeds evenly (8 GPUs, 16
+  seeds: 2 per device). The vmapped seed axis is sharded over it: each device
+  trains its seeds, in one program.
+  """
+  devices = jax.local_devices()
+  if isinstance(seed_devices, bool) or not isinstance(seed_devices, int) or seed_devices < 0:
+    raise UserError(f"--seed_devices={seed_devices!r} is invalid: an integer >= 0")
+  n = seed_devices or max(d for d in range(1, len(devices) + 1) if num_seeds % d == 0)
+  if n > len(devices) or num_seeds % n:
+    raise UserError(f"--seed_devices={n} is invalid: {num_seeds} seeds must divide evenly over "
+                    f"them, and this host has {len(devices)} devices")
+  if n == 1:
+    return None
+  return jax.sharding.Mesh(np.array(devices[:n]), ("seeds",))
+
+
 def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False,
-                checkpoint_secs: float = 0.0) -> dict:
+                checkpoint_secs: float = 0.0, seed_devices: int = 1) -> dict:
   """Trains seeds `config.seed .. config.seed + num_seeds - 1` of `config` together.
 
   Resumes from the last checkpoint in `workdir`. Checkpoints are written at the
   end of an epoch once `checkpoint_secs` have passed since the last one (0:
   every epoch), at the last epoch, and on a stop signal. A seed whose loss becomes NaN
   or Inf is reported and keeps its (non-finite) metrics; the others go on.
+  `seed_devices` shards the seeds over that many devices (`seed_mesh`).
   Returns {"seeds", "history": per-seed lists of epoch records, "params", "state"}.
   """
   check_seeds(num_seeds)
+  mesh = seed_mesh(num_seeds, seed_devices)
+  if mesh is None:
+    place, by_seed = jax.device_put, (lambda tree: tree)
+  else:
+    from jax.sharding import NamedSharding, PartitionSpec
+    replicated = NamedSharding(mesh, PartitionSpec())
+    place = functools.partial(jax.device_put, device=replicated)
+    by_seed = functools.partial(jax.device_put,
+                                device=NamedSharding(mesh, PartitionSpec("seeds")))
   if parallel.is_parallel(config):
     raise ConfigError("parallel", dict(zip(("data", "model"), parallel.sizes(config))),
                       "seeds train together on one device; use parallel.data=parallel.model=1")
   if train.fixed_distortions(config) and num_seeds > 1:
     raise ConfigError("distortions.protocol", "fixed", "a fixed distorted set is drawn per run; "
                       "vmapped seeds would share one: use --seeds=1 per cell, or 'online'")
-  run = train.prepare(config, workdir)
+  run = train.prepare(config, workdir, place)
   if run.streams is not None:
     raise UserError(f"{run.spec.name} is streamed; seeds train together on resident datasets")
   task, tx, n_train, batch = run.task, run.tx, run.n_train, config.batch_size
   seeds = [config.seed + k for k in range(num_seeds)]
 
-  state = jax.vmap(functools.partial(task_lib.init_state, task, tx))(
-      _stack([task.init_params(seed) for seed in seeds]))
+  state = by_seed(jax.vmap(functools.partial(task_lib.init_state, task, tx))(
+      _stack([task.init_params(seed) for seed in seeds])))
   order_axis = None if shared_order else 0
   train_chunk = steps.make_train_chunk(task, tx, seeds=True, shared_order=shared_order)
   evaluate = jax.jit(jax.vmap(run.evaluate, in_axes=(0, None, None)))
@@ -80,14 +109,14 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
   if refresh_curvature is not None:
     refresh_curvature = jax.jit(jax.vmap(refresh_curvature, in_axes=(0, None, None, order_axis)))
   seed_array = jnp.asarray(seeds)
-  dropout_keys = jax.vmap(jax.random.key)(seed_array + 2)
+  dropout_keys = by_seed(jax.vmap(jax.random.key)(seed_array + 2))
   order_of = functools.partial(steps.epoch_order, n=n_train, batch_size=batch)
   if shared_order:
     epoch_order = functools.partial(order_of, jax.random.key(config.seed + 1))
   else:
     epoch_order = functools.partial(jax.vmap(order_of, in_axes=(0, None)),
                                     jax.vmap(jax.random.key)(seed_array + 1))
-  zero_sums = jax.tree.map(lambda z: jnp.full((num_seeds,), z), steps.zero_sums())
+  zero_sums = by_seed(jax.tree.map(lambda z: jnp.full((num_seeds,), z), steps.zero_sums()))
 
   ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
   last, restored = ckpt.restore_latest({"train": state, "partial": zero_sums})
@@ -115,7 +144,7 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
       if not finished:
         stop.check_before(f"training (the checkpoint in {ckpt.directory} is unchanged)")
       for epoch in range(start_epoch, config.num_epochs + 1):
-        order = epoch_order(epoch)
+        order = place(epoch_order(epoch)) if shared_order else by_seed(epoch_order(epoch))
         if not offset and train.refreshes_curvature(config, epoch):
           state = refresh_curvature(state, run.train_images, run.train_labels, order)
         t0 = time.perf_counter()
