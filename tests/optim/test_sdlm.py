@@ -26,13 +26,17 @@ def _brute_force_diagonal(params, xs, ys, loss):
   return unravel(total / len(xs))
 
 
-def test_gauss_newton_diagonal_matches_brute_force():
-  import jax.flatten_util  # noqa: F401
+def _tiny_problem():
+  """Parameters of `_tiny_net` (5 -> 7 tanh -> 4), 6 inputs and their labels."""
   k = jax.random.split(jax.random.key(0), 4)
   params = {"w1": jax.random.normal(k[0], (5, 7)), "b1": jax.random.normal(k[1], (7,)),
             "w2": jax.random.normal(k[2], (7, 4))}
-  xs = jax.random.normal(k[3], (6, 5))
-  ys = jnp.array([0, 1, 2, 3, 1, 2])
+  return params, jax.random.normal(k[3], (6, 5)), jnp.array([0, 1, 2, 3, 1, 2])
+
+
+def test_gauss_newton_diagonal_matches_brute_force():
+  import jax.flatten_util  # noqa: F401
+  params, xs, ys = _tiny_problem()
   for loss in (cross_entropy, lambda z, y: map_loss(z, y, 0.7)):
     got = sdlm.gauss_newton_diagonal(_tiny_net, loss, params, xs, ys, chunk=4)
     want = _brute_force_diagonal(params, xs, ys, loss)
@@ -152,11 +156,7 @@ class _Stage:
 
 
 def test_paper_diagonal_matches_the_recursion_written_out():
-  k = jax.random.split(jax.random.key(0), 4)
-  params = {"w1": jax.random.normal(k[0], (5, 7)), "b1": jax.random.normal(k[1], (7,)),
-            "w2": jax.random.normal(k[2], (7, 4))}
-  xs = jax.random.normal(k[3], (6, 5))
-  ys = jnp.array([0, 1, 2, 3, 1, 2])
+  params, xs, ys = _tiny_problem()
   stages = lambda p: [_Stage(p["w1"], jnp.tanh, p["b1"]), _Stage(p["w2"], None)]  # noqa: E731
   for loss in (cross_entropy, lambda z, y: map_loss(z, y, 0.7)):
     got = sdlm.paper_diagonal(stages, loss, params, xs, ys, chunk=4)
