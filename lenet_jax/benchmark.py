@@ -188,9 +188,8 @@ def measure_steps(config, steps: int, warmup: int, profile_dir: str | None = Non
     for i in range(n_chunks):
       state, sums, _ = compiled(state, images, labels, chunk, key)
       if stop.signum is not None:  # a chunk is in flight: at most one more to wait for
-        raise preemption.StopRequested(
-            f"stopped by {stop.name} after {(i + 1) * k} of {n_chunks * k} timed steps; "
-            "nothing was measured", stop.signum)
+        raise stop.stopped(f"after {(i + 1) * k} of {n_chunks * k} timed steps; nothing was "
+                           "measured")
     jax.block_until_ready(state)
   seconds = time.perf_counter() - t0
   timed_steps = n_chunks * k
@@ -228,8 +227,7 @@ def measure_epoch(config) -> dict:
       for start, stop in steps_lib.chunks(steps, steps_lib.steps_per_scan(config)):
         state, sums, _ = train_chunk(state, images, labels, order[start:stop], key)
         if signals.signum is not None:
-          raise preemption.StopRequested(f"stopped by {signals.name} in epoch {index} of the "
-                                         "benchmark; nothing was measured", signals.signum)
+          raise signals.stopped(f"in epoch {index} of the benchmark; nothing was measured")
     jax.block_until_ready(state)
     return state, sums
 

@@ -79,10 +79,9 @@ class _HeldErrors:
     sys.excepthook, sys.unraisablehook, threading.excepthook = self._hooks
     handler = logging.get_absl_handler()
     handler.removeFilter(self)
-    if exc_type is None:
-      for kind, what in self.held:
-        {"except": lambda e: sys.excepthook(*e), "unraisable": sys.unraisablehook,
-         "thread": threading.excepthook, "log": handler.handle}[kind](what)
+    for kind, what in self.held:  # a good save: what was held is printed after all
+      {"except": lambda e: sys.excepthook(*e), "unraisable": sys.unraisablehook,
+       "thread": threading.excepthook, "log": handler.handle}[kind](what)
     return False
 
 

@@ -63,7 +63,16 @@ class StopSignals:
   def name(self):
     return signal.Signals(self.signum).name if self.signum else None
 
+  def stopped(self, what: str) -> StopRequested:
+    """The StopRequested for the signal received: 'stopped by SIGNAL <what>'."""
+    return StopRequested(f"stopped by {self.name} {what}", self.signum)
+
+  def saved(self, where: str, directory: str) -> StopRequested:
+    """The StopRequested of a training loop that saved a checkpoint `where` in `directory`."""
+    return self.stopped(f"{where}; checkpoint saved in {directory}; run the same command to "
+                        "resume")
+
   def check_before(self, what: str) -> None:
     """Raises StopRequested if a stop arrived, saying that `what` did not start."""
     if self.signum is not None:
-      raise StopRequested(f"stopped by {self.name} before {what}", self.signum)
+      raise self.stopped(f"before {what}")

@@ -237,18 +237,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
   if not new_run and not finished and main:
     run_record.record_start(workdir, config, run.dataset, run.changed)
 
-  def stop_message(stop, where):
-    return (f"stopped by {stop.name} {where}; checkpoint saved in {ckpt.directory}; run the "
-            "same command to resume")
-
   writer = metrics.MetricWriter(workdir) if main else None
   try:
     with preemption.StopSignals() as stop:
       if stop.signum is not None and not finished:
-        raise preemption.StopRequested(
-            f"stopped by {stop.name} during start-up; nothing was trained"
-            + (f"; the checkpoint at step {done_steps} is unchanged" if last is not None else ""),
-            stop.signum)
+        raise stop.stopped(
+            "during start-up; nothing was trained"
+            + (f"; the checkpoint at step {done_steps} is unchanged" if last is not None else ""))
       for epoch in range(start_epoch, config.num_epochs + 1):
         order = None
         if run.streams is None:
@@ -277,8 +272,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
               metrics.write_step_losses(workdir, first_step,
                                         np.concatenate(jax.device_get(losses_of_epoch)))
             ckpt.save(int(state["step"]), {"train": state, "partial": sums})
-            raise preemption.StopRequested(
-                stop_message(stop, f"at step {int(state['step'])} (epoch {epoch})"), stop.signum)
+            raise stop.saved(f"at step {int(state['step'])} (epoch {epoch})", ckpt.directory)
         offset = 0
         sums = jax.device_get(sums)  # the one sync of the epoch
         train_seconds = time.perf_counter() - t0
@@ -313,9 +307,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
         history.append(record)
         ckpt.save(int(state["step"]), {"train": state, "partial": zero_sums})
         if stop.signum is not None and epoch < config.num_epochs:
-          raise preemption.StopRequested(
-              stop_message(stop, f"at the end of epoch {epoch} (step {int(state['step'])})"),
-              stop.signum)
+          raise stop.saved(f"at the end of epoch {epoch} (step {int(state['step'])})",
+                           ckpt.directory)
   finally:
     if writer is not None:
       writer.close()

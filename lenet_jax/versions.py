@@ -4,6 +4,7 @@ Written into every run directory (`versions.json`) so that a recorded result
 says which environment made it; `requirements.lock` pins the CPU environment.
 """
 
+import functools
 import importlib.metadata
 import os
 import platform
@@ -16,6 +17,7 @@ PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "grain", "tens
             "numpy", "ml-collections")
 
 
+@functools.lru_cache(maxsize=1)
 def _commit() -> str | None:
   """The git commit of the lenet_jax source in use (with '+dirty' for local changes), or None."""
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,7 +34,8 @@ def _commit() -> str | None:
 
 
 def collect() -> dict:
-  """{package: version} for `PACKAGES`, plus python, the commit and the devices."""
+  """{package: version} for `PACKAGES`, plus python, the commit and the devices (the
+  commit is read once per process: a sweep records every seed's run directory)."""
   out = {"python": platform.python_version()}
   for name in PACKAGES:
     try:

@@ -156,9 +156,7 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
           if stop.signum is not None and stop_at < steps_per_epoch:
             step = int(state["step"][0])
             ckpt.save(step, {"train": state, "partial": sums})
-            raise preemption.StopRequested(
-                f"stopped by {stop.name} at step {step} (epoch {epoch}); checkpoint saved in "
-                f"{ckpt.directory}; run the same command to resume", stop.signum)
+            raise stop.saved(f"at step {step} (epoch {epoch})", ckpt.directory)
         offset = 0
         sums = jax.device_get(sums)
         train_seconds = time.perf_counter() - t0
@@ -198,9 +196,7 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
           ckpt.save(step, {"train": state, "partial": zero_sums})
           last_save = time.perf_counter()
         if stop.signum is not None and epoch < config.num_epochs:
-          raise preemption.StopRequested(
-              f"stopped by {stop.name} at the end of epoch {epoch} (step {step}); checkpoint "
-              f"saved in {ckpt.directory}; run the same command to resume", stop.signum)
+          raise stop.saved(f"at the end of epoch {epoch} (step {step})", ckpt.directory)
   finally:
     for writer in writers:
       writer.close()
