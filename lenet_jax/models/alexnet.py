@@ -199,44 +199,44 @@ class AlexNet(nnx.Module):
 
   def stages(self):
     """(name, stage) for the summary tool; pooling and LRN are inside the conv stages."""
-    relu = self.act
+    act = self.act
     t = self.towers
     return [
-        ("conv1", _Stage(self.conv1, lambda y: self.pool(self.norm(relu(y), groups=t)))),
-        ("conv2", _Stage(self.conv2, lambda y: self.pool(self.norm(relu(y), groups=t)))),
-        ("conv3", _Stage(self.conv3, relu)),
-        ("conv4", _Stage(self.conv4, relu)),
-        ("conv5", _Stage(self.conv5, lambda y: self.pool(relu(y)))),
-        ("fc6", _Stage(self.fc6, relu, flatten=True)),
-        ("fc7", _Stage(self.fc7, relu)),
+        ("conv1", _Stage(self.conv1, lambda y: self.pool(self.norm(act(y), groups=t)))),
+        ("conv2", _Stage(self.conv2, lambda y: self.pool(self.norm(act(y), groups=t)))),
+        ("conv3", _Stage(self.conv3, act)),
+        ("conv4", _Stage(self.conv4, act)),
+        ("conv5", _Stage(self.conv5, lambda y: self.pool(act(y)))),
+        ("fc6", _Stage(self.fc6, act, flatten=True)),
+        ("fc7", _Stage(self.fc7, act)),
         ("fc8", _Stage(self.fc8, lambda y: y)),
     ]
 
   def __call__(self, x, *, train: bool = False, rngs=None):
-    relu = self.act
+    act = self.act
     t = self.towers
     keys = jax.random.split(rngs, 2) if (train and rngs is not None) else (None, None)
     x = x.astype(self.dtype)
-    x = self.pool(self.norm(relu(self.conv1(x)), groups=t))
-    x = self.pool(self.norm(relu(self.conv2(x)), groups=t))
-    x = relu(self.conv3(x))
-    x = relu(self.conv4(x))
-    x = self.pool(relu(self.conv5(x)))
+    x = self.pool(self.norm(act(self.conv1(x)), groups=t))
+    x = self.pool(self.norm(act(self.conv2(x)), groups=t))
+    x = act(self.conv3(x))
+    x = act(self.conv4(x))
+    x = self.pool(act(self.conv5(x)))
     x = x.reshape(x.shape[0], -1)
-    return self._classifier(x, self.fc6, self.fc7, self.fc8, keys, train,
+    return self._classifier(x, self.fc6, self.fc7, self.fc8, keys,
                             lambda y, key: _dropout(y, key, train, rate=self.dropout))
 
-  def _classifier(self, x, fc6, fc7, fc8, keys, train, drop, exchange=lambda y: y):
+  def _classifier(self, x, fc6, fc7, fc8, keys, drop, exchange=lambda y: y):
     """fc6, fc7 and fc8 on conv5's flattened maps `x`, with dropout where
     `dropout_placement` puts it; `exchange` gathers the towers' outputs (identity on
     one device), so every dropout sees the whole layer, as on one device."""
-    relu = self.act
+    act = self.act
     if self.dropout_placement == "torchvision":
-      x = exchange(relu(fc6(drop(x, keys[0]))))
-      x = exchange(relu(fc7(drop(x, keys[1]))))
+      x = exchange(act(fc6(drop(x, keys[0]))))
+      x = exchange(act(fc7(drop(x, keys[1]))))
     else:  # the paper's: the hidden layers' outputs
-      x = drop(exchange(relu(fc6(x))), keys[0])
-      x = drop(exchange(relu(fc7(x))), keys[1])
+      x = drop(exchange(act(fc6(x))), keys[0])
+      x = drop(exchange(act(fc7(x))), keys[1])
     return exchange(fc8(x)).astype(jnp.float32)
 
   def tower_forward(self, x, *, comm, train: bool = False, rngs=None):
@@ -249,7 +249,7 @@ class AlexNet(nnx.Module):
     dropout masks are drawn for the global batch and sliced: any mesh draws the
     masks the single-device network draws.
     """
-    relu = self.act
+    act = self.act
 
     def gather(y):  # every tower's maps, in tower order along channels
       return jnp.concatenate(list(comm.gather_towers(y)), axis=-1)
@@ -257,14 +257,14 @@ class AlexNet(nnx.Module):
     rows = comm.batch_rows(x.shape[0])
     keys = jax.random.split(rngs, 2) if (train and rngs is not None) else (None, None)
     x = x.astype(self.dtype)
-    x = self.pool(self.norm(relu(self.conv1.tower(x))))
-    x = self.pool(self.norm(relu(self.conv2.tower(x))))
-    x = relu(self.conv3.tower(gather(x)))
-    x = relu(self.conv4.tower(x))
-    x = self.pool(relu(self.conv5.tower(x)))
+    x = self.pool(self.norm(act(self.conv1.tower(x))))
+    x = self.pool(self.norm(act(self.conv2.tower(x))))
+    x = act(self.conv3.tower(gather(x)))
+    x = act(self.conv4.tower(x))
+    x = self.pool(act(self.conv5.tower(x)))
     x = gather(x)  # [n, 6, 6, 256], channels in tower order like the single-device net
     x = x.reshape(x.shape[0], -1)
-    return self._classifier(x, self.fc6.tower, self.fc7.tower, self.fc8.tower, keys, train,
+    return self._classifier(x, self.fc6.tower, self.fc7.tower, self.fc8.tower, keys,
                             lambda y, key: _dropout(y, key, train, rows, self.dropout), gather)
 
 
