@@ -4,8 +4,9 @@ r"""Scores the last checkpoint of a run on the test split of any data source.
       --config.data.source=idx --config.data.dir=../shared/data/mnist_test
 
 The run's own config.json is the starting point; `--config.*` overrides change
-where the test data comes from (`--workdir=RUN --print_config` lists the keys). Prints the accuracy and writes it, with the data
-used, to `<workdir>/evaluations.jsonl`.
+where the test data comes from (`--workdir=RUN --print_config` lists the keys).
+Prints the accuracy (and top-5 error for more than 5 classes) and writes it, with
+the data used, to `<workdir>/evaluations.jsonl`.
 """
 
 import json

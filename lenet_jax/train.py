@@ -257,7 +257,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         sums = partial if offset else zero_sums
         images_before = offset * config.batch_size  # trained before a stop signal
         losses_of_epoch = []
-        first_step = int(state["step"]) + 1
+        first_step = (epoch - 1) * steps_per_epoch + offset + 1  # of this dispatch loop
         for start, stop_at, images, labels, index in run.dispatches(config, epoch, offset, order,
                                                                     place, place_rows):
           state, chunk_sums, step_losses = train_chunk(state, images, labels, index, dropout_key)
