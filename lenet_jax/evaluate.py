@@ -6,9 +6,13 @@ r"""Scores the last checkpoint of a run on the test split of any data source.
 The run's own config.json is the starting point; `--config.*` overrides change
 where the test data comes from (`--workdir=RUN --print_config` lists the keys).
 Prints the accuracy (and top-5 error for more than 5 classes) and writes it, with
-the data used, to `<workdir>/evaluations.jsonl`.
+the data used, to `<workdir>/evaluations.jsonl`. On a prepared set
+(`--config.data.source=prepared --config.data.dir=DIR`) the model sees the centre
+227x227 patch, or with `--config.eval.ten_crop=True` the paper's ten patches
+(corners, centre and their reflections) with their softmax outputs averaged.
 """
 
+import functools
 import json
 import os
 import sys
@@ -44,15 +48,26 @@ def evaluate_run(config, workdir: str) -> dict:
   check_same_shapes(config, workdir)
   step, state, task = train.load_state(config, workdir)
   spec = task.spec
-  dataset = data.load(config.data, ("test",))
-  images, labels = (jax.device_put(a) for a in dataset.split("test"))
-  scores = jax.device_get(steps.make_evaluate(task, min(config.eval_batch_size, len(labels)))(
-      state["params"], images, labels))
+  if spec.streamed:  # a prepared set or TFDS's JPEGs, batch by batch
+    stream = train.open_streams(config, spec)[1]
+    evaluate = steps.make_evaluate(task, stream.batch_size)
+    scores = train.stream_scores(functools.partial(evaluate, state["params"]), stream,
+                                 jax.device_put)
+    examples = len(stream.source) - len(stream.source) % jax.process_count()
+    source, location = (("prepared", os.path.abspath(config.data.dir)) if spec.stored_side
+                        else ("tfds", spec.tfds_name))
+  else:
+    dataset = data.load(config.data, ("test",))
+    images, labels = (jax.device_put(a) for a in dataset.split("test"))
+    scores = jax.device_get(steps.make_evaluate(task, min(config.eval_batch_size, len(labels)))(
+        state["params"], images, labels))
+    examples, source, location = len(labels), dataset.source, dataset.location
   record = {"step": step, "test_accuracy": float(scores["accuracy"]),
             **({"test_top5_accuracy": float(scores["top5_accuracy"])}
                if "top5_accuracy" in scores else {}),
-            "test_loss": float(scores["loss"]), "test_examples": int(len(labels)),
-            "data": spec.name, "source": dataset.source, "location": dataset.location,
+            "test_loss": float(scores["loss"]), "test_examples": int(examples),
+            "data": spec.name, "source": source, "location": location,
+            "patches": "ten" if task.ten_crop else ("centre" if task.crop else "whole"),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
   with open(os.path.join(workdir, "evaluations.jsonl"), "a") as f:
     f.write(json.dumps(record) + "\n")
@@ -68,7 +83,8 @@ def main(argv):
   top5 = (f", top-5 error {100 * (1 - r['test_top5_accuracy']):.2f}%"
           if "test_top5_accuracy" in r else "")
   print(f"test accuracy {r['test_accuracy']:.4f} (error {100 * (1 - r['test_accuracy']):.2f}%"
-        f"{top5}, loss {r['test_loss']:.4f}) on {r['test_examples']} {r['data']} test images from "
+        f"{top5}, loss {r['test_loss']:.4f}) on {r['test_examples']} {r['data']} test images"
+        f"{' (ten patches each)' if r['patches'] == 'ten' else ''} from "
         f"{r['source']} ({r['location']}); checkpoint at step {r['step']}", flush=True)
 
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from lenet_jax import losses, models
-from lenet_jax.data import preprocess
+from lenet_jax.data import crops, preprocess
 
 
 class Task:
@@ -26,6 +26,9 @@ class Task:
     self.loss_fn = losses.for_model(config.model)
     self.normalization = config.data.normalization
     self.pca_lighting = spec.streamed and bool(config.data.get("pca_lighting"))
+    # A prepared set's fixed-size images are cropped here, on the device.
+    self.crop = self.input_shape[0] if spec.stored_side else None
+    self.ten_crop = bool(self.crop and config.get("eval", {}).get("ten_crop", False))
     distort = config.get("distortions")
     self.distortion_ranges = None
     if distort is not None and distort.enabled and distort.get("protocol", "online") == "online":
@@ -73,6 +76,11 @@ class Task:
     """(prepared images, the key left for the model): training draws distortions and
     colour augmentation first."""
     distortion_key = lighting_key = None
+    if self.crop is not None and train:
+      crop_key, rngs = jax.random.split(rngs)
+      images = crops.random_crop_flip(crop_key, images, self.crop)
+    elif self.crop is not None:
+      images = crops.center_crop(images, self.crop)
     if train and self.distortion_ranges is not None:
       distortion_key, rngs = jax.random.split(rngs)
     if train and self.pca_lighting:
@@ -94,8 +102,19 @@ class Task:
     return loss, jnp.sum(jnp.argmax(logits, -1) == labels), grads
 
   def logits(self, params, images, *, train=False, rngs=None):
+    if self.ten_crop and not train:
+      return self._ten_crop_log_probs(params, images)
     x, rngs = self._inputs(images, train, rngs)
     return self.model(params)(x, train=train, rngs=rngs)
+
+  def _ten_crop_log_probs(self, params, images):
+    """Log of the softmax averaged over the paper's ten patches (section 4.1): used as
+    logits, its argmax, top-5 and cross-entropy are those of the averaged prediction."""
+    patches = crops.ten_crops(images, self.crop)
+    flat = patches.reshape((-1,) + patches.shape[2:])
+    logits = self.model(params)(self.prepare(flat), train=False)
+    log_probs = jax.nn.log_softmax(logits.reshape(patches.shape[:2] + logits.shape[1:]), axis=-1)
+    return jax.scipy.special.logsumexp(log_probs, axis=0) - jnp.log(patches.shape[0])
 
 
 def init_state(task, tx, params=None):

@@ -21,7 +21,7 @@ from absl import logging
 from lenet_jax import (checkpoint, data, metrics, optimizers, parallel, preemption, run_record,
                        steps, summary, validation)
 from lenet_jax import task as task_lib
-from lenet_jax.data import streaming
+from lenet_jax.data import prepared, streaming
 from lenet_jax.errors import ConfigError, UserError
 
 
@@ -95,14 +95,7 @@ class Run:
     """{loss, accuracy} on the whole test split."""
     if self.streams is None:
       return jax.device_get(self.evaluate(params, self.test_images, self.test_labels))
-    place_all = parallel.gathered(place)
-    sums, count = {}, 0
-    for images, labels in self.streams[1].epoch(0):
-      n = len(labels) * jax.process_count()
-      scores = jax.device_get(self.evaluate(params, place_all(images), place_all(labels)))
-      sums = {k: sums.get(k, 0.0) + float(v) * n for k, v in scores.items()}
-      count += n
-    return {k: v / count for k, v in sums.items()}
+    return stream_scores(functools.partial(self.evaluate, params), self.streams[1], place)
 
 
 def prepare(config, workdir: str, place=jax.device_put) -> Run:
@@ -116,8 +109,10 @@ def prepare(config, workdir: str, place=jax.device_put) -> Run:
     if config.optimizer == "sdlm":
       raise ConfigError("optimizer", "sdlm", f"SDLM needs a resident dataset, {spec.name} is "
                         "streamed; use sgd, adam or adamw")
-    streams = streaming.streams(config, spec)
-    dataset = data.Dataset(spec=spec, source="tfds", location=spec.tfds_name, splits={})
+    streams = open_streams(config, spec)
+    dataset = data.Dataset(spec=spec, source="prepared" if spec.stored_side else "tfds",
+                           location=(os.path.abspath(config.data.dir) if spec.stored_side
+                                     else spec.tfds_name), splits={})
   else:
     streams, dataset = None, data.load(config.data, ("train", "test"))
   task = task_lib.Task(config, spec)
@@ -144,6 +139,31 @@ def prepare(config, workdir: str, place=jax.device_put) -> Run:
              evaluate=steps.make_evaluate(task, eval_batch),
              learning_rate=optimizers.schedule(config, steps_per_epoch), streams=streams,
              changed=changed, **arrays)
+
+
+def open_streams(config, spec):
+  """(training stream, test stream) of a dataset read batch by batch: a prepared set
+  (`lenet_jax.data.prepared`) or JPEGs streamed from TFDS (`lenet_jax.data.streaming`)."""
+  if spec.stored_side:
+    return prepared.streams(config, spec)
+  if config.data.source == "folder":
+    raise UserError("an image folder is not read during training: prepare it once with "
+                    "python -m lenet_jax.prepare --config.data.source=folder --out=DIR, then "
+                    "train with --config.data.source=prepared --config.data.dir=DIR")
+  return streaming.streams(config, spec)
+
+
+def stream_scores(evaluate, stream, place) -> dict:
+  """{loss, accuracy[, top5_accuracy]} of `evaluate` over every batch of a test stream,
+  each process scoring its rows of each batch."""
+  place_all = parallel.gathered(place)
+  sums, count = {}, 0
+  for images, labels in stream.epoch(0):
+    n = len(labels) * jax.process_count()
+    scores = jax.device_get(evaluate(place_all(images), place_all(labels)))
+    sums = {k: sums.get(k, 0.0) + float(v) * n for k, v in scores.items()}
+    count += n
+  return {k: v / count for k, v in sums.items()}
 
 
 def fixed_distortions(config) -> bool:

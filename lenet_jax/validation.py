@@ -15,7 +15,8 @@ def validate(config) -> data.DatasetSpec:
   check_int("steps_per_scan", config.steps_per_scan, minimum=0)
   check_int("checkpoint_keep", config.checkpoint_keep)
   check_int("seed", config.seed, minimum=0)
-  for key in ("nesterov", "log_step_losses", "debug_nans", "distortions.enabled"):
+  for key in ("nesterov", "log_step_losses", "debug_nans", "distortions.enabled",
+              "eval.ten_crop"):
     value = _get(config, key)
     if value is not None and not isinstance(value, bool):
       raise ConfigError(key, value, "must be True or False")
@@ -37,6 +38,9 @@ def validate(config) -> data.DatasetSpec:
     check_int("data.resize", config.data.resize, minimum=32)
     check_int("data.channels", config.data.channels)
   spec = data.validate(config.data)
+  if _get(config, "eval.ten_crop") and not spec.stored_side:
+    raise ConfigError("eval.ten_crop", True, "the ten patches are taken from a prepared set's "
+                      "256x256 images: use --config.data.source=prepared")
   models.validate(config.model, spec.num_classes)
   optimizers.validate(config)
   parallel.validate(config)

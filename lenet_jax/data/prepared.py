@@ -1,0 +1,168 @@
+"""Reading a prepared set (`lenet_jax.prepare`, `lenet_jax.data.preparation`): raw
+uint8 256x256x3 images in memory-mapped shards, read at random by grain, one batch
+per read, with no decoding.
+
+Each process reads only its rows of each global batch. The batches of epoch e are a
+function of (seed, e) alone, so a run resumed mid-epoch reads the same batches as
+one that was not stopped. The host ships the fixed-size images as they are stored;
+the device crops them (random 227x227 patch and flip for training, the centre or the
+paper's ten patches for evaluation: `lenet_jax.data.crops`).
+"""
+
+import json
+import os
+
+import numpy as np
+
+from lenet_jax.data import preparation
+from lenet_jax.errors import UserError
+
+# grain reads this many batches ahead, in this many threads (a batch is one gather
+# from the memory maps, so a few threads keep the device fed).
+READ_THREADS = 4
+READ_AHEAD = 4
+
+
+def read_manifest(directory: str) -> dict:
+  """The manifest of a finished preparation in `directory`; one UserError line otherwise."""
+  if not directory:
+    raise UserError("config.data.source='prepared' needs --config.data.dir=DIR, a directory made "
+                    "by python -m lenet_jax.prepare")
+  path = os.path.join(directory, preparation.MANIFEST)
+  if not os.path.isfile(path):
+    unfinished = os.path.isfile(os.path.join(directory, preparation.PLAN))
+    raise UserError(
+        f"config.data.dir={directory!r} holds no finished prepared set (no {preparation.MANIFEST})"
+        + ("; its preparation was stopped: run the same lenet_jax.prepare command to finish it"
+           if unfinished else "; make one with python -m lenet_jax.prepare --out=DIR"))
+  try:
+    with open(path) as f:
+      manifest = json.load(f)
+    if manifest.get("format") != preparation.FORMAT:
+      raise ValueError(f"format {manifest.get('format')!r}, expected {preparation.FORMAT!r}")
+  except (OSError, ValueError) as e:
+    raise UserError(f"{path} cannot be read ({e}); prepare the set again") from None
+  return manifest
+
+
+class PreparedSplit:
+  """One split of a prepared set: `len`, `[i]` -> {'image', 'label'} (grain's
+  random-access protocol) and `read(indices)`, a whole batch in one gather."""
+
+  def __init__(self, directory: str, split: str, manifest: dict | None = None):
+    manifest = manifest or read_manifest(directory)
+    if split not in manifest["splits"]:
+      raise UserError(f"the prepared set in {directory} has no split {split!r} (it has "
+                      f"{', '.join(manifest['splits'])})")
+    self.shape = tuple(manifest["image_shape"])
+    counts = manifest["splits"][split]["shards"]
+    self.images, labels = [], []
+    for index, count in enumerate(counts):
+      stem = os.path.join(directory, split, f"shard-{index:05d}")
+      if count == 0:
+        continue
+      try:
+        size = os.path.getsize(stem + ".images")
+        if size != count * int(np.prod(self.shape)):
+          raise OSError(f"{size:,} bytes, expected {count * int(np.prod(self.shape)):,}")
+        self.images.append(np.memmap(stem + ".images", np.uint8, "r",
+                                     shape=(count,) + self.shape))
+        labels.append(np.fromfile(stem + ".labels", "<i4"))
+        if len(labels[-1]) != count:
+          raise OSError(f"{len(labels[-1])} labels, expected {count}")
+      except OSError as e:
+        raise UserError(f"{stem}.images/.labels of the prepared set cannot be read ({e}); "
+                        "prepare the set again") from None
+    self.labels = np.concatenate(labels).astype(np.int32) if labels else np.zeros(0, np.int32)
+    self.ends = np.cumsum([len(m) for m in self.images])
+    self.starts = self.ends - np.asarray([len(m) for m in self.images], int)
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+  def __getitem__(self, i: int) -> dict:
+    shard = int(np.searchsorted(self.ends, i, side="right"))
+    return {"image": np.asarray(self.images[shard][i - self.starts[shard]]),
+            "label": self.labels[i]}
+
+  def read(self, indices) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 images [n, side, side, 3], int32 labels [n]) of `indices`, in that order."""
+    indices = np.asarray(indices, np.int64)
+    out = np.empty((len(indices),) + self.shape, np.uint8)
+    shards = np.searchsorted(self.ends, indices, side="right")
+    for shard in np.unique(shards):
+      rows = np.nonzero(shards == shard)[0]
+      out[rows] = self.images[shard][indices[rows] - self.starts[shard]]
+    return out, self.labels[indices]
+
+
+class PreparedStream:
+  """Batches of one prepared split, with `streaming.Stream`'s contract: `epoch(e, skip)`
+  yields (uint8 images [B/P, side, side, 3], int32 labels [B/P]) for this process's
+  rows of each global batch B (P processes); `num_batches`, `batch_size` (this
+  process's rows), `source`.
+
+  Training batches are full and drawn from a permutation of the split seeded by
+  (seed, epoch); evaluation batches cover the split once (less its last n mod P
+  images, as the streamed input).
+  """
+
+  def __init__(self, source: PreparedSplit, batch_size: int, train: bool, seed: int,
+               process_index: int = 0, process_count: int = 1, threads: int = READ_THREADS,
+               prefetch: int = READ_AHEAD):
+    self.source, self.train, self.seed = source, train, seed
+    self.batch_size = batch_size // process_count
+    self.process = (process_index, process_count)
+    self.threads, self.prefetch = threads, prefetch
+    self._orders = {}
+    n = len(source)
+    if train:
+      self.num_batches = n // (self.batch_size * process_count)
+    else:
+      self.num_batches = -(-(n // process_count) // self.batch_size)
+
+  def rows(self, epoch: int, batch: int) -> np.ndarray:
+    """The split's indices that are this process's rows of batch `batch` of `epoch`."""
+    index, count = self.process
+    b = self.batch_size
+    if self.train:
+      order = self._order(epoch)
+      mine = order[(batch * count + index) * b:(batch * count + index + 1) * b]
+      return np.sort(mine)  # in file order: the batch is a set, reading it is faster sorted
+    local = np.arange(index, len(self.source) - len(self.source) % count, count)
+    return local[batch * b:(batch + 1) * b]
+
+  def _order(self, epoch: int) -> np.ndarray:
+    """The epoch's permutation of the split, made once per epoch (grain's threads share it)."""
+    if self._orders.get("epoch") != epoch:
+      order = np.random.default_rng([self.seed, epoch]).permutation(len(self.source))
+      self._orders = {"epoch": epoch, "order": order}
+    return self._orders["order"]
+
+  def _batch(self, epoch: int, batch: int):
+    return self.source.read(self.rows(epoch, batch))
+
+  def epoch(self, epoch: int, skip: int = 0):
+    import grain
+    ds = grain.MapDataset.range(skip, self.num_batches).map(lambda b: self._batch(epoch, b))
+    return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=self.threads,
+                                                     prefetch_buffer_size=self.prefetch)))
+
+
+def streams(config, spec):
+  """(training PreparedStream, test PreparedStream) of the prepared set in config.data.dir."""
+  import jax
+  directory = config.data.get("dir")
+  manifest = read_manifest(directory)
+  train_split, test_split = spec.splits
+  kwargs = dict(seed=config.seed, process_index=jax.process_index(),
+                process_count=jax.process_count())
+  train = PreparedStream(PreparedSplit(directory, train_split, manifest), config.batch_size,
+                         train=True, **kwargs)
+  test = PreparedStream(PreparedSplit(directory, test_split, manifest), config.eval_batch_size,
+                        train=False, **kwargs)
+  if train.num_batches == 0:
+    raise UserError(f"the prepared {train_split} split in {directory} has {len(train.source)} "
+                    f"images, fewer than one batch of {config.batch_size}; lower "
+                    "config.batch_size")
+  return train, test

@@ -1,0 +1,243 @@
+"""The prepared set: made once from an image folder or TFDS, read at random, cropped on
+the device, trained and evaluated from."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import ROOT, override
+from lenet_jax import data, evaluate, train
+from lenet_jax.data import crops, preparation, prepared
+from lenet_jax.errors import UserError
+from lenet_jax.preemption import StopRequested
+
+
+def _save(path, array, **kwargs):
+  from PIL import Image
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  Image.fromarray(array).save(path, **kwargs)
+
+
+def make_tree(root, per_class=3, size=(90, 120), seed=0, bad=True, classes="abc"):
+  """train/ and val/ with classes a, b, c; the oddities ImageNet has; one truncated file."""
+  rng = np.random.default_rng(seed)
+  from PIL import Image
+  for split in ("train", "val"):
+    for c in classes:
+      for i in range(per_class):
+        _save(f"{root}/{split}/{c}/{i}.JPEG",
+              rng.integers(0, 256, size + (3,), np.uint8), quality=95)
+  grey = rng.integers(0, 256, size, np.uint8)
+  _save(f"{root}/train/a/grey.JPEG", grey)
+  _save(f"{root}/train/b/cmyk.JPEG", rng.integers(0, 256, size + (3,), np.uint8))
+  with Image.open(f"{root}/train/b/cmyk.JPEG") as im:
+    im.convert("CMYK").save(f"{root}/train/b/cmyk.JPEG", format="JPEG")
+  # ImageNet's n02105855_2933.JPEG is a PNG.
+  _save(f"{root}/train/{classes[-1]}/png.JPEG", rng.integers(0, 256, size + (3,), np.uint8), format="PNG")
+  if bad:
+    whole = open(f"{root}/train/a/0.JPEG", "rb").read()
+    open(f"{root}/train/a/truncated.JPEG", "wb").write(whole[:len(whole) // 2])
+
+
+def folder_config(tree, **overrides):
+  from configs import alexnet
+  config = alexnet.get_config("data=imagenette,runlocal=True")
+  return override(config, **{"data.source": "folder", "data.dir": str(tree),
+                             "data.on_bad_image": "skip", "data.shard_size": 4, **overrides})
+
+
+def prepare(config, out, workers=1):
+  spec = data.validate(config.data)
+  return preparation.prepare(config.data, spec, str(out), "test", workers=workers)
+
+
+def tree_digest(out):
+  digest = {}
+  for base, _, files in os.walk(out):
+    for name in sorted(files):
+      path = os.path.join(base, name)
+      digest[os.path.relpath(path, out)] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+  return digest
+
+
+def test_folder_tree_with_imagenet_oddities(tmp_path):
+  make_tree(tmp_path / "tree")
+  manifest = prepare(folder_config(tmp_path / "tree"), tmp_path / "out")
+  assert manifest["classes"] == ["a", "b", "c"] and manifest["image_shape"] == [256, 256, 3]
+  train_split = manifest["splits"]["train"]
+  # 9 plain + grey + CMYK + PNG named .JPEG; the truncated file named and left out.
+  assert train_split["size"] == 12 and manifest["splits"]["validation"]["size"] == 9
+  assert [s[0] for s in train_split["skipped"]] == [str(tmp_path / "tree/train/a/truncated.JPEG")]
+  assert "truncated" in train_split["skipped"][0][1]
+  split = prepared.PreparedSplit(str(tmp_path / "out"), "train")
+  images, labels = split.read(np.arange(len(split)))
+  assert images.shape == (12, 256, 256, 3) and images.dtype == np.uint8
+  np.testing.assert_array_equal(labels, [0] * 4 + [1] * 4 + [2] * 4)  # sorted class, then file
+  # grey.JPEG (label 0, after 0-2.JPEG; truncated skipped) became RGB with equal channels.
+  grey = images[3].astype(int)
+  assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
+  with pytest.raises(UserError, match=r"truncated\.JPEG cannot be read.*on_bad_image=skip"):
+    prepare(folder_config(tmp_path / "tree", **{"data.on_bad_image": "stop"}), tmp_path / "o2")
+
+
+def test_fixed_size_is_the_central_256_patch_of_the_shorter_side_resize():
+  rows = np.arange(300)[:, None, None] * np.ones((1, 256, 3))
+  image = np.clip(rows, 0, 255).astype(np.uint8)  # 300 x 256: already 256 on the short side
+  out = preparation.fixed_size(image, 256)
+  np.testing.assert_array_equal(out, image[22:278])  # (300 - 256) // 2 = 22 rows off the top
+  wide = preparation.fixed_size(np.zeros((128, 512, 3), np.uint8), 256)
+  assert wide.shape == (256, 256, 3)
+
+
+def test_a_killed_preparation_continues_to_byte_identical_output(tmp_path):
+  make_tree(tmp_path / "tree", per_class=4, size=(400, 500), bad=False)
+  config = folder_config(tmp_path / "tree", **{"data.shard_size": 1})
+  prepare(config, tmp_path / "whole")
+  # A kill leaves finished shards, a shard with no .json and .tmp files: made again.
+  prepare(config, tmp_path / "cut")
+  os.remove(tmp_path / "cut/manifest.json")
+  os.remove(tmp_path / "cut/train/shard-00003.json")
+  with open(tmp_path / "cut/train/shard-00005.images", "r+b") as f:
+    f.truncate(1000)  # torn write of a shard whose .json survived
+  open(tmp_path / "cut/train/shard-00006.images.tmp", "wb").write(b"partial")
+  assert preparation.finished(preparation.Job(str(tmp_path / "cut"), "train", 5, "folder", (),
+                                              256, "stop")) is None
+  prepare(config, tmp_path / "cut")  # in this process: the command test below forks workers
+  for leftover in (tmp_path / "cut/train").glob("*.tmp"):
+    leftover.unlink()  # a .tmp beside a finished shard is never read
+  assert tree_digest(tmp_path / "cut") == tree_digest(tmp_path / "whole")
+  # A real SIGKILL of the command, then the same command again.
+  out = tmp_path / "killed"
+  command = [sys.executable, "-m", "lenet_jax.prepare",
+             "--config=configs/alexnet.py:data=imagenette", "--config.data.source=folder",
+             f"--config.data.dir={tmp_path / 'tree'}", "--config.data.shard_size=1",
+             "--config.data.prepare_workers=2", f"--out={out}"]
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, start_new_session=True)
+  deadline = time.time() + 60
+  while not list(out.glob("train/*.json")) and time.time() < deadline and proc.poll() is None:
+    time.sleep(0.005)
+  os.killpg(proc.pid, signal.SIGKILL)  # the command and its workers, as a scheduler would
+  proc.wait()
+  finished_before = len(list(out.glob("*/*.json")))
+  rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+  assert rerun.returncode == 0, rerun.stderr
+  assert finished_before < 24  # the kill came before the end
+  whole = tree_digest(tmp_path / "whole")
+  again = {k: v for k, v in tree_digest(out).items() if not k.endswith(".tmp")}
+  whole.pop("manifest.json"), again.pop("manifest.json")  # their commands differ
+  assert again == whole
+
+
+def test_refusals_each_in_one_line(tmp_path, monkeypatch):
+  make_tree(tmp_path / "tree", bad=False)
+  config = folder_config(tmp_path / "tree")
+  (tmp_path / "full").mkdir()
+  (tmp_path / "full/mine.txt").write_text("a user's file")
+  with pytest.raises(UserError, match="not empty and holds no preparation"):
+    prepare(config, tmp_path / "full")
+  assert (tmp_path / "full/mine.txt").read_text() == "a user's file"
+  import shutil
+  monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**6, 10**6, 1000))
+  with pytest.raises(UserError, match=r"needs 0\.0 GB more in .* GB is free"):
+    prepare(config, tmp_path / "new")
+  assert not (tmp_path / "new").exists()
+  monkeypatch.undo()
+  prepare(config, tmp_path / "out")
+  other = folder_config(tmp_path / "tree", **{"data.shorter_side": 240})
+  with pytest.raises(UserError, match="holds a preparation of other input"):
+    prepare(other, tmp_path / "out")
+  with pytest.raises(UserError, match="no finished prepared set"):
+    prepared.read_manifest(str(tmp_path / "tree"))
+
+
+def test_tfds_source_through_mock_data(tmp_path):
+  import tensorflow_datasets as tfds
+  from configs import alexnet
+  config = alexnet.get_config("data=imagenette,runlocal=True")
+  config = override(config, **{"data.source": "tfds", "data.shard_size": 4})
+  with tfds.testing.mock_data(num_examples=6, policy=tfds.testing.MockPolicy.USE_CODE):
+    manifest = prepare(config, tmp_path / "out")
+  assert manifest["splits"]["train"]["size"] == 6 and len(manifest["classes"]) == 10
+  assert manifest["classes"][0] == "n01440764"
+  images, labels = prepared.PreparedSplit(str(tmp_path / "out"), "validation").read(range(6))
+  assert images.shape == (6, 256, 256, 3) and labels.dtype == np.int32
+
+
+def test_device_crops_on_an_image_of_known_pixels():
+  # Pixel (r, c) holds r in channel 0 and c in channel 1.
+  r, c = np.meshgrid(np.arange(8), np.arange(8), indexing="ij")
+  image = np.stack([r, c, np.zeros_like(r)], -1).astype(np.float32)[None].repeat(64, 0)
+  out = np.asarray(crops.random_crop_flip(jax.random.key(0), jnp.asarray(image), 5))
+  flips = 0
+  for patch in out:
+    top, rows = patch[0, 0, 0], patch[:, 0, 0]
+    np.testing.assert_array_equal(rows, top + np.arange(5))
+    cols = patch[0, :, 1]
+    flipped = cols[0] > cols[-1]
+    left = cols.min()
+    np.testing.assert_array_equal(cols, (left + np.arange(5))[::-1] if flipped else
+                                  left + np.arange(5))
+    flips += flipped
+    assert 0 <= top <= 3 and 0 <= left <= 3
+  assert 16 < flips < 48
+  np.testing.assert_array_equal(crops.center_crop(image, 5)[0, :, 0, 0], 1 + np.arange(5))
+  ten = np.asarray(crops.ten_crops(jnp.asarray(image[:2]), 5))
+  assert ten.shape == (10, 2, 5, 5, 3)
+  corners = [(0, 0), (0, 3), (3, 0), (3, 3), (1, 1)]
+  for i, (top, left) in enumerate(corners):
+    assert (ten[i, 0, 0, 0, 0], ten[i, 0, 0, 0, 1]) == (top, left)
+    np.testing.assert_array_equal(ten[i + 5], ten[i][:, :, ::-1])
+
+
+def test_streams_read_disjoint_rows_per_process_and_resume_mid_epoch(tmp_path):
+  make_tree(tmp_path / "tree", per_class=6, size=(40, 40), bad=False)
+  prepare(folder_config(tmp_path / "tree"), tmp_path / "out")
+  split = prepared.PreparedSplit(str(tmp_path / "out"), "train")  # 21 images
+  whole = prepared.PreparedStream(split, 6, train=True, seed=3)
+  halves = [prepared.PreparedStream(split, 6, train=True, seed=3, process_index=p,
+                                    process_count=2) for p in (0, 1)]
+  assert whole.num_batches == halves[0].num_batches == 3
+  for b in range(3):
+    rows = [h.rows(2, b) for h in halves]
+    assert not set(rows[0]) & set(rows[1]) and len(rows[0]) == 3
+    assert sorted(np.concatenate(rows)) == sorted(whole.rows(2, b))
+  every = [r for b in range(3) for r in whole.rows(1, b)]
+  assert len(set(every)) == 18  # an epoch draws without replacement
+  assert not np.array_equal(whole.rows(1, 0), whole.rows(2, 0))  # reshuffled each epoch
+  full = list(whole.epoch(1))
+  resumed = list(whole.epoch(1, skip=2))
+  np.testing.assert_array_equal(resumed[0][0], full[2][0])
+  np.testing.assert_array_equal(resumed[0][1], full[2][1])
+  test = [prepared.PreparedStream(split, 8, train=False, seed=0, process_index=p,
+                                  process_count=2) for p in (0, 1)]
+  seen = [r for t in test for b in range(t.num_batches) for r in t.rows(0, b)]
+  assert sorted(seen) == list(range(20))  # 21 less 21 mod 2
+
+
+def test_alexnet_trains_and_evaluates_from_a_prepared_set(tmp_path):
+  make_tree(tmp_path / "tree", per_class=4, bad=False, classes="ab")
+  prepare(folder_config(tmp_path / "tree"), tmp_path / "out")
+  from configs import alexnet
+  config = override(alexnet.get_config("data=imagenette,runlocal=True"),
+                    **{"data.source": "prepared", "data.dir": str(tmp_path / "out"),
+                       "batch_size": 4, "eval_batch_size": 4, "num_epochs": 1})
+  result = train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert result["data_source"] == "prepared" and result["epochs"] == 1
+  record = json.loads((tmp_path / "run/metrics.jsonl").read_text().splitlines()[0])
+  assert record["step"] == 2  # 8 + grey + CMYK + PNG: 11 training images, batch 4
+  centre = evaluate.evaluate_run(config, str(tmp_path / "run"))
+  assert centre["test_examples"] == 8 and centre["patches"] == "centre"
+  np.testing.assert_allclose(centre["test_loss"], record["test_loss"], rtol=1e-5)
+  ten = evaluate.evaluate_run(override(config, **{"eval.ten_crop": True}), str(tmp_path / "run"))
+  assert ten["patches"] == "ten" and ten["test_loss"] != centre["test_loss"]
