@@ -6,6 +6,12 @@ r"""Runs a sweep defined in a config file: every cell, several seeds trained tog
 Re-running the same command skips finished cells and resumes an interrupted one.
 Writes results.csv, results.md, test_error.png and curves.png into --workdir and
 prints the markdown table.
+
+Several workers can share one --workdir, on one machine or many: each takes a shard
+(`--shard=I/N`, by default SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set), claims
+a cell before training it so that no two train the same one, and takes over a cell
+whose worker died. The worker that finds every cell finished writes the results;
+`--collect` writes them from the finished cells at any time and names the others.
 """
 
 import os
@@ -34,6 +40,17 @@ _SEED_DEVICES = flags.DEFINE_integer(
     "2 each); 1 trains them on one device.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where the sweep goes; default "
                                "runs/<config>-<sweep>, so the same command resumes it.")
+_SHARD = flags.DEFINE_string(
+    "shard", None, "I/N: train only cells k with k mod N = I (counted from 0), in a --workdir "
+    "shared with the other shards' workers. Default: $SLURM_ARRAY_TASK_ID/"
+    "$SLURM_ARRAY_TASK_COUNT when both are set, else 0/1 (every cell).")
+_COLLECT = flags.DEFINE_bool(
+    "collect", False, "Train nothing: write results.csv, results.md and the plots from the "
+    "finished cells in --workdir, and name the unfinished ones.")
+_CLAIM_TIMEOUT = flags.DEFINE_float(
+    "claim_timeout_s", 300.0, "A cell claimed by a worker on another host whose claim has not "
+    "been refreshed for this long is taken over (on the same host a dead process is seen at "
+    "once).")
 
 
 @exit_on_user_error
@@ -47,13 +64,23 @@ def main(argv):
   cells = sweeps.load(config_arg, _SWEEP.value)
   name = os.path.splitext(os.path.basename(config_arg.split(":")[0]))[0]
   workdir = _WORKDIR.value or os.path.join("runs", f"{name}-{_SWEEP.value}")
-  rows = runner.run_sweep(_CONFIG.value, cells, workdir, _SEEDS.value,
-                          shared_order=_ORDER.value == "shared",
-                          checkpoint_secs=_CHECKPOINT_SECS.value,
-                          seed_devices=_SEED_DEVICES.value)
+  if _COLLECT.value:
+    rows, missing = runner.write_collected(cells, workdir)
+  else:
+    rows = runner.run_sweep(_CONFIG.value, cells, workdir, _SEEDS.value,
+                            shared_order=_ORDER.value == "shared",
+                            checkpoint_secs=_CHECKPOINT_SECS.value,
+                            seed_devices=_SEED_DEVICES.value,
+                            shard=runner.parse_shard(_SHARD.value),
+                            claim_timeout_s=_CLAIM_TIMEOUT.value)
+    missing = []
+  if rows is None:
+    return
   print()
   print(runner.results_lib.markdown(rows))
-  print(f"wrote {workdir}/results.csv, results.md, test_error.png, curves.png", flush=True)
+  print(f"wrote {workdir}/results.csv, results_seeds.csv, results.md, test_error.png, curves.png"
+        + (f" from {len(rows)} finished cells; unfinished: {'; '.join(missing)}" if missing
+           else ""), flush=True)
 
 
 if __name__ == "__main__":

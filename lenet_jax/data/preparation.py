@@ -249,14 +249,14 @@ class Progress:
 
   def __init__(self, total: int, done: int, every: float = 2.0, stream=sys.stderr):
     self.total, self.done, self.every, self.stream = total, done, every, stream
-    self.start_done, self.t0, self.last = done, time.perf_counter(), 0.0
+    self.start_done, self.t0, self.last, self.shown = done, time.perf_counter(), 0.0, None
 
   def update(self, images: int, final: bool = False) -> None:
     self.done += images
     now = time.perf_counter()
-    if not final and now - self.last < self.every:
+    if (not final and now - self.last < self.every) or (final and self.shown == self.done):
       return
-    self.last = now
+    self.last, self.shown = now, self.done
     rate = (self.done - self.start_done) / max(now - self.t0, 1e-9)
     left = (self.total - self.done) / rate if rate > 0 else float("inf")
     eta = time.strftime("%H:%M:%S", time.gmtime(left)) if np.isfinite(left) else "?"

@@ -19,7 +19,7 @@ from lenet_jax.errors import UserError
 
 # grain reads this many batches ahead, in this many threads (a batch is one gather
 # from the memory maps, so a few threads keep the device fed).
-READ_THREADS = 4
+READ_THREADS = 2
 READ_AHEAD = 4
 
 
@@ -43,6 +43,16 @@ def read_manifest(directory: str) -> dict:
   except (OSError, ValueError) as e:
     raise UserError(f"{path} cannot be read ({e}); prepare the set again") from None
   return manifest
+
+
+def _aligned(shape, alignment: int = 64) -> np.ndarray:
+  """An uninitialised uint8 array at a 64-byte aligned address: a CPU device takes such
+  a buffer without copying it (measured: 10k -> 1.1M images/s of 256x256x3 put on
+  this 2-core machine's CPU device)."""
+  size = int(np.prod(shape))
+  buffer = np.empty(size + alignment, np.uint8)
+  offset = -buffer.ctypes.data % alignment
+  return buffer[offset:offset + size].reshape(shape)
 
 
 class PreparedSplit:
@@ -88,7 +98,7 @@ class PreparedSplit:
   def read(self, indices) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 images [n, side, side, 3], int32 labels [n]) of `indices`, in that order."""
     indices = np.asarray(indices, np.int64)
-    out = np.empty((len(indices),) + self.shape, np.uint8)
+    out = _aligned((len(indices),) + self.shape)
     shards = np.searchsorted(self.ends, indices, side="right")
     for shard in np.unique(shards):
       rows = np.nonzero(shards == shard)[0]

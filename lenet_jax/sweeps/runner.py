@@ -2,8 +2,14 @@
 
   <workdir>/sweep.json             the cells and seeds this sweep was started with
   <workdir>/<cell>/                one `lenet_jax.sweeps.seeds` run per cell
+  <workdir>/<cell>/claim.json      held by the worker training the cell (`claims`)
   <workdir>/<cell>/result.json     written when the cell is finished: re-running skips it
   <workdir>/results.{csv,md}, test_error.png, curves.png
+
+Several workers may share one workdir, each given a shard I/N of the cells (cell k,
+counted from 0, belongs to shard k mod N): a worker trains the cells of its shard
+that no live worker has claimed, resuming any a dead worker left, and the worker
+that finds every cell finished writes the results (`collect` does it at any time).
 """
 
 import json
@@ -14,6 +20,7 @@ import numpy as np
 
 from lenet_jax import preemption, run_record, sweeps, validation
 from lenet_jax.errors import UserError
+from lenet_jax.sweeps import claims
 from lenet_jax.sweeps import results as results_lib
 from lenet_jax.sweeps import seeds as seeds_lib
 
@@ -30,7 +37,7 @@ def _read_json(path):
 
 
 def _write_json(path, value) -> None:
-  tmp = path + ".tmp"
+  tmp = f"{path}.{os.getpid()}.tmp"  # workers sharing a workdir write their own
   with open(tmp, "w") as f:
     json.dump(value, f, indent=2)
   os.replace(tmp, path)  # a result.json is whole or absent
@@ -89,13 +96,37 @@ def summarize(overrides: dict, out: dict) -> dict:
   }
 
 
+def parse_shard(value: str | None) -> tuple[int, int]:
+  """(I, N) of '--shard=I/N'; unset: SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT, else 0/1."""
+  if not value:
+    task, count = os.environ.get("SLURM_ARRAY_TASK_ID"), os.environ.get("SLURM_ARRAY_TASK_COUNT")
+    if task is None or count is None:
+      return 0, 1
+    value = f"{task}/{count}"
+    where = "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT"
+  else:
+    where = "--shard"
+  try:
+    index, count = (int(v) for v in value.split("/"))
+  except ValueError:
+    raise UserError(f"{where}={value!r}: expected I/N, e.g. 0/4") from None
+  if not 0 <= index < count:
+    raise UserError(f"{where}={value}: I must be in 0..N-1 (arrays numbered from 1: use "
+                    "--shard=$((SLURM_ARRAY_TASK_ID-1))/$SLURM_ARRAY_TASK_COUNT)")
+  return index, count
+
+
 def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = False,
-              checkpoint_secs: float = 0.0, seed_devices: int = 1) -> list:
-  """Trains every cell of `cells` (override dicts) with `num_seeds` seeds; returns the rows.
+              checkpoint_secs: float = 0.0, seed_devices: int = 1, shard=(0, 1),
+              claim_timeout_s: float = 300.0) -> list | None:
+  """Trains the cells of `cells` (override dicts) in `shard` (I, N) with `num_seeds`
+  seeds each; returns every cell's row once all are finished (and writes the
+  results), else None.
 
   Finished cells (those with a result.json for the same overrides and seeds) are
-  skipped and an interrupted one continues from its last checkpoint (written
-  every `checkpoint_secs`, see `seeds.train_seeds`).
+  skipped, cells claimed by a live worker are left to it, and an interrupted one
+  continues from its last checkpoint (written every `checkpoint_secs`, see
+  `seeds.train_seeds`).
   """
   seeds_lib.check_seeds(num_seeds)
   configs = check_cells(config, cells)
@@ -108,16 +139,82 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
                     "--workdir")
   _write_json(os.path.join(workdir, "sweep.json"), dict(setup, cells=_normal(cells)))
 
-  rows, trained_seconds, t_start = [], [], time.perf_counter()
+  index, count = shard
+  label = f"{index}/{count}"
+  trained_seconds, t_start = [], time.perf_counter()
   with preemption.StopSignals() as stop:
     for k, (overrides, cell_config) in enumerate(zip(cells, configs), 1):
+      if (k - 1) % count != index:
+        continue
       stop.check_before(f"cell {k}/{len(cells)}; the finished cells are kept in {workdir}, and "
                         "the same command resumes the sweep")
-      rows.append(_run_cell(k, len(cells), overrides, cell_config, workdir, num_seeds,
-                            shared_order, checkpoint_secs, trained_seconds, t_start,
-                            seed_devices))
+      name = sweeps.cell_name(overrides)
+      directory = os.path.join(workdir, sweeps.cell_dir(overrides))
+      _check_same_config(cell_config, directory, name)
+      if _finished(directory, overrides) is not None:
+        _run_cell(k, len(cells), overrides, cell_config, workdir, num_seeds, shared_order,
+                  checkpoint_secs, trained_seconds, t_start, seed_devices)  # says skipped
+        continue
+      claim, other = claims.acquire(directory, label, claim_timeout_s)
+      if claim is None:
+        print(f"[cell {k}/{len(cells)}] {name}: being trained by {_who(other)}; left to it",
+              flush=True)
+        continue
+      if other is not None:
+        print(f"[cell {k}/{len(cells)}] {name}: taking over from {_who(other)}, which stopped "
+              "without finishing it", flush=True)
+      try:
+        _run_cell(k, len(cells), overrides, cell_config, workdir, num_seeds, shared_order,
+                  checkpoint_secs, trained_seconds, t_start, seed_devices)
+      finally:
+        claim.release()
+  rows, missing = collect(cells, workdir)
+  if missing:
+    print(f"{len(cells) - len(missing)} of {len(cells)} cells finished; left to other workers: "
+          + "; ".join(missing) + f". The last to finish writes the results, or run with "
+          "--collect", flush=True)
+    return None
   results_lib.write(rows, workdir)
   return rows
+
+
+def _who(claim) -> str:
+  if not claim:
+    return "another worker"
+  return f"shard {claim.get('shard', '?')} (pid {claim.get('pid')} on {claim.get('host')})"
+
+
+def _finished(directory: str, overrides: dict):
+  done = _read_json(os.path.join(directory, "result.json"))
+  return done if done is not None and done["overrides"] == _normal(overrides) else None
+
+
+def collect(cells, workdir: str) -> tuple[list, list]:
+  """(rows of the finished cells, descriptions of the unfinished ones)."""
+  rows, missing = [], []
+  for overrides in cells:
+    directory = os.path.join(workdir, sweeps.cell_dir(overrides))
+    done = _finished(directory, overrides)
+    if done is not None:
+      rows.append(done)
+      continue
+    claim = claims.read(directory)
+    state = (f"being trained by {_who(claim)}" if claim is not None else
+             "started, stopped" if os.path.isdir(directory) else "not started")
+    missing.append(f"{sweeps.cell_name(overrides)} ({state})")
+  return rows, missing
+
+
+def write_collected(cells, workdir: str) -> tuple[list, list]:
+  """Writes the results of every finished cell (`--collect`); returns (rows, unfinished)."""
+  rows, missing = collect(cells, workdir)
+  if not rows:
+    raise UserError(f"{workdir} holds no finished cell of this sweep yet")
+  results_lib.write(rows, workdir)
+  if missing:
+    with open(os.path.join(workdir, "results.md"), "a") as f:
+      f.write(f"\n\nUnfinished ({len(missing)} of {len(cells)} cells): {'; '.join(missing)}.\n")
+  return rows, missing
 
 
 def _run_cell(k, n_cells, overrides, cell_config, workdir, num_seeds, shared_order,
