@@ -47,6 +47,7 @@ def main():
   parser.add_argument("--batch", type=int, default=128)
   parser.add_argument("--prepared", type=int, default=0, help="images of a prepared set to make")
   parser.add_argument("--dir", default="/tmp/lenet_jax_input_bench")
+  parser.add_argument("--skip_array_record", action="store_true")
   args = parser.parse_args()
   flags.FLAGS.mark_as_parsed()  # grain's worker processes read absl flags
   prepared_rate = prepared_figures(args) if args.prepared else None
@@ -133,6 +134,8 @@ def prepared_figures(args):
   rate_aug, n = _rate(augmented, lambda b: b.shape[0], jax.block_until_ready)
   print(f"prepared, to the device with its augmentation run there ({jax.devices()[0].platform}):"
         f" {n} images, {rate_aug:,.0f} images/s")
+  if args.skip_array_record:
+    return rate
   rate_ar = array_record_rate(split, args, os.path.join(args.dir, "array_record"))
   print(f"array_record, host batches only (one file, grain ArrayRecordDataSource, shuffle, "
         f"batch): {rate_ar:,.0f} images/s")

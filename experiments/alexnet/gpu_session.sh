@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One GPU session (issue: AlexNet's ablation table and the prepared feed on a GPU):
+# 1. the prepared feed: input_pipeline.py on the GPU host, then AlexNet bf16 batch 256
+#    trained from a prepared set against the synthetic-resident step benchmark;
+# 2. AlexNet's paper_ablations (less the PCA cell, which needs streamed input) on
+#    Fashion-MNIST at 227, 3 seeds, resumable: a second call continues it.
+#
+#   OUT=/tmp/out bash experiments/alexnet/gpu_session.sh   # from the repository root
+#
+# Needs (the GPU image lacks them): .whl/ with ml_collections, tensorboardX, mlxtend,
+# grain, array_record, cloudpickle, etils, portpicker and psutil wheels; .devdata/fashion
+# (Debian's Fashion-MNIST IDX files). Stops starting commands after BUDGET_S seconds.
+set -u
+OUT=${OUT:-/tmp/gpu_session}
+BUDGET_S=${BUDGET_S:-540}
+PART=${PART:-all}
+mkdir -p "$OUT"
+LOG=$OUT/log.txt
+START=$(date +%s)
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl 2>&1 | tail -2
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 LENET_JAX_OFFLINE=1
+
+run() {  # run LIMIT_S LABEL COMMAND...
+  local limit=$1 label=$2; shift 2
+  local left=$(( BUDGET_S - ($(date +%s) - START) ))
+  if (( left < 30 )); then echo "### $label: skipped, budget spent" | tee -a "$LOG"; return; fi
+  echo "### $label ($(( $(date +%s) - START )) s): $*" | tee -a "$LOG"
+  timeout $(( left < limit ? left : limit )) "$@" 2>&1 | grep -v '^[IW][0-9]\{4\} \|^prepare: [0-9,]*/' | tee -a "$LOG"
+}
+
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nproc
+  python3 -c "import jax, flax, optax, grain, numpy; print('jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, 'grain', grain.__version__ if hasattr(grain, '__version__') else '0.2.18', 'numpy', numpy.__version__, jax.devices())"
+} 2>&1 | tee -a "$LOG"
+
+if [[ $PART == all || $PART == feed ]]; then
+  run 150 input_pipeline python3 experiments/alexnet/input_pipeline.py --prepared 20480 --dir /tmp/ib --batch 256 --images 1024 --threads 16 --skip_array_record
+  run 150 prepared_train python3 -m lenet_jax.main --config=configs/alexnet.py:data=imagenette --config.data.source=prepared --config.data.dir=/tmp/ib/prepared --config.model.dtype=bfloat16 --config.batch_size=256 --config.num_epochs=4 --workdir=/tmp/prepared_run
+  cp /tmp/prepared_run/metrics.jsonl "$OUT/prepared_train.metrics.jsonl" 2>/dev/null
+  run 100 synthetic_b256 python3 -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --config.model.dtype=bfloat16 --batch_size=256 --steps=200 --config.steps_per_scan=50
+  run 100 synthetic_b256_single_steps python3 -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --config.model.dtype=bfloat16 --batch_size=256 --steps=200 --config.steps_per_scan=1
+fi
+if [[ $PART == all || $PART == ablations ]]; then
+  run 600 ablations python3 -m lenet_jax.sweep --config=configs/alexnet.py:data=fashion_mnist --sweep=paper_ablations_resident --seeds=3 --workdir=runs/alexnet_ablations --config.data.source=idx --config.data.dir=.devdata/fashion --config.model.dtype=bfloat16 --config.model.init=he --config.num_epochs=5 '--config.piecewise_epochs=(3, 4)' --checkpoint_secs=120
+  (cd runs && find alexnet_ablations \( -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.csv' -o -name '*.png' \) -print0 | tar --null -czf "$OUT/alexnet_ablations.tgz" -T -)
+fi
+echo "### done ($(( $(date +%s) - START )) s)" | tee -a "$LOG"
