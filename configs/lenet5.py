@@ -88,6 +88,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.data.synthetic_classes = 10
 
   config.checkpoint_keep = 3
+  # A run directory whose parameters start this run (fine-tuning): every parameter
+  # whose shape fits is taken (a new class count re-initialises the output layer).
+  config.init_from = ""
   config.debug_nans = False  # True: JAX's NaN checking, to find where a NaN starts (slow)
   config.log_step_losses = False  # True: every step's loss into <workdir>/steps.jsonl
 

@@ -125,3 +125,27 @@ def run(main, require_config: bool = True) -> None:
     if "config" in flags.FLAGS:  # --help lists it beside the command's own flags
       flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS["print_config"])
     app.run(main, flags_parser=_parse_or_exit)
+
+
+def define_config_from_run(argv, workdir_flag) -> None:
+  """For commands that take a run (evaluate, predict): the run's config.json (and its
+  history) becomes --config, so --config.* flags override it; `--help` needs no run."""
+  from ml_collections import config_flags
+
+  from lenet_jax import run_record
+  flags.FLAGS(argv, known_only=True)
+  asks_help = any(a.split("=")[0] in HELP for a in argv[1:])
+  if not workdir_flag.value:
+    if asks_help:
+      return
+    raise UserError("--workdir is required: a run directory")
+  config = run_record.load_config(workdir_flag.value)
+  with flag_errors(argv, config):  # the overrides in argv are applied here
+    config_flags.DEFINE_config_dict("config", config, lock_config=True)
+
+
+def run_on_a_run(main, workdir_flag) -> None:
+  """`run` for a command that takes a run directory: its config becomes --config first."""
+  from lenet_jax.errors import exit_on_user_error
+  exit_on_user_error(define_config_from_run)(list(sys.argv), workdir_flag)
+  run(main, require_config=False)

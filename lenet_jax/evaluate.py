@@ -15,12 +15,10 @@ the data used, to `<workdir>/evaluations.jsonl`. On a prepared set
 import functools
 import json
 import os
-import sys
 import time
 
 import jax
 from absl import app, flags
-from ml_collections import config_flags
 
 from lenet_jax import cli, data, run_record, steps, train, validation
 from lenet_jax.data import preprocess
@@ -88,21 +86,5 @@ def main(argv):
         f"{r['source']} ({r['location']}); checkpoint at step {r['step']}", flush=True)
 
 
-@exit_on_user_error
-def _define_config_from_workdir(argv):
-  """The run's config.json (and its history) becomes --config, so --config.* flags can
-  override it; `--help` needs no run (with --workdir it lists the run's keys too)."""
-  flags.FLAGS(argv, known_only=True)
-  asks_help = any(a.split("=")[0] in cli.HELP for a in argv[1:])
-  if not _WORKDIR.value:
-    if asks_help:
-      return
-    raise UserError("--workdir is required: the run directory to evaluate")
-  config = run_record.load_config(_WORKDIR.value)
-  with cli.flag_errors(argv, config):  # the overrides in argv are applied here
-    config_flags.DEFINE_config_dict("config", config, lock_config=True)
-
-
 if __name__ == "__main__":
-  _define_config_from_workdir(list(sys.argv))
-  cli.run(main, require_config=False)
+  cli.run_on_a_run(main, _WORKDIR)

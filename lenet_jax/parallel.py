@@ -108,6 +108,9 @@ def validate(config) -> None:
     if m != config.model.towers:
       raise ConfigError("parallel.model", m,
                         f"must equal config.model.towers={config.model.towers} (one tower a device)")
+    if config.model.get("lrn", "paper") == "caffe":
+      raise ConfigError("model.lrn", "caffe", "Caffe's LRN windows span both towers' maps, "
+                        "which one tower a device does not see; use parallel.model=1")
   available = jax.device_count()
   if d * m > available:
     raise ConfigError("parallel.data", d, f"a {d}x{m} mesh needs {d * m} devices, "

@@ -47,7 +47,9 @@ class Task:
     return preprocess.prepare(images, self.spec, self.normalization,
                               distortion_key=distortion_key,
                               distortion_ranges=self.distortion_ranges, resize=self.resize,
-                              lighting_key=lighting_key)
+                              lighting_key=lighting_key,
+                              channel_order=self.config.data.get("channel_order", "rgb"),
+                              pixel_mean=tuple(self.config.data.get("pixel_mean", ())))
 
   def curvature_outputs(self, params, images):
     """The outputs SDLM's Gauss-Newton diagonal is taken at (see `curvature_loss`)."""

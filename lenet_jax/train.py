@@ -18,8 +18,8 @@ import numpy as np
 import optax
 from absl import logging
 
-from lenet_jax import (checkpoint, data, metrics, optimizers, parallel, preemption, run_record,
-                       steps, summary, validation)
+from lenet_jax import (checkpoint, data, metrics, optimizers, parallel, preemption, pretrained,
+                       run_record, steps, summary, validation)
 from lenet_jax import task as task_lib
 from lenet_jax.data import prepared, streaming
 from lenet_jax.errors import ConfigError, UserError
@@ -225,7 +225,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
   run = prepare(config, workdir, place)
   task, train_images, train_labels = run.task, run.train_images, run.train_labels
   n_train, steps_per_epoch, tx = run.n_train, run.steps_per_epoch, run.tx
-  state, loss_and_grads = parallel.setup(task, config, task_lib.init_state(task, tx))
+  initial = task_lib.init_state(task, tx)
+  if config.get("init_from") and not os.path.isfile(os.path.join(workdir, run_record.CONFIG)):
+    initial = pretrained.initialize_from(task, tx, initial, config.init_from, say)
+  state, loss_and_grads = parallel.setup(task, config, initial)
   if loss_and_grads is not None:
     d, m = parallel.sizes(config)
     say(f"parallel: {d} data x {m} model devices ({config.parallel.backend}) of "

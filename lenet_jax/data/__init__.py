@@ -79,6 +79,13 @@ def validate(data_config) -> DatasetSpec:
   if spec.streamed and source not in ("auto", "tfds", "prepared", "folder"):
     raise ConfigError("data.source", source, f"{spec.name} is streamed from TFDS or read from a "
                       "prepared set; use 'tfds' or 'prepared'")
+  check_choice("data.channel_order", data_config.get("channel_order", "rgb"), ("rgb", "bgr"))
+  pixel_mean = tuple(data_config.get("pixel_mean", ()))
+  if pixel_mean and (len(pixel_mean) != 3 or not all(
+      isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255
+      for v in pixel_mean)):
+    raise ConfigError("data.pixel_mean", pixel_mean, "three values in 0..255 (the model's "
+                      "channel order), or () for the dataset's mean")
   if data_config.get("on_bad_image", "stop") not in ("stop", "skip"):
     raise ConfigError("data.on_bad_image", data_config.on_bad_image, "choose stop or skip")
   if spec.streamed:
@@ -90,7 +97,7 @@ def validate(data_config) -> DatasetSpec:
       raise ConfigError("data.crop", crop, f"must be <= the stored side, {side}" if spec.stored_side
                         else f"must be <= data.shorter_side={side}")
     for key, minimum in (("threads", 1), ("prefetch", 1), ("workers", 0), ("shard_size", 1),
-                         ("prepare_workers", 0)):
+                         ("prepare_workers", 0), ("read_threads", 1)):
       check_int(f"data.{key}", data_config.get(key, minimum), minimum)
   if source == "embedded" and spec.name != "mnist":
     raise ConfigError("data.source", source, "only mnist has embedded digits")

@@ -28,7 +28,8 @@ def model_input_shape(spec, data_config=None, min_size: int = 32):
 
 
 def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.float32,
-            distortion_key=None, distortion_ranges=None, resize=None, lighting_key=None):
+            distortion_key=None, distortion_ranges=None, resize=None, lighting_key=None,
+            channel_order: str = "rgb", pixel_mean=None):
   """Pads images to at least `min_size` (28x28 digits -> 32x32), or resizes them to
   `resize` = (size, channels), and normalises them.
 
@@ -36,6 +37,8 @@ def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.floa
   `distortion_key`, each image is first given a random affine distortion within
   `distortion_ranges` (see `lenet_jax.data.distortions`); with a `lighting_key`,
   the paper's PCA colour augmentation (`lenet_jax.data.streaming.pca_lighting`).
+  `channel_order='bgr'` reverses RGB images' channels (Caffe's order); `pixel_mean`
+  (0-255, in the model's channel order) replaces the dataset's mean.
   """
   if resize is not None:  # (size, channels): bilinear resize, grey repeated to RGB
     size, channels = resize
@@ -54,11 +57,19 @@ def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.floa
     x = distortions.distort(distortion_key, x, **distortion_ranges)
   if lighting_key is not None:
     x = streaming.pca_lighting(lighting_key, x)
+  if channel_order == "bgr":
+    x = x[..., ::-1]
   if normalization == "paper":
     return PAPER_BACKGROUND + (PAPER_FOREGROUND - PAPER_BACKGROUND) * x
   repeat = x.shape[-1] // len(spec.mean)  # grey statistics for repeated channels
-  mean = jnp.asarray(spec.mean * repeat, dtype).reshape(1, 1, 1, -1)
+  stats_mean = spec.mean * repeat
+  if channel_order == "bgr":
+    stats_mean = stats_mean[::-1]
+  if pixel_mean:
+    stats_mean = tuple(v / 255.0 for v in pixel_mean)
+  mean = jnp.asarray(stats_mean, dtype).reshape(1, 1, 1, -1)
   if normalization == "subtract_mean":  # AlexNet section 2: raw 0-255 values less the mean
     return (x - mean) * 255.0
-  std = jnp.asarray(spec.std * repeat, dtype).reshape(1, 1, 1, -1)
+  std = spec.std * repeat
+  std = jnp.asarray(std[::-1] if channel_order == "bgr" else std, dtype).reshape(1, 1, 1, -1)
   return (x - mean) / std

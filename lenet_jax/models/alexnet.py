@@ -24,7 +24,7 @@ from flax import nnx
 
 from lenet_jax.models import alexnet_ops
 from lenet_jax.models.activations import ACTIVATIONS
-from lenet_jax.models.lrn import lrn
+from lenet_jax.models.lrn import CAFFE, PAPER, lrn
 
 DROPOUT = 0.5
 INITS = ("paper", "caffe", "he")
@@ -33,8 +33,10 @@ INITS = ("paper", "caffe", "he")
 # ('overlapping' 3x3 stride 2, or 'nonoverlapping' 2x2 stride 2: the same output
 # sizes), `dropout` (the rate; 0 turns it off) and `width` (a multiplier on the
 # kernel counts of conv1-conv4; conv5 and the FC layers keep theirs).
-LRNS = ("paper", "none")
+# 'caffe': bvlc_alexnet's (k=1, alpha/n, windows across the towers), for its weights.
+LRNS = ("paper", "none", "caffe")
 POOLINGS = ("overlapping", "nonoverlapping")
+LRN_FORMS = {"paper": PAPER, "caffe": CAFFE}
 # Section 4.2: dropout "in the first two fully-connected layers": fc6's and fc7's
 # outputs (after the ReLU) are dropped, as in Caffe's bvlc_alexnet ('paper').
 # torchvision drops the inputs of fc6 and fc7 instead ('torchvision').
@@ -191,9 +193,14 @@ class AlexNet(nnx.Module):
     self.dropout_placement = dropout_placement
     self.pool = functools.partial(_max_pool, gradient=pool_gradient,
                                   window=3 if pooling == "overlapping" else 2)
-    self.norm = (functools.partial(lrn, accumulate_dtype=None if lrn_dtype == "compute"
-                                   else jnp.float32) if lrn_kind == "paper"
-                 else lambda y, groups=1: y)
+    accumulate = None if lrn_dtype == "compute" else jnp.float32
+    if lrn_kind == "none":
+      self.norm = lambda y, groups=1: y
+    else:
+      form = LRN_FORMS[lrn_kind]
+      norm = functools.partial(lrn, k=form["k"], alpha=form["alpha"], accumulate_dtype=accumulate)
+      # Across the towers, the groups argument (the tower count) is overridden to 1.
+      self.norm = ((lambda y, groups=1: norm(y, groups=1)) if form["across_towers"] else norm)
     self.act = ACTIVATIONS[activation]
     self.dropout = float(dropout)
 

@@ -5,9 +5,17 @@
 with k = 2, n = 5, alpha = 1e-4, beta = 0.75. In the paper's form alpha
 multiplies the plain sum of squares; Caffe (and PyTorch's LocalResponseNorm)
 divide alpha by n, so their alpha = 5e-4 is this alpha = 1e-4.
+
+Caffe's bvlc_alexnet differs (its deploy.prototxt and lrn_layer.cpp): local_size 5,
+alpha 1e-4 divided by the window size, beta 0.75, k left at Caffe's default 1, and
+the window runs over every channel of the blob, across the two groups (`CAFFE`).
 """
 
 import jax.numpy as jnp
+
+# (k, alpha in the paper's form, groups: None keeps the towers apart, 1 spans them).
+PAPER = {"k": 2.0, "alpha": 1e-4, "across_towers": False}
+CAFFE = {"k": 1.0, "alpha": 1e-4 / 5, "across_towers": True}
 
 
 def lrn(x, *, groups: int = 1, k: float = 2.0, n: int = 5, alpha: float = 1e-4,

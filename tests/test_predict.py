@@ -1,0 +1,76 @@
+"""predict: a run on image files (top-5, a layer's activations, nearest neighbours)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, tiny_config
+from lenet_jax import inference, train
+from lenet_jax.data import embedded
+
+
+def test_mnist_style_centres_a_dark_digit_on_a_light_page():
+  page = np.full((120, 90, 3), 255, np.uint8)
+  page[20:80, 50:60] = 0  # a '1' off to the right, dark on white
+  digit = inference.mnist_style(page)[..., 0].astype(float)
+  assert digit.shape == (28, 28) and digit.max() > 200  # bright ink on black
+  rows, cols = np.nonzero(digit > 50)
+  assert rows.max() - rows.min() + 1 <= 20 and cols.max() - cols.min() + 1 <= 20
+  cy, cx = (np.indices(digit.shape) * digit).reshape(2, -1).sum(1) / digit.sum()
+  assert abs(cy - 14) < 1 and abs(cx - 14) < 1  # centred by its centre of mass
+  assert inference.mnist_style(np.full((10, 10, 3), 255, np.uint8)).max() == 0  # blank page
+
+
+def test_nearest_in_chunks_equals_a_full_search():
+  rng = np.random.default_rng(0)
+  pool, query = rng.normal(size=(50, 7)), rng.normal(size=(3, 7))
+  full = np.argsort(((query[:, None] - pool[None]) ** 2).sum(-1), axis=1)[:, :4]
+  chunked = inference.nearest_in_chunks(query, 50, lambda rows: pool[rows], 4, chunk=8)
+  np.testing.assert_array_equal(chunked, full)
+
+
+@pytest.fixture(scope="module")
+def digit_run(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("predict") / "run"
+  config = tiny_config(num_epochs=2)
+  train.train_and_evaluate(config, str(workdir))
+  images, labels = embedded.load(("test",))["test"]
+  paths = []
+  for i in range(3):  # as a user would have them: dark ink on white, larger than 28x28
+    page = Image.fromarray(255 - images[i, ..., 0]).resize((84, 84))
+    paths.append(str(workdir.parent / f"digit{i}.png"))
+    page.save(paths[-1])
+  return workdir, paths, labels[:3]
+
+
+def _predict(*args):
+  return subprocess.run([sys.executable, "-m", "lenet_jax.predict", *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=300,
+                        env=dict(os.environ, JAX_PLATFORMS="cpu"))
+
+
+def test_predict_top5_features_and_neighbours(digit_run, tmp_path):
+  workdir, paths, labels = digit_run
+  result = _predict(f"--workdir={workdir}", *paths)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.strip().splitlines()
+  assert len(lines) == 3 and all(line.count("%") == 5 for line in lines)
+  top1 = [int(line.split(": ")[1].split(" ")[0]) for line in lines]
+  assert sum(t == l for t, l in zip(top1, labels)) >= 2  # a trained run reads the digits
+  result = _predict(f"--workdir={workdir}", "--layer=F6", f"--out={tmp_path}/f6.npy", paths[0])
+  assert result.returncode == 0, result.stderr
+  assert np.load(tmp_path / "f6.npy").shape == (1, 84)
+  result = _predict(f"--workdir={workdir}", "--neighbours=4", f"--out={tmp_path}/nn.png",
+                    *paths[:2])
+  assert result.returncode == 0, result.stderr
+  with Image.open(tmp_path / "nn.png") as png:
+    grid = np.asarray(png.convert("L"))
+  assert grid.shape[0] > 200 and grid.std() > 20  # two rows of five images, not blank
+  bad = _predict(f"--workdir={workdir}", "--layer=fc7", f"--out={tmp_path}/x.npy", paths[0])
+  assert bad.returncode == 1
+  assert bad.stderr.strip().splitlines()[-1] == (
+      "error: --layer=fc7: the model's stages are C1, S2, C3, S4, C5, F6, OUTPUT")
