@@ -20,7 +20,7 @@ train: install
 	$(PY) -m lenet_jax.main --config=configs/lenet5.py
 
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 tests
 
 summary: install
 	$(PY) -m lenet_jax.summary --config=configs/lenet5_1998.py

@@ -12,8 +12,10 @@ the run's config (the training set the neighbours are searched in, for example).
 """
 
 
+import os
+
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from lenet_jax import cli, data, inference, train
 from lenet_jax.errors import UserError, exit_on_user_error
@@ -64,7 +66,7 @@ def main(argv):
         _NEIGHBOURS.value)
     rows = np.unique(best)
     inference.neighbours_png(_OUT.value, images, read(rows), np.searchsorted(rows, best),
-                             titles=paths)
+                             titles=[os.path.basename(p) for p in paths])
     print(f"wrote {_OUT.value}: {_NEIGHBOURS.value} nearest of {count} training images by "
           f"{layer} for each of {len(paths)} images", flush=True)
     return

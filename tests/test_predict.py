@@ -61,9 +61,6 @@ def test_predict_top5_features_and_neighbours(digit_run, tmp_path):
   assert len(lines) == 3 and all(line.count("%") == 5 for line in lines)
   top1 = [int(line.split(": ")[1].split(" ")[0]) for line in lines]
   assert sum(t == l for t, l in zip(top1, labels)) >= 2  # a trained run reads the digits
-  result = _predict(f"--workdir={workdir}", "--layer=F6", f"--out={tmp_path}/f6.npy", paths[0])
-  assert result.returncode == 0, result.stderr
-  assert np.load(tmp_path / "f6.npy").shape == (1, 84)
   result = _predict(f"--workdir={workdir}", "--neighbours=4", f"--out={tmp_path}/nn.png",
                     *paths[:2])
   assert result.returncode == 0, result.stderr
@@ -74,3 +71,16 @@ def test_predict_top5_features_and_neighbours(digit_run, tmp_path):
   assert bad.returncode == 1
   assert bad.stderr.strip().splitlines()[-1] == (
       "error: --layer=fc7: the model's stages are C1, S2, C3, S4, C5, F6, OUTPUT")
+
+
+def test_a_stage_s_activations(digit_run):
+  workdir, paths, _ = digit_run
+  from lenet_jax import run_record
+  config = run_record.load_config(str(workdir))
+  _, state, task = train.load_state(config, str(workdir))
+  images = inference.load_images(paths, config, task.spec)
+  assert images.shape == (3, 28, 28, 1)
+  f6 = inference.activations(task, state["params"], images, "F6")
+  assert f6.shape == (3, 84) and np.std(f6) > 0
+  logits = inference.activations(task, state["params"], images, "OUTPUT")
+  np.testing.assert_allclose(logits, task.logits(state["params"], images), rtol=1e-5, atol=1e-5)

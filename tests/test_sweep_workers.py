@@ -62,6 +62,9 @@ def test_a_killed_worker_s_cell_is_taken_over_and_resumed(tmp_path):
   if (cell / "result.json").exists() or (cell / "checkpoints/6").exists():
     pytest.skip("the worker finished its cell before it could be killed")
   assert (cell / claims.CLAIM).exists()  # left behind by the dead worker
+  _, missing = runner.collect(sweeps.load("configs/lenet5.py", "smoke"), str(workdir))
+  assert missing[0] == f"{CELLS[0]} (stopped: its worker, shard 0/4 (pid {first.pid} on " \
+      f"{claims.owner()['host']}), is gone)"
   second = _worker(workdir, "--shard=0/4")
   out = second.communicate(timeout=300)[0]
   assert second.returncode == 0, out

@@ -189,7 +189,7 @@ def _finished(directory: str, overrides: dict):
   return done if done is not None and done["overrides"] == _normal(overrides) else None
 
 
-def collect(cells, workdir: str) -> tuple[list, list]:
+def collect(cells, workdir: str, claim_timeout_s: float = 300.0) -> tuple[list, list]:
   """(rows of the finished cells, descriptions of the unfinished ones)."""
   rows, missing = [], []
   for overrides in cells:
@@ -199,8 +199,12 @@ def collect(cells, workdir: str) -> tuple[list, list]:
       rows.append(done)
       continue
     claim = claims.read(directory)
-    state = (f"being trained by {_who(claim)}" if claim is not None else
-             "started, stopped" if os.path.isdir(directory) else "not started")
+    if claim is not None and claims.is_stale(claim, claim_timeout_s):
+      state = f"stopped: its worker, {_who(claim)}, is gone"
+    elif claim is not None:
+      state = f"being trained by {_who(claim)}"
+    else:
+      state = "started, stopped" if os.path.isdir(directory) else "not started"
     missing.append(f"{sweeps.cell_name(overrides)} ({state})")
   return rows, missing
 

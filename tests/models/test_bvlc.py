@@ -179,3 +179,23 @@ def test_fine_tuning_with_a_new_fc8_keeps_every_other_layer(imported, tmp_path, 
   with pytest.raises(UserError, match="is not a run directory"):
     task = task_lib.Task(config, train.validation.validate(config))
     pretrained.initialize_from(task, None, None, str(tmp_path))
+
+
+def test_predict_on_an_imported_run_gives_imagenet_s_top5_and_fc7(imported, tmp_path):
+  from PIL import Image
+
+  from lenet_jax import inference
+  directory, _, images, _ = imported
+  run = directory / "run" if (directory / "run").exists() else _import(directory, "run")
+  path = str(tmp_path / "photo.jpg")
+  Image.fromarray(np.random.default_rng(3).integers(0, 256, (300, 400, 3), np.uint8)).save(path)
+  config = run_record.load_config(str(run))
+  _, state, task = train.load_state(config, str(run))
+  batch = inference.load_images([path], config, task.spec)
+  assert batch.shape == (1, 227, 227, 3)  # shorter side to 256, the centre 227
+  names = inference.class_names(config, task.spec)
+  assert len(names) == 1000 and names[0] == "n01440764"  # TFDS's imagenet2012 label list
+  indices, probs = inference.top_k(task, state["params"], batch)
+  assert indices.shape == (1, 5) and np.all(np.diff(probs[0]) <= 0)
+  fc7 = inference.activations(task, state["params"], batch, "fc7")
+  assert fc7.shape == (1, 4096) and fc7.min() >= 0  # after the ReLU
