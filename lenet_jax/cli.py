@@ -149,3 +149,15 @@ def run_on_a_run(main, workdir_flag) -> None:
   from lenet_jax.errors import exit_on_user_error
   exit_on_user_error(define_config_from_run)(list(sys.argv), workdir_flag)
   run(main, require_config=False)
+
+
+def begin(argv, **required) -> None:
+  """A command's first lines: libraries quiet, no stray arguments, each flag in
+  `required` (name -> what it is) given, else one `error:` line."""
+  from lenet_jax.logs import quiet_libraries
+  quiet_libraries()
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  for name, what in required.items():
+    if not flags.FLAGS[name].value:
+      raise UserError(f"--{name} is required: {what}")

@@ -7,12 +7,11 @@ The run takes Caffe's conventions (LRN across groups with k=1, BGR, 0-255 less t
 mean 104/117/123) and is then evaluated, fine-tuned or used by predict like any run.
 """
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from lenet_jax import cli, pretrained
-from lenet_jax.errors import UserError, exit_on_user_error
-from lenet_jax.logs import quiet_libraries
+from lenet_jax.errors import exit_on_user_error
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "configs/alexnet.py:data=imagenet2012", "The model and dataset the weights are "
@@ -25,12 +24,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "The run directory to create.")
 
 @exit_on_user_error
 def main(argv):
-  quiet_libraries()
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  for name, flag in (("format", _FORMAT), ("file", _FILE), ("workdir", _WORKDIR)):
-    if not flag.value:
-      raise UserError(f"--{name} is required")
+  cli.begin(argv, format="bvlc_npy", file="the weights file",
+            workdir="the run directory to create")
   result = pretrained.import_bvlc(_CONFIG.value, _FILE.value, _WORKDIR.value)
   print(f"imported {_FILE.value} (sha256 {result['sha256'][:16]}, {result['classes']} classes) "
         f"into {_WORKDIR.value}: evaluate, fine-tune (--config.init_from) or predict from it",

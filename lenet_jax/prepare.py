@@ -13,13 +13,12 @@ killed preparation continues where it stopped when the same command is run again
 import shlex
 import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from lenet_jax import cli, data, preemption
 from lenet_jax.data import preparation
-from lenet_jax.errors import UserError, exit_on_user_error
-from lenet_jax.logs import quiet_libraries
+from lenet_jax.errors import exit_on_user_error
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file naming the dataset "
                                           "(its config.data.* keys say where to read it).",
@@ -45,11 +44,7 @@ def summary(manifest: dict, out: str) -> list[str]:
 
 @exit_on_user_error
 def main(argv):
-  quiet_libraries()
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  if not _OUT.value:
-    raise UserError("--out is required: the directory to write the prepared set to")
+  cli.begin(argv, out="the directory to write the prepared set to")
   config = _CONFIG.value
   spec = data.validate(config.data)
   command = " ".join(["python -m lenet_jax.prepare"] + [shlex.quote(a) for a in sys.argv[1:]])

@@ -1,0 +1,38 @@
+r"""The figures people look at, from any run (lenet_jax/drawings.py).
+
+  python -m lenet_jax.figures --workdir=RUN --out=DIR [--image=digit.png]
+
+writes DIR/misclassified.png (the test images the run gets wrong, true->predicted, as
+Fig. 8 of the 1998 paper), confusion.png (counts, colour row-normalised),
+activations.png (one test image, or --image, through every stage: C1..OUTPUT or
+conv1..fc8) and filters.png (the first layer's kernels; AlexNet's 96 in colour with
+the two towers' 48 apart, as Fig. 3 of the 2012 paper). `--config.*` overrides the
+run's config (e.g. --config.data.test_dir for another test split).
+"""
+
+import os
+
+from absl import flags
+
+from lenet_jax import cli, drawings
+from lenet_jax.errors import exit_on_user_error
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A run directory.")
+_OUT = flags.DEFINE_string("out", None, "Directory for the PNG files.")
+_IMAGE = flags.DEFINE_string("image", None, "An image file for activations.png (default: the "
+                             "first test image).")
+_KEEP = flags.DEFINE_integer("misclassified", 100, "At most this many misclassified images.")
+
+
+@exit_on_user_error
+def main(argv):
+  cli.begin(argv, out="the directory for the figures")
+  shown = drawings.write_all(flags.FLAGS.config, _WORKDIR.value, _OUT.value, _IMAGE.value,
+                             _KEEP.value)
+  print(f"wrote {', '.join(os.path.join(_OUT.value, f) for f in drawings.FILES)}: "
+        f"{shown['errors']} of {shown['total']} test images misclassified; stages "
+        f"{', '.join(shown['stages'])}", flush=True)
+
+
+if __name__ == "__main__":
+  cli.run_on_a_run(main, _WORKDIR)
