@@ -242,3 +242,46 @@ def test_alexnet_trains_and_evaluates_from_a_prepared_set(tmp_path):
   np.testing.assert_allclose(centre["test_loss"], record["test_loss"], rtol=1e-5)
   ten = evaluate.evaluate_run(override(config, **{"eval.ten_crop": True}), str(tmp_path / "run"))
   assert ten["patches"] == "ten" and ten["test_loss"] != centre["test_loss"]
+
+
+_READ_ROWS = """
+import json, sys
+import jax
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2,
+                           process_id=int(sys.argv[2]))
+sys.path.insert(0, sys.argv[4])
+from configs import alexnet
+from lenet_jax import data
+from lenet_jax.data import prepared
+config = alexnet.get_config("data=imagenette")
+config.data.source, config.data.dir, config.batch_size = "prepared", sys.argv[3], 6
+train, _ = prepared.streams(config, data.validate(config.data))
+images, labels = next(train.epoch(1))
+print(json.dumps({"process": jax.process_index(), "rows": train.rows(1, 0).tolist(),
+                  "shape": list(images.shape), "labels": labels.tolist()}))
+"""
+
+
+def test_two_processes_read_disjoint_rows_of_each_batch(tmp_path):
+  """Two real CPU processes (jax.distributed): each reads its own half of the global batch."""
+  import json
+  import socket
+  make_tree(tmp_path / "tree", per_class=4, size=(40, 40), bad=False)
+  prepare(folder_config(tmp_path / "tree"), tmp_path / "out")
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    port = s.getsockname()[1]
+  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="")
+  procs = [subprocess.Popen([sys.executable, "-c", _READ_ROWS, f"localhost:{port}", str(i),
+                             str(tmp_path / "out"), ROOT], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True) for i in range(2)]
+  outs = [p.communicate(timeout=120) for p in procs]
+  assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+  got = sorted((json.loads(o[0].strip().splitlines()[-1]) for o in outs),
+               key=lambda r: r["process"])
+  whole = prepared.PreparedStream(prepared.PreparedSplit(str(tmp_path / "out"), "train"), 6,
+                                  train=True, seed=0)
+  assert [g["shape"] for g in got] == [[3, 256, 256, 3]] * 2  # half of the batch of 6 each
+  assert not set(got[0]["rows"]) & set(got[1]["rows"])
+  assert sorted(got[0]["rows"] + got[1]["rows"]) == sorted(whole.rows(1, 0))
