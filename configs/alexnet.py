@@ -93,7 +93,7 @@ def get_config(arg: str = ""):
   config.data.on_bad_image = "stop"  # an unreadable image stops preparing; 'skip' counts it
   config.data.shard_size = 1024  # images per shard file
   config.data.prepare_workers = 0  # processes; 0: one per core
-  config.data.read_threads = 2  # grain threads reading a prepared set's batches
+  config.data.read_threads = 0  # grain threads reading a prepared set's batches; 0: a core each, <= 8
 
   # Evaluation on a prepared set: the centre patch, or the paper's ten patches (the
   # corners and centre and their reflections, softmax averaged; section 4.1).

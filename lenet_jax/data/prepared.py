@@ -18,9 +18,11 @@ from lenet_jax.data import preparation
 from lenet_jax.errors import UserError
 
 # grain reads this many batches ahead, in this many threads (a batch is one gather
-# from the memory maps; config.data.read_threads overrides the threads). 2 threads
-# measured fastest of 1, 2, 4 on this project's 2-core machine (input_pipeline.py).
+# from the memory maps; config.data.read_threads overrides the threads, 0: one per
+# core up to 8). On this project's 2-core VM, 20,000 images host-only: 1 thread 37.6k
+# images/s, 2 threads 57.5k, 4 threads 53.3k (experiments/alexnet/README.md).
 READ_THREADS = 2
+MAX_AUTO_THREADS = 8
 READ_AHEAD = 4
 
 
@@ -168,7 +170,8 @@ def streams(config, spec):
   train_split, test_split = spec.splits
   kwargs = dict(seed=config.seed, process_index=jax.process_index(),
                 process_count=jax.process_count(),
-                threads=config.data.get("read_threads", READ_THREADS))
+                threads=config.data.get("read_threads", 0) or min(os.cpu_count() or 1,
+                                                                   MAX_AUTO_THREADS))
   train = PreparedStream(PreparedSplit(directory, train_split, manifest), config.batch_size,
                          train=True, **kwargs)
   test = PreparedStream(PreparedSplit(directory, test_split, manifest), config.eval_batch_size,

@@ -285,3 +285,17 @@ def test_two_processes_read_disjoint_rows_of_each_batch(tmp_path):
   assert [g["shape"] for g in got] == [[3, 256, 256, 3]] * 2  # half of the batch of 6 each
   assert not set(got[0]["rows"]) & set(got[1]["rows"])
   assert sorted(got[0]["rows"] + got[1]["rows"]) == sorted(whole.rows(1, 0))
+
+
+def test_read_threads_default_to_one_per_core_up_to_8(tmp_path):
+  make_tree(tmp_path / "tree", per_class=2, size=(40, 40), bad=False)
+  prepare(folder_config(tmp_path / "tree"), tmp_path / "out")
+  from configs import alexnet
+  config = override(alexnet.get_config("data=imagenette"),
+                    **{"data.source": "prepared", "data.dir": str(tmp_path / "out"),
+                       "batch_size": 2})
+  spec = data.validate(config.data)
+  train_stream, test_stream = prepared.streams(config, spec)
+  assert train_stream.threads == test_stream.threads == min(os.cpu_count(), 8)
+  config.data.read_threads = 3
+  assert prepared.streams(config, spec)[0].threads == 3
