@@ -151,9 +151,10 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
       name = sweeps.cell_name(overrides)
       directory = os.path.join(workdir, sweeps.cell_dir(overrides))
       _check_same_config(cell_config, directory, name)
-      if _finished(directory, overrides) is not None:
-        _run_cell(k, len(cells), overrides, cell_config, workdir, num_seeds, shared_order,
-                  checkpoint_secs, trained_seconds, t_start, seed_devices)  # says skipped
+      done = _finished(directory, overrides)
+      if done is not None:
+        print(f"[cell {k}/{len(cells)}] {name}: finished earlier "
+              f"({100 * done['test_accuracy_mean']:.2f}% test accuracy); skipped", flush=True)
         continue
       claim, other = claims.acquire(directory, label, claim_timeout_s)
       if claim is None:
@@ -163,15 +164,23 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
       if other is not None:
         print(f"[cell {k}/{len(cells)}] {name}: taking over from {_who(other)}, which stopped "
               "without finishing it", flush=True)
+      left = len(range(k - 1, len(cells), count))  # this shard's cells from this one on
+      eta = (f"about {_duration(np.mean(trained_seconds) * left)} left" if trained_seconds
+             else "time left known after this cell")
+      print(f"[cell {k}/{len(cells)}] {name}: {num_seeds} seeds; "
+            f"{_duration(time.perf_counter() - t_start)} elapsed, {eta}", flush=True)
       try:
-        _run_cell(k, len(cells), overrides, cell_config, workdir, num_seeds, shared_order,
-                  checkpoint_secs, trained_seconds, t_start, seed_devices)
+        t0 = time.perf_counter()
+        row = summarize(overrides, seeds_lib.train_seeds(
+            cell_config, directory, num_seeds, shared_order, checkpoint_secs, seed_devices))
+        _write_json(os.path.join(directory, "result.json"), row)
+        trained_seconds.append(time.perf_counter() - t0)
       finally:
         claim.release()
-  rows, missing = collect(cells, workdir)
+  rows, missing = collect(cells, workdir, claim_timeout_s)
   if missing:
     print(f"{len(cells) - len(missing)} of {len(cells)} cells finished; left to other workers: "
-          + "; ".join(missing) + f". The last to finish writes the results, or run with "
+          + "; ".join(missing) + ". The last to finish writes the results, or run with "
           "--collect", flush=True)
     return None
   results_lib.write(rows, workdir)
@@ -209,9 +218,9 @@ def collect(cells, workdir: str, claim_timeout_s: float = 300.0) -> tuple[list, 
   return rows, missing
 
 
-def write_collected(cells, workdir: str) -> tuple[list, list]:
+def write_collected(cells, workdir: str, claim_timeout_s: float = 300.0) -> tuple[list, list]:
   """Writes the results of every finished cell (`--collect`); returns (rows, unfinished)."""
-  rows, missing = collect(cells, workdir)
+  rows, missing = collect(cells, workdir, claim_timeout_s)
   if not rows:
     raise UserError(f"{workdir} holds no finished cell of this sweep yet")
   results_lib.write(rows, workdir)
@@ -219,26 +228,3 @@ def write_collected(cells, workdir: str) -> tuple[list, list]:
     with open(os.path.join(workdir, "results.md"), "a") as f:
       f.write(f"\n\nUnfinished ({len(missing)} of {len(cells)} cells): {'; '.join(missing)}.\n")
   return rows, missing
-
-
-def _run_cell(k, n_cells, overrides, cell_config, workdir, num_seeds, shared_order,
-              checkpoint_secs, trained_seconds, t_start, seed_devices=1) -> dict:
-  """Cell k of n_cells: its earlier result, or its row once trained (resumed if started)."""
-  name, directory = sweeps.cell_name(overrides), os.path.join(workdir, sweeps.cell_dir(overrides))
-  _check_same_config(cell_config, directory, name)
-  done = _read_json(os.path.join(directory, "result.json"))
-  if done is not None and done["overrides"] == _normal(overrides):
-    print(f"[cell {k}/{n_cells}] {name}: finished earlier "
-          f"({100 * done['test_accuracy_mean']:.2f}% test accuracy); skipped", flush=True)
-    return done
-  left = n_cells - k + 1
-  eta = (f"about {_duration(np.mean(trained_seconds) * left)} left" if trained_seconds
-         else "time left known after this cell")
-  print(f"[cell {k}/{n_cells}] {name}: {num_seeds} seeds; "
-        f"{_duration(time.perf_counter() - t_start)} elapsed, {eta}", flush=True)
-  t0 = time.perf_counter()
-  row = summarize(overrides, seeds_lib.train_seeds(cell_config, directory, num_seeds,
-                                                   shared_order, checkpoint_secs, seed_devices))
-  _write_json(os.path.join(directory, "result.json"), row)
-  trained_seconds.append(time.perf_counter() - t0)
-  return row
