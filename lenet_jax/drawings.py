@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lenet_jax import data, inference, train
+from lenet_jax import data, inference, preemption, train
 
 FILES = ("misclassified.png", "confusion.png", "activations.png", "filters.png")
 
@@ -38,12 +38,15 @@ def test_batches(config, spec, batch: int = 1000):
     yield images[start:start + batch], labels[start:start + batch]
 
 
-def predict_split(task, params, batches, keep: int = 100):
+def predict_split(task, params, batches, keep: int = 100, stop=None):
   """(labels, predictions) of every test image, and up to `keep` misclassified
-  (images, labels, predictions) in the split's order."""
+  (images, labels, predictions) in the split's order. `stop`: a
+  `preemption.StopSignals`, checked before each batch."""
   logits = jax.jit(lambda p, x: task.logits(p, x))
   labels, predicted, wrong = [], [], []
   for images, y in batches:
+    if stop is not None:
+      stop.check_before(f"scoring test image {sum(map(len, labels)):,}; no figure was written")
     p = np.asarray(jnp.argmax(logits(params, jnp.asarray(images)), -1))
     labels.append(np.asarray(y))
     predicted.append(p)
@@ -176,7 +179,9 @@ def write_all(config, workdir: str, out: str, image_path: str | None = None,
   step, state, task = train.load_state(config, workdir)
   params, spec = state["params"], task.spec
   names = inference.class_names(config, spec)
-  labels, predicted, wrong = predict_split(task, params, test_batches(config, spec), keep)
+  with preemption.StopSignals() as stop:
+    labels, predicted, wrong = predict_split(task, params, test_batches(config, spec), keep,
+                                             stop)
   errors = int(np.sum(labels != predicted))
   misclassified(os.path.join(out, "misclassified.png"), wrong, names, errors)
   counts = confusion(os.path.join(out, "confusion.png"), labels, predicted, names)

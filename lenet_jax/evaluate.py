@@ -18,11 +18,10 @@ import os
 import time
 
 import jax
-from absl import app, flags
+from absl import flags
 
-from lenet_jax import cli, data, run_record, steps, train, validation
+from lenet_jax import cli, data, metrics, run_record, steps, train, validation
 from lenet_jax.data import preprocess
-from lenet_jax.logs import quiet_libraries
 from lenet_jax.errors import UserError, exit_on_user_error
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A run directory made by lenet_jax.main.")
@@ -52,19 +51,15 @@ def evaluate_run(config, workdir: str) -> dict:
     scores = train.stream_scores(functools.partial(evaluate, state["params"]), stream,
                                  jax.device_put)
     examples = len(stream.source) - len(stream.source) % jax.process_count()
-    source, location = (("prepared", os.path.abspath(config.data.dir)) if spec.stored_side
-                        else ("tfds", spec.tfds_name))
+    dataset = train.streamed_dataset(config, spec)
   else:
     dataset = data.load(config.data, ("test",))
     images, labels = (jax.device_put(a) for a in dataset.split("test"))
     scores = jax.device_get(steps.make_evaluate(task, min(config.eval_batch_size, len(labels)))(
         state["params"], images, labels))
-    examples, source, location = len(labels), dataset.source, dataset.location
-  record = {"step": step, "test_accuracy": float(scores["accuracy"]),
-            **({"test_top5_accuracy": float(scores["top5_accuracy"])}
-               if "top5_accuracy" in scores else {}),
-            "test_loss": float(scores["loss"]), "test_examples": int(examples),
-            "data": spec.name, "source": source, "location": location,
+    examples = len(labels)
+  record = {"step": step, **metrics.test_fields(scores), "test_examples": int(examples),
+            "data": spec.name, "source": dataset.source, "location": dataset.location,
             "patches": "ten" if task.ten_crop else ("centre" if task.crop else "whole"),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
   with open(os.path.join(workdir, "evaluations.jsonl"), "a") as f:
@@ -74,9 +69,7 @@ def evaluate_run(config, workdir: str) -> dict:
 
 @exit_on_user_error
 def main(argv):
-  quiet_libraries()
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  cli.begin(argv)
   r = evaluate_run(flags.FLAGS.config, _WORKDIR.value)
   top5 = (f", top-5 error {100 * (1 - r['test_top5_accuracy']):.2f}%"
           if "test_top5_accuracy" in r else "")

@@ -3,6 +3,7 @@ names, top-k predictions, one layer's activations, and nearest neighbours by a l
 activations (Krizhevsky et al. 2012, section 6.1 and Figure 4: training images whose
 last hidden layer's vectors are closest in Euclidean distance to a test image's)."""
 
+import functools
 import os
 
 import jax
@@ -37,7 +38,7 @@ def class_names(config, spec) -> list[str]:
 def _open(path: str) -> np.ndarray:
   try:
     with open(path, "rb") as f:
-      return preparation.decode(f.read())
+      return streaming.decode(f.read())
   except OSError as e:
     raise UserError(f"{path} cannot be read as an image ({first_line(e)})") from None
 
@@ -103,11 +104,10 @@ def stage_names(task, params) -> list[str]:
   return [name for name, _ in task.model(params).stages()]
 
 
-def activations(task, params, images, layer: str, batch: int = 64) -> np.ndarray:
-  """The outputs of stage `layer` (conv1..fc8, C1..OUTPUT) for uint8 `images`."""
-  names = stage_names(task, params)
-  if layer not in names:
-    raise UserError(f"--layer={layer}: the model's stages are {', '.join(names)}")
+@functools.lru_cache(maxsize=32)
+def _stage_output(task, layer: str):
+  """jit(params, uint8 images) -> stage `layer`'s outputs, made once per task and layer
+  (a search over a training set calls it once a chunk)."""
 
   @jax.jit
   def run(params, x):
@@ -117,19 +117,32 @@ def activations(task, params, images, layer: str, batch: int = 64) -> np.ndarray
       if name == layer:
         return x.astype(jnp.float32)
 
+  return run
+
+
+def activations(task, params, images, layer: str, batch: int = 64) -> np.ndarray:
+  """The outputs of stage `layer` (conv1..fc8, C1..OUTPUT) for uint8 `images`."""
+  names = stage_names(task, params)
+  if layer not in names:
+    raise UserError(f"--layer={layer}: the model's stages are {', '.join(names)}")
+  run = _stage_output(task, layer)
   return np.concatenate([np.asarray(run(params, jnp.asarray(images[i:i + batch])))
                          for i in range(0, len(images), batch)])
 
 
 def nearest_in_chunks(query: np.ndarray, count: int, features_of, k: int,
-                      chunk: int = 1024) -> np.ndarray:
+                      chunk: int = 1024, stop=None) -> np.ndarray:
   """Indices [Q, k] of the `k` rows of a pool of `count` nearest to each query row
   (Euclidean), the pool's features given a chunk at a time by `features_of(rows)` (a
-  training set too large to hold its features at once)."""
+  training set too large to hold its features at once). `stop`: a
+  `preemption.StopSignals`, checked before each chunk."""
   q = query.reshape(len(query), -1)
   best_d = np.full((len(q), 0), np.inf)
   best_i = np.zeros((len(q), 0), int)
   for start in range(0, count, chunk):
+    if stop is not None:
+      stop.check_before(f"searching images {start:,}-{min(start + chunk, count):,} of "
+                        f"{count:,}; nothing was written")
     rows = np.arange(start, min(start + chunk, count))
     f = features_of(rows).reshape(len(rows), -1)
     d = np.square(q).sum(1)[:, None] - 2 * q @ f.T + np.square(f).sum(1)[None, :]

@@ -8,11 +8,10 @@ import os
 
 import jax
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from lenet_jax import cli, train
-from lenet_jax.logs import quiet_libraries
 from lenet_jax.errors import exit_on_user_error
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file.",
@@ -29,9 +28,7 @@ def default_workdir(config_path: str) -> str:
 
 @exit_on_user_error
 def main(argv):
-  quiet_libraries()
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  cli.begin(argv)
   workdir = _WORKDIR.value or default_workdir(flags.FLAGS["config"].config_filename)
   config = _CONFIG.value
   if config.get("debug_nans"):

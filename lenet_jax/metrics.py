@@ -26,6 +26,14 @@ class MetricWriter:
     self._tb.close()
 
 
+def test_fields(scores, index=None) -> dict:
+  """{test_loss, test_accuracy[, test_top5_accuracy]} of `steps.make_evaluate`'s scores
+  (of seed `index` where they carry a seed axis), as metrics.jsonl records them."""
+  pick = (lambda v: v) if index is None else (lambda v: v[index])
+  return {f"test_{key}": float(pick(scores[key]))
+          for key in ("loss", "accuracy", "top5_accuracy") if key in scores}
+
+
 def read_jsonl(path: str) -> list[dict]:
   """The JSON objects of a JSON-lines file, or [] when it does not exist."""
   if not os.path.exists(path):

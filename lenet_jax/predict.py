@@ -17,7 +17,7 @@ import os
 import numpy as np
 from absl import flags
 
-from lenet_jax import cli, data, inference, train
+from lenet_jax import cli, data, inference, preemption, train
 from lenet_jax.errors import UserError, exit_on_user_error
 from lenet_jax.logs import quiet_libraries
 
@@ -61,9 +61,10 @@ def main(argv):
     layer = _LAYER.value or inference.stage_names(task, params)[-2]
     count, read = training_pool(config, spec)
     query = inference.activations(task, params, images, layer)
-    best = inference.nearest_in_chunks(
-        query, count, lambda rows: inference.activations(task, params, read(rows), layer),
-        _NEIGHBOURS.value)
+    with preemption.StopSignals() as stop:
+      best = inference.nearest_in_chunks(
+          query, count, lambda rows: inference.activations(task, params, read(rows), layer),
+          _NEIGHBOURS.value, stop=stop)
     rows = np.unique(best)
     inference.neighbours_png(_OUT.value, images, read(rows), np.searchsorted(rows, best),
                              titles=[os.path.basename(p) for p in paths])

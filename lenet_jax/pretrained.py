@@ -75,8 +75,7 @@ def _with_arrays(params, arrays: dict):
   """`params` (an nnx.State of the model) with each layer's kernel and bias from `arrays`,
   which must have the model's shapes."""
   def take(path, leaf):
-    keys = [str(getattr(k, "key", getattr(k, "name", k))) for k in path]
-    layer, kind = keys[0], keys[1]  # e.g. conv1, kernel (then the Param's value)
+    layer, kind = _name(path).split(".")  # e.g. conv1, kernel
     new = arrays[layer][kind]
     if new.shape != leaf.shape:
       raise UserError(f"layer {layer} {kind}: the file gives shape {new.shape}, the model has "

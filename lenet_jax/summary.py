@@ -12,13 +12,12 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from absl import app, flags
+from absl import flags
 from flax import nnx
 from ml_collections import config_flags
 
 from lenet_jax import cli, data, models
 from lenet_jax.data import preprocess
-from lenet_jax.logs import quiet_libraries
 from lenet_jax.errors import exit_on_user_error
 
 
@@ -85,9 +84,7 @@ def summarize(config) -> str:
 
 @exit_on_user_error
 def main(argv):
-  quiet_libraries()
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  cli.begin(argv)
   print(summarize(flags.FLAGS.config))
 
 

@@ -16,12 +16,11 @@ whose worker died. The worker that finds every cell finished writes the results;
 
 import os
 
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
 from lenet_jax import cli, sweeps
 from lenet_jax.errors import exit_on_user_error
-from lenet_jax.logs import quiet_libraries
 from lenet_jax.sweeps import runner
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Base config file; its sweep(name) "
@@ -55,17 +54,15 @@ _CLAIM_TIMEOUT = flags.DEFINE_float(
 
 @exit_on_user_error
 def main(argv):
-  quiet_libraries()
+  cli.begin(argv)
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # per-cell model tables drown the progress lines
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   config_arg = flags.FLAGS["config"].config_filename
   cells = sweeps.load(config_arg, _SWEEP.value)
   name = os.path.splitext(os.path.basename(config_arg.split(":")[0]))[0]
   workdir = _WORKDIR.value or os.path.join("runs", f"{name}-{_SWEEP.value}")
   if _COLLECT.value:
-    rows, missing = runner.write_collected(cells, workdir)
+    rows, missing = runner.write_collected(cells, workdir, _CLAIM_TIMEOUT.value)
   else:
     rows = runner.run_sweep(_CONFIG.value, cells, workdir, _SEEDS.value,
                             shared_order=_ORDER.value == "shared",

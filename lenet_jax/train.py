@@ -109,10 +109,7 @@ def prepare(config, workdir: str, place=jax.device_put) -> Run:
     if config.optimizer == "sdlm":
       raise ConfigError("optimizer", "sdlm", f"SDLM needs a resident dataset, {spec.name} is "
                         "streamed; use sgd, adam or adamw")
-    streams = open_streams(config, spec)
-    dataset = data.Dataset(spec=spec, source="prepared" if spec.stored_side else "tfds",
-                           location=(os.path.abspath(config.data.dir) if spec.stored_side
-                                     else spec.tfds_name), splits={})
+    streams, dataset = open_streams(config, spec), streamed_dataset(config, spec)
   else:
     streams, dataset = None, data.load(config.data, ("train", "test"))
   task = task_lib.Task(config, spec)
@@ -151,6 +148,15 @@ def open_streams(config, spec):
                     "python -m lenet_jax.prepare --config.data.source=folder --out=DIR, then "
                     "train with --config.data.source=prepared --config.data.dir=DIR")
   return streaming.streams(config, spec)
+
+
+def streamed_dataset(config, spec) -> data.Dataset:
+  """What a streamed dataset's run records as its data: a prepared set's directory or
+  the TFDS name (no splits held)."""
+  if spec.stored_side:
+    return data.Dataset(spec=spec, source="prepared", location=os.path.abspath(config.data.dir),
+                        splits={})
+  return data.Dataset(spec=spec, source="tfds", location=spec.tfds_name, splits={})
 
 
 def stream_scores(evaluate, stream, place) -> dict:
@@ -309,9 +315,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         record = {
             "epoch": epoch, "step": int(state["step"]), "train_loss": train_loss,
             "train_accuracy": float(sums["correct"] / sums["count"]),
-            "test_loss": float(test["loss"]), "test_accuracy": float(test["accuracy"]),
-            **({"test_top5_accuracy": float(test["top5_accuracy"])}
-               if "top5_accuracy" in test else {}),
+            **metrics.test_fields(test),
             "images_per_sec": float((sums["count"] - images_before) / train_seconds),
             "learning_rate": float(learning_rate(state["step"] - 1)),
             "seconds": seconds,

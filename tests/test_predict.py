@@ -33,6 +33,21 @@ def test_nearest_in_chunks_equals_a_full_search():
   np.testing.assert_array_equal(chunked, full)
 
 
+def test_a_stop_signal_ends_the_neighbour_search_before_the_next_chunk():
+  import signal
+
+  from lenet_jax import preemption
+  pool = np.random.default_rng(0).normal(size=(50, 7))
+  read = []
+  with preemption.StopSignals() as stop:
+    os.kill(os.getpid(), signal.SIGTERM)  # recorded, not acted on, while the context holds
+    with pytest.raises(preemption.StopRequested,
+                       match="stopped by SIGTERM before searching images 0-8 of 50; nothing"):
+      inference.nearest_in_chunks(pool[:2], 50, lambda rows: read.append(rows) or pool[rows], 4,
+                                  chunk=8, stop=stop)
+  assert not read
+
+
 @pytest.fixture(scope="module")
 def digit_run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("predict") / "run"

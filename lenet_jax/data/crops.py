@@ -7,6 +7,8 @@ ten patches in all)" and averages the network's softmax predictions over them.""
 import jax
 import jax.numpy as jnp
 
+from lenet_jax.data.streaming import center_crop
+
 
 def random_crop_flip(key, images, size: int):
   """A random size x size patch of each image [N, H, W, C], mirrored with probability 1/2."""
@@ -21,12 +23,6 @@ def random_crop_flip(key, images, size: int):
     return jnp.where(flip, out[:, ::-1], out)
 
   return jax.vmap(patch)(images, tops, lefts, flips)
-
-
-def center_crop(images, size: int):
-  h, w = images.shape[1:3]
-  top, left = (h - size) // 2, (w - size) // 2
-  return images[:, top:top + size, left:left + size]
 
 
 def ten_crops(images, size: int):

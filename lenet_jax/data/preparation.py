@@ -22,14 +22,12 @@ import dataclasses
 import functools
 from concurrent import futures
 import hashlib
-import io
 import json
 import multiprocessing
 import os
 import shutil
 import signal
 import sys
-import time
 
 import numpy as np
 
@@ -57,6 +55,11 @@ class Job:
   on_bad_image: str
 
   @property
+  def inputs(self) -> int:
+    """How many input images the shard is made from."""
+    return len(self.items) if self.source == "folder" else self.items[4] - self.items[3]
+
+  @property
   def stem(self) -> str:
     return os.path.join(self.out, self.split, f"shard-{self.index:05d}")
 
@@ -65,19 +68,8 @@ def fixed_size(image: np.ndarray, side: int) -> np.ndarray:
   """The paper's fixed-resolution image: shorter side to `side` (bilinear), then the
   central side x side patch."""
   from lenet_jax.data import streaming
-  image = streaming.resize_shorter_side(image, side)
-  h, w = image.shape[:2]
-  top, left = (h - side) // 2, (w - side) // 2
-  return np.ascontiguousarray(image[top:top + side, left:left + side])
-
-
-def decode(data: bytes) -> np.ndarray:
-  """RGB uint8 from encoded bytes of any format PIL reads (CMYK and greyscale converted);
-  truncated files raise instead of being padded with grey."""
-  from PIL import Image
-  with Image.open(io.BytesIO(data)) as image:
-    image.load()
-    return np.asarray(image.convert("RGB"))
+  return np.ascontiguousarray(streaming.center_crop(streaming.resize_shorter_side(image, side),
+                                                    side))
 
 
 @functools.lru_cache(maxsize=None)
@@ -88,15 +80,16 @@ def _tfds_source(name, split, data_dir):
 
 def _inputs(job: Job):
   """(name for messages, a function giving (image array, label)) of each input."""
+  from lenet_jax.data import streaming  # decodes by content: CMYK, grey, a PNG named .JPEG
   if job.source == "folder":
     for path, label in job.items:
-      yield path, functools.partial(lambda p, l: (decode(folder.read(p)), l), path, label)
+      yield path, functools.partial(lambda p, l: (streaming.decode(folder.read(p)), l), path,
+                                    label)
   else:
     name, split, data_dir, start, stop = job.items
     source = _tfds_source(name, split, data_dir)
     for i in range(start, stop):
       def read(i=i):
-        from lenet_jax.data import streaming
         record = source[i]
         return streaming.decode(record["image"]), int(record["label"])
       yield f"{name}/{split}[{i}]", read
@@ -216,14 +209,8 @@ def check_out_dir(out: str, the_plan: dict) -> None:
                     "choose a new or empty directory")
 
 
-def bytes_needed(jobs, side: int) -> int:
-  per_image = side * side * 3 + 4
-  return sum(per_image * (len(j.items) if j.source == "folder" else j.items[4] - j.items[3])
-             for j in jobs)
-
-
 def check_disk(out: str, jobs, side: int) -> None:
-  need = bytes_needed(jobs, side)
+  need = (side * side * 3 + 4) * sum(j.inputs for j in jobs)
   existing = os.path.abspath(out)
   while not os.path.isdir(existing):
     existing = os.path.dirname(existing)
@@ -244,26 +231,6 @@ def _ignore_signals():
     pass
 
 
-class Progress:
-  """One line per few seconds on stderr: images done of all, images/s, ETA."""
-
-  def __init__(self, total: int, done: int, every: float = 2.0, stream=sys.stderr):
-    self.total, self.done, self.every, self.stream = total, done, every, stream
-    self.start_done, self.t0, self.last, self.shown = done, time.perf_counter(), 0.0, None
-
-  def update(self, images: int, final: bool = False) -> None:
-    self.done += images
-    now = time.perf_counter()
-    if (not final and now - self.last < self.every) or (final and self.shown == self.done):
-      return
-    self.last, self.shown = now, self.done
-    rate = (self.done - self.start_done) / max(now - self.t0, 1e-9)
-    left = (self.total - self.done) / rate if rate > 0 else float("inf")
-    eta = time.strftime("%H:%M:%S", time.gmtime(left)) if np.isfinite(left) else "?"
-    print(f"prepare: {self.done:,}/{self.total:,} images ({100 * self.done / self.total:.0f}%), "
-          f"{rate:,.0f} images/s, ETA {eta}", file=self.stream, flush=True)
-
-
 def prepare(data_config, spec, out: str, command: str, workers: int = 0, stop=None) -> dict:
   """Prepares `data_config`'s source into `out` (continuing a stopped preparation);
   returns the manifest. `stop`: a `preemption.StopSignals`, checked between shards."""
@@ -278,7 +245,6 @@ def prepare(data_config, spec, out: str, command: str, workers: int = 0, stop=No
   if not os.path.isfile(os.path.join(out, PLAN)):
     _write_atomic(os.path.join(out, PLAN), json.dumps(the_plan, sort_keys=True, indent=1).encode())
   total = sum(s["inputs"] for s in the_plan["splits"].values())
-  progress = Progress(total, total - bytes_needed(pending, side) // (side * side * 3 + 4))
   workers = min(workers or os.cpu_count() or 1, max(len(pending), 1))
   if pending:
     pool = None
@@ -289,6 +255,9 @@ def prepare(data_config, spec, out: str, command: str, workers: int = 0, stop=No
                                          initializer=_ignore_signals)
       results = (f.result() for f in futures.as_completed(
           [pool.submit(_make_indexed, j) for j in pending]))
+    from tqdm import tqdm
+    progress = tqdm(total=total, initial=total - sum(j.inputs for j in pending), unit="image",
+                    desc="prepare", file=sys.stderr, mininterval=2.0)
     try:
       for job, record in results:
         records[(job.split, job.index)] = record
@@ -298,7 +267,6 @@ def prepare(data_config, spec, out: str, command: str, workers: int = 0, stop=No
           done = sum(r is not None for r in records.values())
           raise stop.stopped(f"after {done} of {len(jobs)} shards; they are kept in {out}: run "
                              "the same command to continue")
-      progress.update(0, final=True)
     except futures.BrokenExecutor:
       raise UserError(f"a worker process of the preparation died (killed, or out of memory); the "
                       f"finished shards are kept in {out}: run the same command to continue") \
@@ -307,6 +275,7 @@ def prepare(data_config, spec, out: str, command: str, workers: int = 0, stop=No
       raise UserError(f"preparing into {out} failed ({first_line(e)}); the finished shards are "
                       "kept: fix the cause and run the same command to continue") from None
     finally:
+      progress.close()
       if pool is not None:
         _kill(pool)
   return write_manifest(out, the_plan, jobs, records, command)

@@ -64,10 +64,12 @@ def random_crop_and_flip(image: np.ndarray, rng: np.random.Generator, crop: int 
   return out[:, ::-1] if rng.random() < 0.5 else out
 
 
-def center_crop(image: np.ndarray, crop: int = CROP):
-  h, w = image.shape[:2]
+def center_crop(image, crop: int = CROP):
+  """The central crop x crop patch of an image [H, W, C] or a batch [..., H, W, C]
+  (numpy or jax)."""
+  h, w = image.shape[-3:-1]
   top, left = (h - crop) // 2, (w - crop) // 2
-  return image[top:top + crop, left:left + crop]
+  return image[..., top:top + crop, left:left + crop, :]
 
 
 def train_example(record, rng: np.random.Generator, side: int = SHORTER_SIDE, crop: int = CROP):

@@ -169,9 +169,7 @@ def train_seeds(config, workdir: str, num_seeds: int, shared_order: bool = False
               "epoch": epoch, "step": step, "seed": seeds[k],
               "train_loss": float(sums["loss"][k] / sums["count"][k]),
               "train_accuracy": float(sums["correct"][k] / sums["count"][k]),
-              "test_loss": float(test["loss"][k]), "test_accuracy": float(test["accuracy"][k]),
-              **({"test_top5_accuracy": float(test["top5_accuracy"][k])}
-                 if "top5_accuracy" in test else {}),
+              **metrics.test_fields(test, k),
               "images_per_sec": float((sums["count"][k] - images_before) / train_seconds),
               "learning_rate": learning_rate, "seconds": seconds,
           }
