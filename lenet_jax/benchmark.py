@@ -129,7 +129,7 @@ def _counting_chunk(config, train_chunk):
   their FLOPs are counted on the same step without them (same parameters, same
   arithmetic of the model).
   """
-  if config.model.name == "lenet5" and models.implementation(config.model) != "xla":
+  if config.model.name in models.LENETS and models.implementation(config.model) != "xla":
     plain_form = {"implementation": "xla"}
   elif config.model.name == "alexnet" and (models.channel_multiple(config.model) != 1 or
                                            models.conv1_form(config.model) != "strided"):
@@ -254,7 +254,7 @@ def _record(config, mode, batch, steps, seconds, compile_s, flops, **extra) -> d
       "device": device.device_kind, "platform": device.platform, "devices": jax.device_count(),
       "jax": jax.__version__, "dtype": dtype,
       "implementation": (models.implementation(config.model)
-                         if config.model.name == "lenet5" else None),
+                         if config.model.name in models.LENETS else None),
       "channel_multiple": (models.channel_multiple(config.model)
                            if config.model.name == "alexnet" else None),
       **({"conv1": models.conv1_form(config.model), "lrn_dtype": models.lrn_dtype(config.model),

@@ -84,6 +84,9 @@ def load_images(paths, config, spec) -> np.ndarray:
           image, config.data.get("shorter_side", streaming.SHORTER_SIDE)), spec.image_shape[0])
     elif spec.image_shape[-1] == 1:
       image = mnist_style(image, spec.image_shape[0])
+      if config.data.get("digit_size", 0):  # as the run's digits were loaded (LeNet-1)
+        from lenet_jax.data import digit_box
+        image = digit_box.fit(image[None], config.data.digit_size)[0]
     else:
       from PIL import Image
       h, w = spec.image_shape[:2]

@@ -2,6 +2,7 @@
 
 import optax
 
+from lenet_jax import models
 from lenet_jax.errors import ConfigError, check_choice, check_int, check_positive
 from lenet_jax.optim.sdlm import sdlm
 
@@ -20,7 +21,7 @@ def validate(config) -> None:
   if config.optimizer == "sdlm":
     check_positive("sdlm.mu", config.sdlm.mu)
     check_choice("sdlm.curvature", config.sdlm.get("curvature", "exact"), ("exact", "paper"))
-    if (config.sdlm.get("curvature", "exact") == "paper" and config.model.name == "lenet5"
+    if (config.sdlm.get("curvature", "exact") == "paper" and config.model.name in models.LENETS
         and config.model.pooling != "subsample"):
       raise ConfigError("sdlm.curvature", "paper", "the paper's estimate needs weighted sums in "
                         "every layer: use model.pooling='subsample' (the paper's S2 and S4)")

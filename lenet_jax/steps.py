@@ -134,7 +134,7 @@ def steps_per_scan(config) -> int:
     return config.steps_per_scan
   if jax.default_backend() != "cpu":
     return 100
-  matmul = config.model.name == "lenet5" and models.implementation(config.model) == "matmul"
+  matmul = config.model.name in models.LENETS and models.implementation(config.model) == "matmul"
   return 20 if matmul else 1
 
 

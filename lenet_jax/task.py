@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from lenet_jax import losses, models
-from lenet_jax.data import crops, preprocess
+from lenet_jax.data import crops, distortions, preprocess
 
 
 class Task:
@@ -32,8 +32,7 @@ class Task:
     distort = config.get("distortions")
     self.distortion_ranges = None
     if distort is not None and distort.enabled and distort.get("protocol", "online") == "online":
-      self.distortion_ranges = {k: float(distort[k])
-                                for k in ("translate", "scale", "squeeze", "shear")}
+      self.distortion_ranges = distortions.ranges_of(distort)
 
   def init_params(self, seed: int):
     """The parameters `seed` initialises (the task's own are those of `config.seed`)."""
@@ -45,6 +44,7 @@ class Task:
 
   def prepare(self, images, distortion_key=None, lighting_key=None):
     return preprocess.prepare(images, self.spec, self.normalization,
+                              min_size=preprocess.pad_size(self.config.data),
                               distortion_key=distortion_key,
                               distortion_ranges=self.distortion_ranges, resize=self.resize,
                               lighting_key=lighting_key,

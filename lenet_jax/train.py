@@ -21,7 +21,7 @@ from absl import logging
 from lenet_jax import (checkpoint, data, metrics, optimizers, parallel, preemption, pretrained,
                        run_record, steps, summary, validation)
 from lenet_jax import task as task_lib
-from lenet_jax.data import prepared, streaming
+from lenet_jax.data import prepared, preprocess, streaming
 from lenet_jax.errors import ConfigError, UserError
 
 
@@ -183,9 +183,10 @@ def distorted_set(config, images, labels):
   from the run's seed."""
   from lenet_jax.data import distortions
   d = config.distortions
-  ranges = {k: float(d[k]) for k in ("translate", "scale", "squeeze", "shear")}
+  ranges = distortions.ranges_of(d)
   made, labels = distortions.fixed_copies(jax.random.key(config.seed + 3), images, labels,
-                                          d.copies, ranges)
+                                          d.copies, ranges,
+                                          min_size=preprocess.pad_size(config.data))
   logging.info("distortions: the paper's fixed protocol, %d originals and %d distorted copies "
                "of each, made once", len(images), d.copies)
   return np.asarray(made), np.asarray(labels)

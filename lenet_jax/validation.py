@@ -30,6 +30,11 @@ def validate(config) -> data.DatasetSpec:
       if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < limit:
         raise ConfigError(f"distortions.{key}", value,
                           "must be >= 0" + (" and < 1" if limit == 1.0 else ""))
+    alpha, sigma = distortions.get("elastic_alpha", 0.0), distortions.get("elastic_sigma", 4.0)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha < 0:
+      raise ConfigError("distortions.elastic_alpha", alpha, "must be >= 0 (0: no elastic field)")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or sigma <= 0:
+      raise ConfigError("distortions.elastic_sigma", sigma, "must be a positive number of pixels")
     check_choice("distortions.protocol", distortions.get("protocol", "online"), PROTOCOLS)
     check_int("distortions.copies", distortions.get("copies", 9))
   if "map_j" in config.model and not np.isfinite(config.model.map_j):

@@ -13,7 +13,7 @@ import os
 
 from absl import logging
 
-from lenet_jax.data import embedded, idx, network, synthetic, tfds_source
+from lenet_jax.data import digit_box, embedded, idx, network, synthetic, tfds_source
 from lenet_jax.data.specs import DATASETS, SPECS, DatasetSpec
 from lenet_jax.errors import ConfigError, UserError, check_choice, check_int, check_positive
 
@@ -99,6 +99,14 @@ def validate(data_config) -> DatasetSpec:
     for key, minimum in (("threads", 1), ("prefetch", 1), ("workers", 0), ("shard_size", 1),
                          ("prepare_workers", 0), ("read_threads", 0)):
       check_int(f"data.{key}", data_config.get(key, minimum), minimum)
+  check_int("data.pad_to", data_config.get("pad_to", 32), minimum=1)
+  digit_size = data_config.get("digit_size", 0)
+  check_int("data.digit_size", digit_size, minimum=0,
+            expected="must be an integer >= 1 (the side digits are fitted into), or 0 for off")
+  if digit_size and (spec.streamed or spec.image_shape[-1] != 1
+                     or digit_size > min(spec.image_shape[:2])):
+    raise ConfigError("data.digit_size", digit_size, "fits single-channel digits into a smaller "
+                      f"centred box; {spec.name}'s images are {spec.image_shape}")
   if source == "embedded" and spec.name != "mnist":
     raise ConfigError("data.source", source, "only mnist has embedded digits")
   if data_config.name == "synthetic":
@@ -208,6 +216,9 @@ def load(data_config, splits=("train", "test")) -> Dataset:
     arrays["test"] = idx.load_split(test_dir, "test")
     location = f"{location}; test split from {test_dir}"
   _check_arrays(spec, source, location, arrays)
+  if data_config.get("digit_size", 0):  # LeNet-1's input: digits down-sampled, centred
+    arrays = {s: (digit_box.fit(images, data_config.digit_size), labels)
+              for s, (images, labels) in arrays.items()}
   logging.info("data: %s from %s (%s): %s", spec.name, source, location,
                ", ".join(f"{s} {len(arrays[s][1])}" for s in wanted))
   return Dataset(spec=spec, source=source, location=location, splits=arrays)

@@ -12,18 +12,25 @@ from lenet_jax.data import distortions, streaming
 PAPER_BACKGROUND, PAPER_FOREGROUND = -0.1, 1.175
 
 
-def model_input_shape(spec, data_config=None, min_size: int = 32):
+def pad_size(data_config=None) -> int:
+  """The side images are padded to: `data_config.pad_to`, LeNet-5's 32 by default
+  (LeNet-1 reads the 28x28 digits as they are: 28)."""
+  return 32 if data_config is None else int(data_config.get("pad_to", 32))
+
+
+def model_input_shape(spec, data_config=None):
   """The shape the model sees.
 
   With `data_config.resize` (AlexNet's 227), images are resized to that square
   with `data_config.channels` channels; otherwise they are padded to at least
-  `min_size` (LeNet-5's 32x32).
+  `data_config.pad_to` (LeNet-5's 32x32).
   """
   h, w, c = spec.image_shape
   if spec.streamed:  # cropped to size on the host
     return spec.image_shape
   if data_config is not None and data_config.get("resize"):
     return (data_config.resize, data_config.resize, data_config.get("channels") or c)
+  min_size = pad_size(data_config)
   return (max(h, min_size), max(w, min_size), c)
 
 

@@ -6,26 +6,37 @@ import jax
 import jax.numpy as jnp
 
 from lenet_jax.errors import ConfigError, check_choice, check_int
-from lenet_jax.models import alexnet, lenet5
+from lenet_jax.models import alexnet, early_lenets, lenet5
 
-MODELS = ("lenet5", "alexnet")
+MODELS = ("lenet5", "lenet1", "lenet4", "alexnet")
+# The 1998 paper's digit networks: LeNet-5 and its predecessors, built from the same stages.
+LENETS = ("lenet5", "lenet1", "lenet4")
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def validate(model_config, num_classes: int) -> None:
   """Raises ConfigError for any invalid `config.model` value."""
   check_choice("model.name", model_config.name, MODELS)
-  if model_config.name == "lenet5":
+  if model_config.name in LENETS:
     check_choice("model.activation", model_config.activation, lenet5.ACTIVATION_NAMES)
     check_choice("model.pooling", model_config.pooling, lenet5.POOLINGS)
-    check_choice("model.c3", model_config.c3, lenet5.C3_CONNECTIONS)
-    check_choice("model.output", model_config.output, lenet5.OUTPUTS)
     check_choice("model.init", model_config.init, lenet5.INITS)
     check_choice("model.implementation", model_config.get("implementation", "auto"),
                  ("auto",) + lenet5.IMPLEMENTATIONS)
+  if model_config.name == "lenet5":
+    check_choice("model.c3", model_config.c3, lenet5.C3_CONNECTIONS)
+    check_choice("model.output", model_config.output, lenet5.OUTPUTS)
     if model_config.output == "rbf" and num_classes > 10:
       raise ConfigError("model.output", "rbf",
                         f"the RBF prototypes cover 10 classes, the dataset has {num_classes}; use 'dense'")
+  if model_config.name in ("lenet1", "lenet4"):
+    # Their output layer is fully connected logits; the RBF units need LeNet-5's F6.
+    check_choice("model.output", model_config.get("output", "dense"), ("dense",))
+  if model_config.name == "lenet1":
+    check_choice("model.c3", model_config.get("c3", "table"), early_lenets.LENET1_C3)
+  if model_config.name == "lenet4":
+    check_choice("model.c3", model_config.get("c3", "full"), ("full",))
+    check_int("model.hidden", model_config.get("hidden", early_lenets.LENET4_HIDDEN))
 
 
   if model_config.name == "alexnet":
@@ -59,7 +70,7 @@ def validate(model_config, num_classes: int) -> None:
 
 
 def implementation(model_config) -> str:
-  """LeNet-5's resolved `model.implementation`: 'auto' is 'matmul' on a CPU, else 'xla'."""
+  """A LeNet's resolved `model.implementation`: 'auto' is 'matmul' on a CPU, else 'xla'."""
   chosen = model_config.get("implementation", "auto")
   if chosen == "auto":
     return "matmul" if jax.default_backend() == "cpu" else "xla"
@@ -107,6 +118,14 @@ def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module
         activation=model_config.activation, pooling=model_config.pooling,
         c3=model_config.c3, output=model_config.output, init=model_config.init,
         implementation=implementation(model_config), rngs=rngs)
+  shared = dict(input_shape=input_shape, num_classes=num_classes,
+                activation=model_config.activation, pooling=model_config.pooling,
+                init=model_config.init, implementation=implementation(model_config), rngs=rngs)
+  if model_config.name == "lenet1":
+    return early_lenets.LeNet1(c3=model_config.get("c3", "table"), **shared)
+  if model_config.name == "lenet4":
+    return early_lenets.LeNet4(
+        hidden=model_config.get("hidden", early_lenets.LENET4_HIDDEN), **shared)
   if model_config.name == "alexnet":
     return alexnet.AlexNet(
         input_shape=input_shape, num_classes=num_classes, towers=model_config.towers,

@@ -107,18 +107,21 @@ class Conv(nnx.Module):
 
 
 class TableConv(nnx.Module):
-  """C3 with the paper's sparse connection table (Table I).
+  """A convolution with a sparse connection table: LeNet-5's C3 (Table I), LeNet-1's.
 
-  Only the 60 connected (input map, output map) kernels are parameters: they
-  are stored packed, shape (5, 5, 60), and scattered into a dense kernel whose
-  other entries are structural zeros, so they are not parameters and stay
-  exactly zero through training.
+  `table[o]` lists the input maps output map o reads. Only the connected
+  (input map, output map) kernels are parameters: they are stored packed, shape
+  (k, k, connections), and scattered into a dense kernel whose other entries
+  are structural zeros, so they are not parameters and stay exactly zero
+  through training.
   """
 
   def __init__(self, in_features, out_features, kernel_size, activation, init, *, rngs,
                implementation="xla", table=C3_TABLE):
-    if in_features != 6 or out_features != len(table):
-      raise ValueError("the C3 table connects 6 S2 maps to 16 C3 maps")
+    if out_features != len(table) or not all(0 <= i < in_features for m in table for i in m):
+      raise ValueError(f"the connection table must list, for each of {out_features} output "
+                       f"maps, input maps among {in_features}")
+    self.in_features = in_features
     self.in_index = np.array([i for m in table for i in m], np.int32)
     self.out_index = np.array([o for o, m in enumerate(table) for _ in m], np.int32)
     self.maps_read = np.array([len(m) for m in table], np.int32)
@@ -144,7 +147,7 @@ class TableConv(nnx.Module):
 
   def dense_kernel(self):
     k = self.kernel_size
-    dense = jnp.zeros((k, k, 6, self.out_features), self.kernel.dtype)
+    dense = jnp.zeros((k, k, self.in_features, self.out_features), self.kernel.dtype)
     return dense.at[:, :, self.in_index, self.out_index].set(self.kernel[...])
 
   def pre_activation(self, x):
@@ -260,7 +263,48 @@ class RBF(nnx.Module):
     return in_shape[-1] * out_shape[-1]
 
 
-class LeNet5(nnx.Module):
+class StagedNet(nnx.Module):
+  """A network that is a sequence of named stages (LeNet-1, LeNet-4, LeNet-5).
+
+  A subclass sets `fused_c1_s2`, `c1`, `s2`, `output` and lists its stages."""
+
+  def stages(self):
+    raise NotImplementedError
+
+  def features(self, x):
+    """The outputs of the stage before the output layer."""
+    stages = self.stages()[:-1]
+    if self.fused_c1_s2:
+      conv = self.c1.conv
+      x = self.s2.activation(matmul_ops.conv_max_pool(x, conv.kernel[...], conv.bias[...]))
+      stages = stages[2:]
+    for _, stage in stages:
+      x = stage(x)
+    return x
+
+  def __call__(self, x, *, train: bool = False, rngs=None):
+    del train, rngs  # no dropout; the signature matches other models.
+    return self.output(self.features(x))
+
+
+def fuses_c1_s2(implementation, pooling, activation) -> bool:
+  """Whether the matmul implementation activates after max pooling and computes C1
+  and S2 as one product.
+
+  max f(z) = f(max z) for a non-decreasing f, and the gradients agree too (the
+  window's winner is the same, or its gradient is zero either way), so the
+  activation may run on a quarter of the values; one product (conv_max_pool) is
+  faster than two steps on a CPU. `stages()` still run them one at a time.
+  """
+  return implementation == "matmul" and pooling == "max" and activation in NON_DECREASING
+
+
+def check_implementation(implementation):
+  if implementation not in IMPLEMENTATIONS:
+    raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+
+
+class LeNet5(StagedNet):
   """LeNet-5 with switchable activation, pooling, C3 connectivity, output and init."""
 
   def __init__(self, *, input_shape=(32, 32, 1), num_classes=10, activation="relu",
@@ -269,17 +313,10 @@ class LeNet5(nnx.Module):
     h, w, channels = input_shape
     if h < 32 or w < 32:
       raise ValueError(f"LeNet-5 needs inputs of at least 32x32, got {h}x{w}")
-    if implementation not in IMPLEMENTATIONS:
-      raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+    check_implementation(implementation)
     impl = dict(rngs=rngs, implementation=implementation)
-    # max f(z) = f(max z) for a non-decreasing f, and the gradients agree too (the
-    # window's winner is the same, or its gradient is zero either way): the matmul
-    # implementation activates after max pooling, on a quarter of the values.
-    after_pool = (implementation == "matmul" and pooling == "max"
-                  and activation in NON_DECREASING)
+    after_pool = fuses_c1_s2(implementation, pooling, activation)
     conv_activation = None if after_pool else activation
-    # ...and then computes C1 and S2 as one product (conv_max_pool), faster than two
-    # steps on a CPU; `stages()` still run them one at a time.
     self.fused_c1_s2 = after_pool
     self.c1 = Conv(channels, 6, 5, conv_activation, init, **impl)
     self.s2 = Pool(pooling, 6, activation, init, activate=after_pool, **impl)
@@ -300,18 +337,3 @@ class LeNet5(nnx.Module):
     """(name, stage) in order; each stage maps the previous one's output."""
     return [("C1", self.c1), ("S2", self.s2), ("C3", self.c3), ("S4", self.s4),
             ("C5", self.c5), ("F6", self.f6), ("OUTPUT", self.output)]
-
-  def features(self, x):
-    """F6's outputs: everything before the output layer."""
-    stages = self.stages()[:-1]
-    if self.fused_c1_s2:
-      conv = self.c1.conv
-      x = self.s2.activation(matmul_ops.conv_max_pool(x, conv.kernel[...], conv.bias[...]))
-      stages = stages[2:]
-    for _, stage in stages:
-      x = stage(x)
-    return x
-
-  def __call__(self, x, *, train: bool = False, rngs=None):
-    del train, rngs  # LeNet-5 has no dropout; the signature matches other models.
-    return self.output(self.features(x))

@@ -104,3 +104,34 @@ def test_training_with_the_fixed_protocol_makes_the_set_once(tmp_path):
   assert run.train_labels.shape[0] == 8000 and run.task.distortion_ranges is None
   train.train_and_evaluate(config, str(tmp_path))
   assert metrics.read(str(tmp_path))[0]["step"] == 8000 // 50
+
+
+def test_elastic_field_is_smooth_and_scaled_by_alpha():
+  field = distortions.elastic_field(jax.random.key(0), 2, 32, 32, alpha=34.0, sigma=4.0)
+  assert field.shape == (2, 2, 32 * 32)
+  rows = np.asarray(field).reshape(2, 2, 32, 32)
+  # Smoothed: neighbouring pixels move almost together; unsmoothed noise would not.
+  step = np.abs(np.diff(rows, axis=-1)).mean()
+  assert step < 0.2 * np.abs(rows).mean()
+  doubled = distortions.elastic_field(jax.random.key(0), 2, 32, 32, alpha=68.0, sigma=4.0)
+  np.testing.assert_allclose(doubled, 2 * field, rtol=1e-5, atol=1e-6)
+
+
+def test_elastic_displacement_moves_a_dot_by_the_field():
+  # A constant field of (1, -2) reads each output pixel 1 row down and 2 columns left.
+  x = jnp.zeros((1, 8, 8, 1)).at[0, 3, 4, 0].set(1.0)
+  field = jnp.tile(jnp.array([1.0, -2.0])[None, :, None], (1, 1, 64))
+  y = distortions.apply(x, jnp.eye(2)[None], jnp.zeros((1, 2)), field)
+  assert np.argwhere(np.asarray(y[0, ..., 0]) > 0.99).tolist() == [[2, 6]]
+
+
+def test_elastic_option_leaves_the_affine_draws_as_they_were():
+  x = _images()
+  ranges = dict(translate=2.0, scale=0.1, squeeze=0.1, shear=0.2)
+  affine = distortions.distort(jax.random.key(3), x, **ranges)
+  a, t = distortions.random_affine(jax.random.key(3), 4, **ranges)
+  np.testing.assert_array_equal(affine, distortions.apply(x, a, t))
+  elastic = distortions.distort(jax.random.key(3), x, elastic_alpha=34.0, **ranges)
+  assert not np.allclose(elastic, affine)
+  assert distortions.ranges_of({**ranges, "elastic_alpha": 34, "elastic_sigma": 4}) == {
+      **ranges, "elastic_alpha": 34.0, "elastic_sigma": 4.0}

@@ -1,0 +1,259 @@
+"""Boosted LeNet-4: a committee of three nets trained on filtered patterns (LeCun et al.
+1998, section III.C.6, after Drucker, Schapire and Simard 1993).
+
+"The first one is trained the usual way. The second one is trained on patterns
+that are filtered by the first net so that the second machine sees a mix of
+patterns, 50% of which the first net got right, and 50% of which it got wrong.
+Finally, the third net is trained on new patterns on which the first and the
+second nets disagree. During testing, the outputs of the three nets are simply
+added. Because the error rate of LeNet-4 is very low, it was necessary to use
+the artificially distorted images (as with LeNet-5) in order to get enough
+samples to train the second and third nets."
+
+Here the patterns offered to the filters are random affine distortions of the
+training digits (`boosting.patterns='distorted'`, the ranges of
+`config.distortions`, drawn fresh for each filter) or the training digits
+themselves (`'training'`, to see the shortage the paper describes). Each member
+is an ordinary run in `WORKDIR/member_<k>`; the second's and third's training sets
+are written there as IDX files (`filtered/`, with `filter.json`) and read like
+any IDX directory. The committee adds the members' softmax outputs
+(`boosting.combine='probabilities'`) or their logits (`'logits'`).
+"""
+
+import copy
+import hashlib
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+
+from lenet_jax import data, train
+from lenet_jax.data import distortions, idx
+from lenet_jax.errors import ConfigError, UserError, check_choice, check_int
+
+PATTERNS = ("distorted", "training")
+COMBINES = ("probabilities", "logits")
+MEMBERS = 3
+FILTER = "filter.json"
+COMMITTEE = "committee.json"
+CHUNK = 2000  # candidate patterns made and classified at a time
+
+
+def validate(config) -> None:
+  """Raises ConfigError for an invalid `config.boosting` or a config boosting can't use."""
+  b = config.boosting
+  check_choice("boosting.patterns", b.patterns, PATTERNS)
+  check_choice("boosting.combine", b.combine, COMBINES)
+  check_int("boosting.set_size", b.set_size, minimum=0,
+            expected="must be an integer >= 1, or 0 for the training set's size")
+  check_int("boosting.max_candidates", b.max_candidates, minimum=0,
+            expected="must be an integer >= 1, or 0 for 100 x the set size")
+  if config.data.get("digit_size", 0):
+    raise ConfigError("data.digit_size", config.data.digit_size, "would re-centre the "
+                      "filtered, distorted patterns when they are read back; boost 28x28 digits")
+  spec = data.validate(config.data)
+  if spec.streamed or not spec.idx:
+    raise ConfigError("data.name", spec.name, "boosting filters a resident IDX-style dataset "
+                      "(mnist, fashion_mnist, kmnist)")
+
+
+def member_dir(workdir: str, k: int) -> str:
+  return os.path.join(workdir, f"member_{k}")
+
+
+def member_config(config, filtered_dir: str | None):
+  """Member k's config: the base config, reading its training set from `filtered_dir`
+  (the test split stays where the base config takes it from)."""
+  config = copy.deepcopy(config)
+  if filtered_dir:
+    with config.unlocked():
+      config.data.source = "idx"
+      config.data.dir = filtered_dir
+      if not config.data.get("test_dir"):
+        config.data.test_dir = filtered_dir  # the base test split, copied there
+  return config
+
+
+class Committee:
+  """Trained members' outputs on uint8 images, one jit per member."""
+
+  def __init__(self, configs, workdirs):
+    self.members = []
+    for config, workdir in zip(configs, workdirs):
+      _, state, task = train.load_state(config, workdir)
+      self.members.append((jax.jit(lambda p, x, t=task: t.logits(p, x)), state["params"]))
+
+  def logits(self, images, which=None) -> list[np.ndarray]:
+    """Each chosen member's logits [N, classes], in chunks."""
+    which = range(len(self.members)) if which is None else which
+    out = []
+    for k in which:
+      fn, params = self.members[k]
+      out.append(np.concatenate([np.asarray(fn(params, jnp.asarray(images[s:s + CHUNK])))
+                                 for s in range(0, len(images), CHUNK)]))
+    return out
+
+
+def combined(logits: list[np.ndarray], combine: str) -> np.ndarray:
+  """The committee's scores: the members' softmax outputs or logits, added."""
+  if combine == "logits":
+    return sum(logits)
+  return sum(np.asarray(jax.nn.softmax(jnp.asarray(z), axis=-1)) for z in logits)
+
+
+def candidates(config, images, labels, stream: int):
+  """Chunks (images uint8, labels) of patterns to filter: fresh random distortions of
+  the training digits (stream `stream` of the run's seed), or the digits once."""
+  if config.boosting.patterns == "training":
+    for s in range(0, len(images), CHUNK):
+      yield images[s:s + CHUNK], labels[s:s + CHUNK]
+    return
+  ranges = distortions.ranges_of(config.distortions)
+  key = jax.random.fold_in(jax.random.key(config.seed + 101), stream)
+
+  @jax.jit
+  def make(k):
+    pick, warp = jax.random.split(k)
+    rows = jax.random.randint(pick, (CHUNK,), 0, len(images))
+    x = jnp.asarray(images)[rows].astype(jnp.float32) / 255.0
+    x = distortions.distort(warp, x, **ranges)
+    return jnp.round(255.0 * jnp.clip(x, 0.0, 1.0)).astype(jnp.uint8), jnp.asarray(labels)[rows]
+
+  for draw in range(2 ** 31):
+    made, made_labels = make(jax.random.fold_in(key, draw))
+    yield np.asarray(made), np.asarray(made_labels)
+
+
+def filter_patterns(config, committee, images, labels, member: int, set_size: int):
+  """(images, labels, stats) of member `member`'s training set: for member 2, half
+  patterns member 1 gets right and half it gets wrong; for member 3, patterns on which
+  members 1 and 2 disagree."""
+  limit = config.boosting.max_candidates or 100 * set_size
+  keep_x, keep_y, seen = [], [], 0
+  right = wrong = 0
+  half = set_size // 2
+  for x, y in candidates(config, images, labels, stream=member):
+    take = min(len(x), limit - seen)
+    x, y = x[:take], y[:take]
+    seen += take
+    if member == 2:
+      (z1,) = committee.logits(x, [0])
+      ok = z1.argmax(-1) == y
+      chosen = np.zeros(len(x), bool)
+      for i in np.flatnonzero(ok)[:max(0, half - right)]:
+        chosen[i] = True
+      for i in np.flatnonzero(~ok)[:max(0, set_size - half - wrong)]:
+        chosen[i] = True
+      right += int((chosen & ok).sum())
+      wrong += int((chosen & ~ok).sum())
+      done = right >= half and wrong >= set_size - half
+    else:
+      z1, z2 = committee.logits(x, [0, 1])
+      chosen = z1.argmax(-1) != z2.argmax(-1)
+      chosen &= np.cumsum(chosen) <= set_size - sum(len(k) for k in keep_y)
+      done = sum(len(k) for k in keep_y) + int(chosen.sum()) >= set_size
+    keep_x.append(x[chosen])
+    keep_y.append(y[chosen])
+    if done or seen >= limit:
+      break
+  x, y = np.concatenate(keep_x), np.concatenate(keep_y)
+  if member == 2 and right != wrong:  # a shortfall on one side: keep the mix at 50/50
+    x, y = _balance(committee, x, y, min(right, wrong))
+    right = wrong = min(right, wrong)
+  stats = {"member": member, "candidates": seen, "size": int(len(y)), "target": set_size,
+           "patterns": config.boosting.patterns}
+  if member == 2:
+    stats.update(right=right, wrong=wrong)
+  return x, y, stats
+
+
+def _balance(committee, x, y, each: int):
+  (z1,) = committee.logits(x, [0])
+  ok = z1.argmax(-1) == y
+  keep = np.concatenate([np.flatnonzero(ok)[:each], np.flatnonzero(~ok)[:each]])
+  keep.sort()
+  return x[keep], y[keep]
+
+
+def write_set(directory: str, images, labels, test, stats: dict) -> None:
+  """The filtered training set (and, when the base config has no test_dir, its test
+  split) as IDX files, `filter.json` last: a set is complete when that file exists."""
+  os.makedirs(directory, exist_ok=True)
+  splits = {"train": (images, labels)}
+  if test is not None:
+    splits["test"] = test
+  digest = hashlib.sha256()
+  for split, (x, y) in splits.items():
+    for stem, array in zip(idx.FILES[split], (x[..., 0], y)):
+      path = os.path.join(directory, stem)
+      idx.write(path + ".tmp", array)
+      os.replace(path + ".tmp", path)
+      digest.update(np.ascontiguousarray(array).tobytes())
+  with open(os.path.join(directory, FILTER + ".tmp"), "w") as f:
+    json.dump({**stats, "sha256": digest.hexdigest()}, f, indent=1)
+  os.replace(os.path.join(directory, FILTER + ".tmp"), os.path.join(directory, FILTER))
+
+
+def read_stats(directory: str) -> dict | None:
+  path = os.path.join(directory, FILTER)
+  if not os.path.isfile(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def boost(config, workdir: str, say=print) -> dict:
+  """Trains the three members in `workdir` (resuming any that stopped) and scores the
+  committee on the test split; writes `committee.json` and returns it."""
+  validate(config)
+  dataset = data.load(config.data)
+  images, labels = dataset.split("train")
+  test_x, test_y = dataset.split("test")
+  set_size = config.boosting.set_size or len(labels)
+  configs, workdirs, filters = [], [], []
+  for k in range(1, MEMBERS + 1):
+    directory = member_dir(workdir, k)
+    filtered = os.path.join(directory, "filtered") if k > 1 else None
+    if filtered:
+      stats = read_stats(filtered)
+      if stats is None:
+        committee = Committee(configs, workdirs)
+        say(f"member {k}: filtering patterns through member{'s 1 and 2' if k == 3 else ' 1'}")
+        x, y, stats = filter_patterns(config, committee, images, labels, k, set_size)
+        if len(y) < config.batch_size:
+          raise UserError(f"member {k}: only {len(y)} patterns passed the filter in "
+                          f"{stats['candidates']:,} candidates; raise boosting.max_candidates "
+                          "or use boosting.patterns='distorted'")
+        own_test = None if config.data.get("test_dir") else (test_x, test_y)
+        write_set(filtered, x, y, own_test, stats)
+      say(f"member {k}: {stats['size']:,} patterns from {stats['candidates']:,} candidates"
+          + (f" ({stats['right']:,} member 1 got right, {stats['wrong']:,} wrong)"
+             if k == 2 else " (members 1 and 2 disagree)"))
+      filters.append(stats)
+    member = member_config(config, filtered)
+    say(f"member {k}: training in {directory}")
+    train.train_and_evaluate(member, directory)
+    configs.append(member)
+    workdirs.append(directory)
+  result = score(config, configs, workdirs, test_x, test_y)
+  result["filters"] = filters
+  with open(os.path.join(workdir, COMMITTEE + ".tmp"), "w") as f:
+    json.dump(result, f, indent=1)
+  os.replace(os.path.join(workdir, COMMITTEE + ".tmp"), os.path.join(workdir, COMMITTEE))
+  logging.info("committee: %s", result)
+  return result
+
+
+def score(config, configs, workdirs, test_x, test_y) -> dict:
+  """Each member's and the committee's test error on (test_x, test_y)."""
+  committee = Committee(configs, workdirs)
+  logits = committee.logits(test_x)
+  errors = [float(np.mean(z.argmax(-1) != test_y)) for z in logits]
+  together = combined(logits, config.boosting.combine)
+  return {"test_images": int(len(test_y)), "combine": config.boosting.combine,
+          "member_test_errors": errors,
+          "committee_test_error": float(np.mean(together.argmax(-1) != test_y)),
+          "members": workdirs}

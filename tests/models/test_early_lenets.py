@@ -1,0 +1,90 @@
+"""LeNet-1 and LeNet-4: the counts the papers state, shared stages, connection table."""
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from conftest import assert_same_values_and_gradients, tiny_config
+from configs import lenet1, lenet4
+from lenet_jax import models, summary, train
+from lenet_jax.models.early_lenets import LENET1_TABLE, LeNet1, LeNet4
+
+PAPER_UNITS = dict(activation="scaled_tanh", pooling="subsample", init="paper")
+
+
+def _totals(model, shape):
+  rows = summary.rows(model, shape)
+  return sum(r.params for r in rows), sum(r.connections for r in rows), rows
+
+
+def test_lenet1_has_the_1990_papers_exact_counts():
+  # LeCun et al. 1990: 2,578 independent parameters, 98,442 connections
+  # (the 1998 paper: "about 2600 free parameters").
+  params, connections, rows = _totals(LeNet1(rngs=nnx.Rngs(0), **PAPER_UNITS), (28, 28, 1))
+  assert (params, connections) == (2_578, 98_442)
+  assert [r.shape for r in rows] == [(24, 24, 4), (12, 12, 4), (8, 8, 12), (4, 4, 12), (10,)]
+  assert {r.name: r.params for r in rows} == {"C1": 104, "S2": 8, "C3": 512, "S4": 24,
+                                              "OUTPUT": 1_930}
+
+
+def test_lenet4_matches_the_papers_approximate_counts():
+  # "about 17,000 free parameters" and "about 260,000 connections".
+  params, connections, rows = _totals(LeNet4(rngs=nnx.Rngs(0), **PAPER_UNITS), (32, 32, 1))
+  assert (params, connections) == (16_977, 264_273)
+  assert [r.name for r in rows] == ["C1", "S2", "C3", "S4", "F5", "OUTPUT"]
+  assert [r.shape for r in rows][:5] == [(28, 28, 4), (14, 14, 4), (10, 10, 16), (5, 5, 16),
+                                         (37,)]
+
+
+def test_lenet1_table_has_twenty_kernels_every_s2_map_feeding_five():
+  assert sum(len(m) for m in LENET1_TABLE) == 20 and len(LENET1_TABLE) == 12
+  assert [sum(i in m for m in LENET1_TABLE) for i in range(4)] == [5, 5, 5, 5]
+
+
+def test_lenet1_c3_reads_only_the_table():
+  model = LeNet1(rngs=nnx.Rngs(0), **PAPER_UNITS)
+  dense = np.asarray(model.c3.dense_kernel())
+  for out_map in range(12):
+    for in_map in range(4):
+      connected = in_map in LENET1_TABLE[out_map]
+      assert bool(np.any(dense[:, :, in_map, out_map])) == connected, (in_map, out_map)
+  # The packed kernel is the only C3 weight: 20 kernels are all training can move.
+  assert model.c3.kernel[...].shape == (5, 5, 20)
+
+
+@pytest.mark.parametrize("cls, shape, pooling", [(LeNet1, (28, 28, 1), "max"),
+                                                 (LeNet4, (32, 32, 1), "subsample")])
+def test_matmul_implementation_computes_what_xla_computes(cls, shape, pooling):
+  # max: C1 and S2 fused into one product; subsample: every stage on its own.
+  x = jax.random.normal(jax.random.key(0), (3,) + shape)
+  xla = cls(input_shape=shape, pooling=pooling, implementation="xla", rngs=nnx.Rngs(0))
+  matmul = cls(input_shape=shape, pooling=pooling, implementation="matmul", rngs=nnx.Rngs(0))
+  assert matmul.fused_c1_s2 == (pooling == "max")
+  assert_same_values_and_gradients(matmul, xla, x)
+
+
+def test_too_small_inputs_are_refused():
+  with pytest.raises(ValueError, match="28x28"):
+    LeNet1(input_shape=(16, 16, 1), rngs=nnx.Rngs(0))
+  with pytest.raises(ValueError, match="32x32"):
+    LeNet4(input_shape=(28, 28, 1), rngs=nnx.Rngs(0))
+
+
+def test_configs_pick_the_networks_and_their_inputs():
+  c1, c4 = lenet1.get_config("paper"), lenet4.get_config()
+  assert (c1.model.name, c1.data.digit_size, c1.data.pad_to) == ("lenet1", 16, 28)
+  assert c1.model.pooling == "subsample" and c1.data.normalization == "paper"
+  assert summary.summarize(c1).splitlines()[-1].split()[3:5] == ["2,578", "98,442"]
+  assert c4.model.name == "lenet4" and isinstance(
+      models.create(c4.model, (32, 32, 1), 10, 0), LeNet4)
+
+
+@pytest.mark.parametrize("name", ["lenet1", "lenet4"])
+def test_real_training_function_learns_each(tmp_path, name):
+  config = {"lenet1": lenet1, "lenet4": lenet4}[name].get_config()
+  tiny = tiny_config()
+  config.update(num_epochs=1, batch_size=50, eval_batch_size=250, schedule="constant")
+  config.data.source = tiny.data.source
+  result = train.train_and_evaluate(config, str(tmp_path))
+  assert result["last_test_accuracy"] > 0.5  # 80 steps on 4,000 real digits
