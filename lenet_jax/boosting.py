@@ -238,7 +238,7 @@ def boost(config, workdir: str, say=print) -> dict:
     train.train_and_evaluate(member, directory)
     configs.append(member)
     workdirs.append(directory)
-  result = score(config, configs, workdirs, test_x, test_y)
+  result = score(configs, workdirs, test_x, test_y, config.boosting.combine)
   result["filters"] = filters
   with open(os.path.join(workdir, COMMITTEE + ".tmp"), "w") as f:
     json.dump(result, f, indent=1)
@@ -247,13 +247,13 @@ def boost(config, workdir: str, say=print) -> dict:
   return result
 
 
-def score(config, configs, workdirs, test_x, test_y) -> dict:
+def score(configs, workdirs, test_x, test_y, combine: str) -> dict:
   """Each member's and the committee's test error on (test_x, test_y)."""
   committee = Committee(configs, workdirs)
   logits = committee.logits(test_x)
   errors = [float(np.mean(z.argmax(-1) != test_y)) for z in logits]
-  together = combined(logits, config.boosting.combine)
-  return {"test_images": int(len(test_y)), "combine": config.boosting.combine,
+  together = combined(logits, combine)
+  return {"test_images": int(len(test_y)), "combine": combine,
           "member_test_errors": errors,
           "committee_test_error": float(np.mean(together.argmax(-1) != test_y)),
           "members": workdirs}

@@ -111,3 +111,17 @@ def test_bad_boosting_values_are_one_error_line(tmp_path):
   assert proc.stderr.strip().splitlines() == [
       "error: configs/lenet4.py has no boosting section; use configs/lenet4_boosted.py or "
       "add one like it"]
+
+
+def test_committee_command_scores_any_runs_as_boosting_does(boosted, tmp_path):
+  config, workdir, result = boosted
+  runs = ",".join(boosting.member_dir(workdir, k) for k in (1, 2, 3))
+  out = tmp_path / "committee.json"
+  proc = subprocess.run([sys.executable, "-m", "lenet_jax.committee", f"--runs={runs}",
+                         f"--out={out}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr
+  # Member 1's config takes the embedded test split, as the boosted run's did.
+  scores = json.loads(out.read_text())
+  assert scores["committee_test_error"] == pytest.approx(result["committee_test_error"])
+  assert scores["member_test_errors"] == pytest.approx(result["member_test_errors"])
+  assert "committee of 3 (probabilities added)" in proc.stdout
