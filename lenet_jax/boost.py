@@ -1,4 +1,4 @@
-"""Trains boosted LeNet-4's three members and scores their committee
+r"""Trains boosted LeNet-4's three members and scores their committee
 (lenet_jax/boosting.py; LeCun et al. 1998, section III.C.6).
 
   python -m lenet_jax.boost --config=configs/lenet4_boosted.py --workdir=runs/boosted \

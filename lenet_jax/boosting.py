@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from lenet_jax import data, train
+from lenet_jax import data, preemption, train
 from lenet_jax.data import distortions, idx
 from lenet_jax.errors import ConfigError, UserError, check_choice, check_int
 
@@ -127,15 +127,20 @@ def candidates(config, images, labels, stream: int):
     yield np.asarray(made), np.asarray(made_labels)
 
 
-def filter_patterns(config, committee, images, labels, member: int, set_size: int):
+def filter_patterns(config, committee, images, labels, member: int, set_size: int,
+                    stop=None):
   """(images, labels, stats) of member `member`'s training set: for member 2, half
   patterns member 1 gets right and half it gets wrong; for member 3, patterns on which
-  members 1 and 2 disagree."""
+  members 1 and 2 disagree. `stop`: a `preemption.StopSignals`, checked per chunk."""
   limit = config.boosting.max_candidates or 100 * set_size
   keep_x, keep_y, seen = [], [], 0
   right = wrong = 0
   half = set_size // 2
   for x, y in candidates(config, images, labels, stream=member):
+    if stop is not None:
+      stop.check_before(f"the next chunk of member {member}'s patterns ({seen:,} filtered); none "
+                        "was written, the trained members are kept; run the same command "
+                        "again to go on")
     take = min(len(x), limit - seen)
     x, y = x[:take], y[:take]
     seen += take
@@ -209,6 +214,11 @@ def boost(config, workdir: str, say=print) -> dict:
   """Trains the three members in `workdir` (resuming any that stopped) and scores the
   committee on the test split; writes `committee.json` and returns it."""
   validate(config)
+  with preemption.StopSignals() as stop:
+    return _boost(config, workdir, say, stop)
+
+
+def _boost(config, workdir, say, stop) -> dict:
   dataset = data.load(config.data)
   images, labels = dataset.split("train")
   test_x, test_y = dataset.split("test")
@@ -222,7 +232,7 @@ def boost(config, workdir: str, say=print) -> dict:
       if stats is None:
         committee = Committee(configs, workdirs)
         say(f"member {k}: filtering patterns through member{'s 1 and 2' if k == 3 else ' 1'}")
-        x, y, stats = filter_patterns(config, committee, images, labels, k, set_size)
+        x, y, stats = filter_patterns(config, committee, images, labels, k, set_size, stop)
         if len(y) < config.batch_size:
           raise UserError(f"member {k}: only {len(y)} patterns passed the filter in "
                           f"{stats['candidates']:,} candidates; raise boosting.max_candidates "
@@ -234,6 +244,8 @@ def boost(config, workdir: str, say=print) -> dict:
              if k == 2 else " (members 1 and 2 disagree)"))
       filters.append(stats)
     member = member_config(config, filtered)
+    stop.check_before(f"member {k}'s training; the members before it are kept; run the "
+                      "same command again to go on")
     say(f"member {k}: training in {directory}")
     train.train_and_evaluate(member, directory)
     configs.append(member)

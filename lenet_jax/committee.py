@@ -1,4 +1,4 @@
-"""Scores a committee of trained runs: their outputs added, as boosted LeNet-4's
+r"""Scores a committee of trained runs: their outputs added, as boosted LeNet-4's
 members' are (lenet_jax/boosting.py), for any runs of the same dataset.
 
   python -m lenet_jax.committee --runs=runs/a,runs/b,runs/c \

@@ -27,7 +27,7 @@ CASES = [
     ("distortions.scale", 1.5, "< 1"),
     ("distortions.squeeze", -0.1, ">= 0"),
     ("distortions.shear", -0.2, ">= 0"),
-    ("model.name", "resnet", "lenet5, alexnet"),
+    ("model.name", "resnet", "lenet5, lenet1, lenet4, alexnet"),
     ("model.activation", "swish", "relu, tanh, scaled_tanh"),
     ("model.pooling", "lp", "max, avg, subsample"),
     ("model.c3", "dense", "full, table"),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import assert_same_values_and_gradients, tiny_config
+from conftest import tiny_config
 from configs import lenet1, lenet4
 from lenet_jax import models, summary, train
 from lenet_jax.models.early_lenets import LENET1_TABLE, LeNet1, LeNet4
@@ -61,7 +61,23 @@ def test_matmul_implementation_computes_what_xla_computes(cls, shape, pooling):
   xla = cls(input_shape=shape, pooling=pooling, implementation="xla", rngs=nnx.Rngs(0))
   matmul = cls(input_shape=shape, pooling=pooling, implementation="matmul", rngs=nnx.Rngs(0))
   assert matmul.fused_c1_s2 == (pooling == "max")
-  assert_same_values_and_gradients(matmul, xla, x)
+  (out_m, grads_m), (out_x, grads_x) = _outputs_and_grads(matmul, x), _outputs_and_grads(xla, x)
+  np.testing.assert_allclose(out_m, out_x, rtol=1e-5, atol=1e-6)
+  for a, b in zip(jax.tree.leaves(grads_m), jax.tree.leaves(grads_x)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(np.max(np.abs(b))))
+
+
+def _outputs_and_grads(model, x):
+  """(outputs, gradients of sum(outputs^2)), compiled: op by op is slow for these nets."""
+  graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+  @jax.jit
+  def loss(p):
+    out = nnx.merge(graphdef, p, rest)(x)
+    return (out ** 2).sum(), out
+
+  (_, out), grads = jax.value_and_grad(loss, has_aux=True)(params)
+  return out, grads
 
 
 def test_too_small_inputs_are_refused():
