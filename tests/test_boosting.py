@@ -19,7 +19,7 @@ from lenet_jax.errors import ConfigError
 def _config(**overrides):
   config = lenet4_boosted.get_config()
   tiny = tiny_config()
-  config.update(num_epochs=1, batch_size=50, eval_batch_size=250, schedule="constant")
+  config.update(num_epochs=1, batch_size=100, eval_batch_size=500, schedule="constant")
   config.data.source = tiny.data.source
   config.boosting.set_size = 1000
   for key, value in overrides.items():

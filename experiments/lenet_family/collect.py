@@ -27,12 +27,17 @@ ROWS = [
     ("LeNet-4, 1998 units", "lenet4_paper", "configs/lenet4.py:paper", "1.1%"),
     ("LeNet-4, affine distortions", "lenet4_distorted", "configs/lenet4.py + distortions", ""),
     ("3 LeNet-4s, outputs added (no filtering)", "committee_lenet4", "controls.sh", ""),
-    ("boosted LeNet-4 (committee)", "lenet4_boosted", "configs/lenet4_boosted.py", "0.7%"),
+    ("3 LeNet-4s with distortions, outputs added", "committee_lenet4_distorted", "controls.sh",
+     ""),
+    ("boosted LeNet-4", "lenet4_boosted", "configs/lenet4_boosted.py", "0.7%"),
+    ("boosted LeNet-4, members trained with distortions",
+     "lenet4_boosted_distorted", "configs/lenet4_boosted.py + distortions", ""),
     ("LeNet-5", "lenet5", "configs/lenet5.py", "0.95%"),
     ("LeNet-5, affine distortions", "lenet5_distorted", "configs/lenet5.py + distortions",
      "0.8%"),
     ("LeNet-5, affine + elastic distortions", "elastic", "moonshot.sh", ""),
     ("LeNet-5, affine + elastic, 150 epochs", "elastic150", "moonshot.sh", ""),
+    ("the five 150-epoch nets above, outputs added", "committee_elastic150", "moonshot.sh", ""),
 ]
 
 
@@ -57,7 +62,7 @@ def collect(runs_dir):
   os.makedirs(os.path.join(HERE, "metrics"), exist_ok=True)
   for row, prefix, config, _ in ROWS:
     for seed, workdir in runs_of(runs_dir, prefix):
-      if prefix == "committee_lenet4":
+      if prefix.startswith("committee_"):
         with open(workdir) as f:
           committee = json.load(f)
         shutil.copy(workdir, os.path.join(HERE, "metrics", os.path.basename(workdir)))
@@ -65,7 +70,7 @@ def collect(runs_dir):
                      "test_error_pct": round(100 * committee["committee_test_error"], 2),
                      "seconds": 0.0})
         continue
-      if prefix == "lenet4_boosted":
+      if prefix.startswith("lenet4_boosted"):
         path = os.path.join(workdir, "committee.json")
         if not os.path.isfile(path):
           continue
@@ -79,10 +84,10 @@ def collect(runs_dir):
           seconds += spent
           shutil.copy(os.path.join(member, "metrics.jsonl"),
                       os.path.join(HERE, "metrics", f"{prefix}_{seed}.member_{k}.jsonl"))
-          rows.append({"network": f"boosted LeNet-4, member {k}", "seed": seed,
+          rows.append({"network": f"{row}: member {k}", "seed": seed,
                        "epochs": record["epoch"], "test_error_pct": round(100 * error, 2),
                        "seconds": round(spent, 1)})
-        rows.append({"network": row, "seed": seed, "epochs": record["epoch"],
+        rows.append({"network": f"{row}: committee", "seed": seed, "epochs": record["epoch"],
                      "test_error_pct": round(100 * committee["committee_test_error"], 2),
                      "seconds": round(seconds, 1)})
         continue
@@ -95,8 +100,12 @@ def collect(runs_dir):
                    "test_error_pct": round(100 * (1 - record["test_accuracy"]), 2),
                    "seconds": round(seconds, 1)})
   committee = os.path.join(runs_dir, "committee_elastic150.json")
-  if os.path.isfile(committee):
+  if os.path.isfile(committee):  # one committee of all the seeds' nets
     shutil.copy(committee, os.path.join(HERE, "metrics", "committee_elastic150.json"))
+    with open(committee) as f:
+      error = json.load(f)["committee_test_error"]
+    rows.append({"network": ROWS[-1][0], "seed": "all", "epochs": 150,
+                 "test_error_pct": round(100 * error, 2), "seconds": 0.0})
   return rows
 
 
@@ -107,22 +116,24 @@ def summary(rows):
   lines = ["| network | config | seeds | test error, mean ± std | per seed | the paper (60,000 "
            "digits) | against LeNet-5 (Welch's t-test) |", "|---|---|---|---|---|---|---|"]
   base = by_network.get("LeNet-5")
-  names = [r[0] for r in ROWS]
-  members = sorted(n for n in by_network if n.startswith("boosted LeNet-4, member"))
-  order = names[:6] + members + names[6:]
+  order = []
+  for name, *_ in ROWS:
+    order += sorted(n for n in by_network if n.startswith(f"{name}: member"))
+    order.append(f"{name}: committee" if f"{name}: committee" in by_network else name)
   configs = {r[0]: r[2] for r in ROWS}
   papers = {r[0]: r[3] for r in ROWS}
+  papers["boosted LeNet-4: committee"] = papers.pop("boosted LeNet-4")
   for name in order:
     errors = by_network.get(name)
     if not errors:
       continue
-    std = statistics.stdev(errors) if len(errors) > 1 else 0.0
+    std = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
     versus = ""
     if base and name != "LeNet-5" and len(errors) > 1 and len(base) > 1:
       t = stats.ttest_ind(errors, base, equal_var=False)
       versus = f"{statistics.mean(errors) - statistics.mean(base):+.2f} points, p = {t.pvalue:.2g}"
-    lines.append(f"| {name} | {configs.get(name, 'configs/lenet4_boosted.py')} | {len(errors)} | "
-                 f"{statistics.mean(errors):.2f} ± {std:.2f}% | "
+    lines.append(f"| {name} | {configs[name.split(': ')[0]]} | {len(errors)} | "
+                 f"{statistics.mean(errors):.2f}{std}% | "
                  f"{', '.join(f'{e:.2f}' for e in errors)} | {papers.get(name, '')} | {versus} |")
   return "\n".join(lines)
 
