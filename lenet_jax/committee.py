@@ -31,6 +31,9 @@ def main(argv):
   runs = _RUNS.value
   if len(runs) < 2:
     raise UserError(f"--runs names {len(runs)} run; a committee needs two or more")
+  for run in runs:
+    if not os.path.isfile(os.path.join(run, run_record.CONFIG)):
+      raise UserError(f"--runs: {run} is not a lenet_jax run directory (no {run_record.CONFIG})")
   configs = [run_record.load_config(r) for r in runs]
   names = {c.data.name for c in configs}
   if len(names) > 1:
