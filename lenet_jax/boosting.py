@@ -22,6 +22,7 @@ any IDX directory. The committee adds the members' softmax outputs
 
 import copy
 import hashlib
+import itertools
 import json
 import os
 
@@ -115,15 +116,14 @@ def candidates(config, images, labels, stream: int):
   key = jax.random.fold_in(jax.random.key(config.seed + 101), stream)
 
   @jax.jit
-  def make(k):
+  def make(k, images, labels):
     pick, warp = jax.random.split(k)
-    rows = jax.random.randint(pick, (CHUNK,), 0, len(images))
-    x = jnp.asarray(images)[rows].astype(jnp.float32) / 255.0
-    x = distortions.distort(warp, x, **ranges)
-    return jnp.round(255.0 * jnp.clip(x, 0.0, 1.0)).astype(jnp.uint8), jnp.asarray(labels)[rows]
+    rows = jax.random.randint(pick, (CHUNK,), 0, images.shape[0])
+    return distortions.distort_uint8(warp, images[rows], **ranges), labels[rows]
 
-  for draw in range(2 ** 31):
-    made, made_labels = make(jax.random.fold_in(key, draw))
+  on_device = jnp.asarray(images), jnp.asarray(labels)  # placed once, not baked into `make`
+  for draw in itertools.count():
+    made, made_labels = make(jax.random.fold_in(key, draw), *on_device)
     yield np.asarray(made), np.asarray(made_labels)
 
 
@@ -133,8 +133,8 @@ def filter_patterns(config, committee, images, labels, member: int, set_size: in
   patterns member 1 gets right and half it gets wrong; for member 3, patterns on which
   members 1 and 2 disagree. `stop`: a `preemption.StopSignals`, checked per chunk."""
   limit = config.boosting.max_candidates or 100 * set_size
-  keep_x, keep_y, seen = [], [], 0
-  right = wrong = 0
+  keep_x, keep_y, keep_ok = [], [], []  # keep_ok: member 1 right on each kept pattern
+  seen = kept = right = wrong = 0
   half = set_size // 2
   for x, y in candidates(config, images, labels, stream=member):
     if stop is not None:
@@ -148,39 +148,34 @@ def filter_patterns(config, committee, images, labels, member: int, set_size: in
       (z1,) = committee.logits(x, [0])
       ok = z1.argmax(-1) == y
       chosen = np.zeros(len(x), bool)
-      for i in np.flatnonzero(ok)[:max(0, half - right)]:
-        chosen[i] = True
-      for i in np.flatnonzero(~ok)[:max(0, set_size - half - wrong)]:
-        chosen[i] = True
+      chosen[np.flatnonzero(ok)[:max(0, half - right)]] = True
+      chosen[np.flatnonzero(~ok)[:max(0, set_size - half - wrong)]] = True
       right += int((chosen & ok).sum())
       wrong += int((chosen & ~ok).sum())
+      keep_ok.append(ok[chosen])
       done = right >= half and wrong >= set_size - half
     else:
       z1, z2 = committee.logits(x, [0, 1])
       chosen = z1.argmax(-1) != z2.argmax(-1)
-      chosen &= np.cumsum(chosen) <= set_size - sum(len(k) for k in keep_y)
-      done = sum(len(k) for k in keep_y) + int(chosen.sum()) >= set_size
+      chosen &= np.cumsum(chosen) <= set_size - kept
+    kept += int(chosen.sum())
+    if member == 3:
+      done = kept >= set_size
     keep_x.append(x[chosen])
     keep_y.append(y[chosen])
     if done or seen >= limit:
       break
   x, y = np.concatenate(keep_x), np.concatenate(keep_y)
   if member == 2 and right != wrong:  # a shortfall on one side: keep the mix at 50/50
-    x, y = _balance(committee, x, y, min(right, wrong))
-    right = wrong = min(right, wrong)
+    ok, each = np.concatenate(keep_ok), min(right, wrong)
+    keep = np.sort(np.concatenate([np.flatnonzero(ok)[:each], np.flatnonzero(~ok)[:each]]))
+    x, y = x[keep], y[keep]
+    right = wrong = each
   stats = {"member": member, "candidates": seen, "size": int(len(y)), "target": set_size,
            "patterns": config.boosting.patterns}
   if member == 2:
     stats.update(right=right, wrong=wrong)
   return x, y, stats
-
-
-def _balance(committee, x, y, each: int):
-  (z1,) = committee.logits(x, [0])
-  ok = z1.argmax(-1) == y
-  keep = np.concatenate([np.flatnonzero(ok)[:each], np.flatnonzero(~ok)[:each]])
-  keep.sort()
-  return x[keep], y[keep]
 
 
 def write_set(directory: str, images, labels, test, stats: dict) -> None:

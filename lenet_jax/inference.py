@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lenet_jax.data import preparation, streaming
+from lenet_jax.data import digit_box, preparation, streaming
 from lenet_jax.errors import UserError, first_line
 
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
@@ -85,7 +85,6 @@ def load_images(paths, config, spec) -> np.ndarray:
     elif spec.image_shape[-1] == 1:
       image = mnist_style(image, spec.image_shape[0])
       if config.data.get("digit_size", 0):  # as the run's digits were loaded (LeNet-1)
-        from lenet_jax.data import digit_box
         image = digit_box.fit(image[None], config.data.digit_size)[0]
     else:
       from PIL import Image

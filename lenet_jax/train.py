@@ -14,6 +14,7 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import logging
@@ -184,9 +185,9 @@ def distorted_set(config, images, labels):
   from lenet_jax.data import distortions
   d = config.distortions
   ranges = distortions.ranges_of(d)
-  made, labels = distortions.fixed_copies(jax.random.key(config.seed + 3), images, labels,
-                                          d.copies, ranges,
-                                          min_size=preprocess.pad_size(config.data))
+  padded = preprocess.pad(jnp.asarray(images), preprocess.pad_size(config.data))
+  made, labels = distortions.fixed_copies(jax.random.key(config.seed + 3), padded, labels,
+                                          d.copies, ranges)
   logging.info("distortions: the paper's fixed protocol, %d originals and %d distorted copies "
                "of each, made once", len(images), d.copies)
   return np.asarray(made), np.asarray(labels)

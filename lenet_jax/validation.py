@@ -3,8 +3,8 @@
 import numpy as np
 
 from lenet_jax import data, models, optimizers, parallel
-from lenet_jax.data.distortions import PROTOCOLS
-from lenet_jax.errors import ConfigError, check_choice, check_int
+from lenet_jax.data.distortions import AFFINE, PROTOCOLS
+from lenet_jax.errors import ConfigError, check_choice, check_int, check_positive
 
 
 def validate(config) -> data.DatasetSpec:
@@ -24,17 +24,13 @@ def validate(config) -> data.DatasetSpec:
     raise ConfigError("warmup_epochs", config.warmup_epochs, "must be >= 0")
   distortions = config.get("distortions")
   if distortions is not None:
-    for key in ("translate", "scale", "squeeze", "shear"):
-      value = distortions[key]
+    for key in AFFINE + ("elastic_alpha",):  # elastic_alpha 0: no elastic field
+      value = distortions.get(key, 0.0)
       limit = 1.0 if key in ("scale", "squeeze") else float("inf")
       if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < limit:
         raise ConfigError(f"distortions.{key}", value,
                           "must be >= 0" + (" and < 1" if limit == 1.0 else ""))
-    alpha, sigma = distortions.get("elastic_alpha", 0.0), distortions.get("elastic_sigma", 4.0)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha < 0:
-      raise ConfigError("distortions.elastic_alpha", alpha, "must be >= 0 (0: no elastic field)")
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or sigma <= 0:
-      raise ConfigError("distortions.elastic_sigma", sigma, "must be a positive number of pixels")
+    check_positive("distortions.elastic_sigma", distortions.get("elastic_sigma", 4.0))
     check_choice("distortions.protocol", distortions.get("protocol", "online"), PROTOCOLS)
     check_int("distortions.copies", distortions.get("copies", 9))
   if "map_j" in config.model and not np.isfinite(config.model.map_j):

@@ -109,18 +109,18 @@ def distort(key, images, translate=0.0, scale=0.0, squeeze=0.0, shear=0.0, elast
   return apply(images, matrices, translations, field)
 
 
-def fixed_copies(key, images, labels, copies: int, ranges: dict, min_size: int = 32):
-  """The paper's protocol: uint8 `images` [N, H, W, C] padded to `min_size` (background
-  0), followed by `copies` distorted copies of each, made once; labels repeated alike."""
-  n, h, w, _ = images.shape
-  ph, pw = max(0, min_size - h), max(0, min_size - w)
-  padded = jnp.pad(jnp.asarray(images), ((0, 0), (ph // 2, ph - ph // 2),
-                                         (pw // 2, pw - pw // 2), (0, 0)))
-  x = padded.astype(jnp.float32) / 255.0
+def distort_uint8(key, images, **ranges):
+  """`distort` for uint8 images [N, H, W, C]: resampled in [0, 1], rounded back to uint8."""
+  x = distort(key, jnp.asarray(images).astype(jnp.float32) / 255.0, **ranges)
+  return jnp.round(255.0 * jnp.clip(x, 0.0, 1.0)).astype(jnp.uint8)
 
-  def one_copy(k):
-    return jnp.round(255.0 * jnp.clip(distort(k, x, **ranges), 0.0, 1.0)).astype(jnp.uint8)
 
-  made = jax.lax.map(one_copy, jax.random.split(key, copies))  # [copies, N, ...]
-  out = jnp.concatenate([padded[None], made]).reshape((-1,) + padded.shape[1:])
+def fixed_copies(key, images, labels, copies: int, ranges: dict):
+  """The paper's protocol: uint8 `images` [N, H, W, C] (already padded to the model's
+  size, `preprocess.pad`), followed by `copies` distorted copies of each, made once;
+  labels repeated alike."""
+  images = jnp.asarray(images)
+  made = jax.lax.map(lambda k: distort_uint8(k, images, **ranges),
+                     jax.random.split(key, copies))  # [copies, N, ...]
+  out = jnp.concatenate([images[None], made]).reshape((-1,) + images.shape[1:])
   return out, jnp.tile(jnp.asarray(labels), copies + 1)

@@ -18,6 +18,16 @@ def pad_size(data_config=None) -> int:
   return 32 if data_config is None else int(data_config.get("pad_to", 32))
 
 
+def pad(images, min_size: int):
+  """uint8 images [N, H, W, C] padded with background (0) about their centre to at
+  least `min_size` x `min_size` (28x28 digits -> 32x32)."""
+  h, w = images.shape[1:3]
+  ph, pw = max(0, min_size - h), max(0, min_size - w)
+  if not (ph or pw):
+    return images
+  return jnp.pad(images, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+
+
 def model_input_shape(spec, data_config=None):
   """The shape the model sees.
 
@@ -54,12 +64,7 @@ def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.floa
     if channels != x.shape[-1]:
       x = jnp.repeat(x, channels // x.shape[-1], axis=-1)
   else:
-    h, w = images.shape[1:3]
-    ph, pw = max(0, min_size - h), max(0, min_size - w)
-    if ph or pw:
-      images = jnp.pad(images,
-                       ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
-    x = images.astype(dtype) / 255.0
+    x = pad(images, min_size).astype(dtype) / 255.0
   if distortion_key is not None:
     x = distortions.distort(distortion_key, x, **distortion_ranges)
   if lighting_key is not None:

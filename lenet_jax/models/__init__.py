@@ -112,18 +112,15 @@ def create(model_config, input_shape, num_classes: int, seed: int) -> nnx.Module
   """Builds the model named by `model_config.name` for the given input and classes."""
   validate(model_config, num_classes)
   rngs = nnx.Rngs(params=seed)
-  if model_config.name == "lenet5":
-    return lenet5.LeNet5(
-        input_shape=input_shape, num_classes=num_classes,
-        activation=model_config.activation, pooling=model_config.pooling,
-        c3=model_config.c3, output=model_config.output, init=model_config.init,
-        implementation=implementation(model_config), rngs=rngs)
-  shared = dict(input_shape=input_shape, num_classes=num_classes,
-                activation=model_config.activation, pooling=model_config.pooling,
-                init=model_config.init, implementation=implementation(model_config), rngs=rngs)
-  if model_config.name == "lenet1":
-    return early_lenets.LeNet1(c3=model_config.get("c3", "table"), **shared)
-  if model_config.name == "lenet4":
+  if model_config.name in LENETS:
+    shared = dict(input_shape=input_shape, num_classes=num_classes,
+                  activation=model_config.activation, pooling=model_config.pooling,
+                  init=model_config.init, implementation=implementation(model_config),
+                  rngs=rngs)
+    if model_config.name == "lenet5":
+      return lenet5.LeNet5(c3=model_config.c3, output=model_config.output, **shared)
+    if model_config.name == "lenet1":
+      return early_lenets.LeNet1(c3=model_config.get("c3", "table"), **shared)
     return early_lenets.LeNet4(
         hidden=model_config.get("hidden", early_lenets.LENET4_HIDDEN), **shared)
   if model_config.name == "alexnet":

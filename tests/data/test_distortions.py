@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lenet_jax.data import distortions
+from lenet_jax.data import distortions, preprocess
 
 
 def _images():
@@ -86,7 +86,8 @@ def test_random_draws_stay_in_their_ranges():
 def test_fixed_protocol_keeps_the_originals_and_adds_copies():
   images = (255 * jax.random.uniform(jax.random.key(0), (5, 28, 28, 1))).astype(jnp.uint8)
   labels = jnp.arange(5)
-  made, tiled = distortions.fixed_copies(jax.random.key(1), images, labels, 3,
+  padded = preprocess.pad(images, 32)
+  made, tiled = distortions.fixed_copies(jax.random.key(1), padded, labels, 3,
                                          {"translate": 2.0, "scale": 0.1, "squeeze": 0.1,
                                           "shear": 0.15})
   assert made.shape == (20, 32, 32, 1) and made.dtype == jnp.uint8
