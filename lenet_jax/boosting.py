@@ -87,14 +87,20 @@ class Committee:
       _, state, task = train.load_state(config, workdir)
       self.members.append((jax.jit(lambda p, x, t=task: t.logits(p, x)), state["params"]))
 
-  def logits(self, images, which=None) -> list[np.ndarray]:
-    """Each chosen member's logits [N, classes], in chunks."""
+  def logits(self, images, which=None, stop=None) -> list[np.ndarray]:
+    """Each chosen member's logits [N, classes], in chunks. `stop`: a
+    `preemption.StopSignals`, checked before each chunk."""
     which = range(len(self.members)) if which is None else which
     out = []
     for k in which:
       fn, params = self.members[k]
-      out.append(np.concatenate([np.asarray(fn(params, jnp.asarray(images[s:s + CHUNK])))
-                                 for s in range(0, len(images), CHUNK)]))
+      chunks = []
+      for s in range(0, len(images), CHUNK):
+        if stop is not None:
+          stop.check_before(f"scoring test image {s:,} with member {k + 1}; no score was "
+                            "written")
+        chunks.append(np.asarray(fn(params, jnp.asarray(images[s:s + CHUNK]))))
+      out.append(np.concatenate(chunks))
     return out
 
 
@@ -245,7 +251,7 @@ def _boost(config, workdir, say, stop) -> dict:
     train.train_and_evaluate(member, directory)
     configs.append(member)
     workdirs.append(directory)
-  result = score(configs, workdirs, test_x, test_y, config.boosting.combine)
+  result = score(configs, workdirs, test_x, test_y, config.boosting.combine, stop)
   result["filters"] = filters
   with open(os.path.join(workdir, COMMITTEE + ".tmp"), "w") as f:
     json.dump(result, f, indent=1)
@@ -254,10 +260,11 @@ def _boost(config, workdir, say, stop) -> dict:
   return result
 
 
-def score(configs, workdirs, test_x, test_y, combine: str) -> dict:
-  """Each member's and the committee's test error on (test_x, test_y)."""
+def score(configs, workdirs, test_x, test_y, combine: str, stop=None) -> dict:
+  """Each member's and the committee's test error on (test_x, test_y); `stop` as in
+  `Committee.logits`."""
   committee = Committee(configs, workdirs)
-  logits = committee.logits(test_x)
+  logits = committee.logits(test_x, stop=stop)
   errors = [float(np.mean(z.argmax(-1) != test_y)) for z in logits]
   together = combined(logits, combine)
   return {"test_images": int(len(test_y)), "combine": combine,

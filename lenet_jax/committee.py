@@ -14,7 +14,7 @@ import os
 
 from absl import flags
 
-from lenet_jax import boosting, cli, data, run_record
+from lenet_jax import boosting, cli, data, preemption, run_record
 from lenet_jax.errors import UserError, exit_on_user_error
 
 _RUNS = flags.DEFINE_list("runs", None, "Run directories, comma-separated (two or more).")
@@ -43,8 +43,9 @@ def main(argv):
     test_config = test_config.copy_and_resolve_references()
     with test_config.unlocked():
       test_config.test_dir = _TEST_DIR.value
-  test_x, test_y = data.load(test_config, ("test",)).split("test")
-  result = boosting.score(configs, runs, test_x, test_y, _COMBINE.value)
+  with preemption.StopSignals() as stop:  # a stop while loading ends at the first chunk
+    test_x, test_y = data.load(test_config, ("test",)).split("test")
+    result = boosting.score(configs, runs, test_x, test_y, _COMBINE.value, stop)
   for run, error in zip(runs, result["member_test_errors"]):
     print(f"{run}: test error {100 * error:.2f}%")
   print(f"committee of {len(runs)} ({_COMBINE.value} added): test error "
