@@ -10,7 +10,6 @@ so there is no per-step host work.
 import dataclasses
 import functools
 import os
-import sys
 import time
 
 import jax
@@ -20,7 +19,7 @@ import optax
 from absl import logging
 
 from lenet_jax import (checkpoint, data, metrics, optimizers, parallel, preemption, pretrained,
-                       run_record, steps, summary, validation)
+                       progress, run_record, steps, summary, validation)
 from lenet_jax import task as task_lib
 from lenet_jax.data import prepared, preprocess, streaming
 from lenet_jax.errors import ConfigError, UserError
@@ -28,13 +27,6 @@ from lenet_jax.errors import ConfigError, UserError
 
 class DivergenceError(UserError):
   """The loss became NaN or Inf."""
-
-
-def _progress(total, desc):
-  if not sys.stdout.isatty():
-    return None
-  from tqdm import tqdm
-  return tqdm(total=total, desc=desc, leave=False, unit="step")
 
 
 def load_state(config, workdir):
@@ -283,7 +275,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
             order = place(jax.device_get(order))
         if not offset and refreshes_curvature(config, epoch):
           state = refresh_curvature(state, train_images, train_labels, order)
-        bar = _progress(steps_per_epoch - offset, f"epoch {epoch}") if main else None
+        bar = progress.step_bar(steps_per_epoch - offset, f"epoch {epoch}") if main else None
         t0 = time.perf_counter()
         sums = partial if offset else zero_sums
         images_before = offset * config.batch_size  # trained before a stop signal
@@ -296,8 +288,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
           if config.get("log_step_losses"):
             losses_of_epoch.append(step_losses)
           if bar is not None:
-            jax.block_until_ready(state["step"])
-            bar.update(stop_at - start)
+            bar.dispatched(chunk_sums["count"], stop_at - start)
           if stop.signum is not None and stop_at < steps_per_epoch:
             if losses_of_epoch and main:
               metrics.write_step_losses(workdir, first_step,

@@ -2,7 +2,7 @@
 (lenet_jax.data.streaming) and a prepared set (lenet_jax.data.prepared), in one run.
 
   python experiments/alexnet/input_pipeline.py [--images 512] [--threads 2] [--workers 0] [--batch 128]
-  python experiments/alexnet/input_pipeline.py --prepared 20000 --dir /tmp/bench [--batch 256]
+  python experiments/alexnet/input_pipeline.py --prepared 20000 --dir /tmp/bench [--batch 256] [--read_threads 0]
 
 The JPEG source is an in-memory list of JPEG-encoded 500x375 images (ImageNet's
 typical size) made from smoothed noise, so its figure is the host-side cost of
@@ -11,7 +11,8 @@ decode + resize + crop + flip + batching, without disk reads.
 With --prepared N, the run also writes N such JPEGs as an image-folder tree in
 --dir, prepares them with `lenet_jax.prepare`'s code on every core (preparation
 images/s, per core, bytes per image), and measures the prepared set's training
-feed: batches read at random through grain and put on the device (uint8), then the
+feed: batches read at random through grain (--read_threads threads; 0, as training:
+one per core up to 8) and put on the device (uint8), then the
 same with the device's augmentation (random 227 crop, flip, PCA lighting,
 normalisation) run on it, and the same images read from one array_record file
 through grain, the other random-access form considered.
@@ -46,6 +47,8 @@ def main():
   parser.add_argument("--workers", type=int, default=0)
   parser.add_argument("--batch", type=int, default=128)
   parser.add_argument("--prepared", type=int, default=0, help="images of a prepared set to make")
+  parser.add_argument("--read_threads", type=int, default=0,
+                      help="grain threads reading the prepared set; 0: one per core up to 8")
   parser.add_argument("--dir", default="/tmp/lenet_jax_input_bench")
   parser.add_argument("--skip_array_record", action="store_true")
   args = parser.parse_args()
@@ -114,10 +117,12 @@ def prepared_figures(args):
         f"{cores} cores ({n / seconds / cores:,.0f} per core); {size:,.0f} bytes per image on "
         "disk")
   split = prepared.PreparedSplit(out, "train")
-  stream = prepared.PreparedStream(split, args.batch, train=True, seed=0)
+  stream = prepared.PreparedStream(split, args.batch, train=True, seed=0,
+                                   threads=args.read_threads)
   list(stream.epoch(0))  # the page cache warm, as from the second epoch of a run
   host, n = _rate(stream.epoch(3), lambda b: len(b[1]))
-  print(f"prepared, host batches only (memory maps, grain): {n} images, {host:,.0f} images/s")
+  print(f"prepared, host batches only (memory maps, grain, {stream.threads} threads): {n} "
+        f"images, {host:,.0f} images/s")
   rate, n = _rate((jax.device_put(x) for x in stream.epoch(1)), lambda b: len(b[1]),
                   jax.block_until_ready)
   print(f"prepared, to the device (uint8 {split.shape}): {n} images, {rate:,.0f} images/s")

@@ -17,13 +17,17 @@ import numpy as np
 from lenet_jax.data import preparation
 from lenet_jax.errors import UserError
 
-# grain reads this many batches ahead, in this many threads (a batch is one gather
-# from the memory maps; config.data.read_threads overrides the threads, 0: one per
-# core up to 8). On this project's 2-core VM, 20,000 images host-only: 1 thread 37.6k
-# images/s, 2 threads 57.5k, 4 threads 53.3k (experiments/alexnet/README.md).
-READ_THREADS = 2
+# grain reads this many batches ahead, in `read_threads(n)` threads (a batch is one
+# gather from the memory maps; config.data.read_threads, 0: one per core up to 8). On
+# this project's 2-core VM, 20,000 images host-only: 1 thread 37.6k images/s, 2
+# threads 57.5k, 4 threads 53.3k (experiments/alexnet/README.md).
 MAX_AUTO_THREADS = 8
 READ_AHEAD = 4
+
+
+def read_threads(requested: int = 0) -> int:
+  """Grain threads reading batches: `requested`, or for 0 one per core up to 8."""
+  return requested or min(os.cpu_count() or 1, MAX_AUTO_THREADS)
 
 
 def read_manifest(directory: str) -> dict:
@@ -100,12 +104,21 @@ class PreparedSplit:
 
   def read(self, indices) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 images [n, side, side, 3], int32 labels [n]) of `indices`, in that order."""
-    indices = np.asarray(indices, np.int64)
+    indices = np.asarray(indices, np.int64).reshape(-1)
+    if len(indices) and not 0 <= indices.min() <= indices.max() < len(self):
+      raise IndexError(f"indices {indices.min()}..{indices.max()} outside 0..{len(self) - 1}")
     out = _aligned((len(indices),) + self.shape)
     shards = np.searchsorted(self.ends, indices, side="right")
-    for shard in np.unique(shards):
-      rows = np.nonzero(shards == shard)[0]
-      out[rows] = self.images[shard][indices[rows] - self.starts[shard]]
+    # One copy from the page cache into `out` per run of rows in the same shard (a
+    # sorted batch: one run per shard). np.take(mode='clip') writes straight into out;
+    # fancy indexing (and take's default mode='raise') copies through a temporary:
+    # 3x slower on this project's 2-core VM (experiments/alexnet/README.md).
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(shards)) + 1, [len(indices)]])
+    bounds = bounds if len(indices) else bounds[:1]
+    for begin, end in zip(bounds[:-1], bounds[1:]):
+      shard = shards[begin]
+      np.take(self.images[shard], indices[begin:end] - self.starts[shard], axis=0,
+              out=out[begin:end], mode="clip")
     return out, self.labels[indices]
 
 
@@ -121,12 +134,12 @@ class PreparedStream:
   """
 
   def __init__(self, source: PreparedSplit, batch_size: int, train: bool, seed: int,
-               process_index: int = 0, process_count: int = 1, threads: int = READ_THREADS,
+               process_index: int = 0, process_count: int = 1, threads: int = 0,
                prefetch: int = READ_AHEAD):
     self.source, self.train, self.seed = source, train, seed
     self.batch_size = batch_size // process_count
     self.process = (process_index, process_count)
-    self.threads, self.prefetch = threads, prefetch
+    self.threads, self.prefetch = read_threads(threads), prefetch
     self._orders = {}
     n = len(source)
     if train:
@@ -170,8 +183,7 @@ def streams(config, spec):
   train_split, test_split = spec.splits
   kwargs = dict(seed=config.seed, process_index=jax.process_index(),
                 process_count=jax.process_count(),
-                threads=config.data.get("read_threads", 0) or min(os.cpu_count() or 1,
-                                                                   MAX_AUTO_THREADS))
+                threads=config.data.get("read_threads", 0))
   train = PreparedStream(PreparedSplit(directory, train_split, manifest), config.batch_size,
                          train=True, **kwargs)
   test = PreparedStream(PreparedSplit(directory, test_split, manifest), config.eval_batch_size,

@@ -200,6 +200,22 @@ def test_device_crops_on_an_image_of_known_pixels():
     np.testing.assert_array_equal(ten[i + 5], ten[i][:, :, ::-1])
 
 
+def test_a_batch_read_is_the_images_one_by_one_in_the_order_asked(tmp_path):
+  make_tree(tmp_path / "tree", per_class=4, size=(40, 40), bad=False)
+  prepare(folder_config(tmp_path / "tree"), tmp_path / "out")
+  split = prepared.PreparedSplit(str(tmp_path / "out"), "train")  # 15 images, 4 a shard
+  assert len(split.images) == 4
+  for indices in ([0, 1, 2, 3, 4, 5, 9, 14], [14, 0, 7, 3, 3, 8, 1], [6], []):
+    images, labels = split.read(indices)
+    assert images.shape == (len(indices), 256, 256, 3)
+    for row, i in enumerate(indices):
+      np.testing.assert_array_equal(images[row], split[i]["image"])
+      assert labels[row] == split[i]["label"]
+  for bad in ([15], [-1], [3, 20]):
+    with pytest.raises(IndexError):
+      split.read(bad)
+
+
 def test_streams_read_disjoint_rows_per_process_and_resume_mid_epoch(tmp_path):
   make_tree(tmp_path / "tree", per_class=6, size=(40, 40), bad=False)
   prepare(folder_config(tmp_path / "tree"), tmp_path / "out")
