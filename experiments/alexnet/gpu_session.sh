@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # One GPU session (issue: AlexNet's ablation table and the prepared feed on a GPU):
-# 1. the prepared feed: input_pipeline.py on the GPU host, then AlexNet bf16 batch 256
-#    trained from a prepared set against the synthetic-resident step benchmark;
-# 2. AlexNet's paper_ablations (less the PCA cell, which needs streamed input) on
-#    Fashion-MNIST at 227, 3 seeds, resumable: a second call continues it.
+# 1. PART=feed (the default): the prepared feed: input_pipeline.py on the GPU host with
+#    2 read threads and with training's default, then AlexNet bf16 batch 256 trained
+#    from a prepared set (read_threads 0 and 16) against the synthetic-resident step
+#    benchmark;
+# 2. PART=ablations (recorded in ablations/): AlexNet's paper_ablations (less the PCA
+#    cell, which needs streamed input) on Fashion-MNIST at 227, 3 seeds, resumable: a
+#    second call continues it.
 #
 #   OUT=/tmp/out bash experiments/alexnet/gpu_session.sh   # from the repository root
 #
@@ -13,7 +16,7 @@
 set -u
 OUT=${OUT:-/tmp/gpu_session}
 BUDGET_S=${BUDGET_S:-540}
-PART=${PART:-all}
+PART=${PART:-feed}  # feed (the prepared feed against the synthetic benchmark), ablations, or all
 mkdir -p "$OUT"
 LOG=$OUT/log.txt
 START=$(date +%s)
@@ -33,9 +36,12 @@ run() {  # run LIMIT_S LABEL COMMAND...
 } 2>&1 | tee -a "$LOG"
 
 if [[ $PART == all || $PART == feed ]]; then
-  run 150 input_pipeline python3 experiments/alexnet/input_pipeline.py --prepared 20480 --dir /tmp/ib --batch 256 --images 1024 --threads 16 --skip_array_record
-  run 150 prepared_train python3 -m lenet_jax.main --config=configs/alexnet.py:data=imagenette --config.data.source=prepared --config.data.dir=/tmp/ib/prepared --config.model.dtype=bfloat16 --config.batch_size=256 --config.num_epochs=4 --workdir=/tmp/prepared_run
-  cp /tmp/prepared_run/metrics.jsonl "$OUT/prepared_train.metrics.jsonl" 2>/dev/null
+  run 150 input_pipeline_2_threads python3 experiments/alexnet/input_pipeline.py --prepared 20480 --dir /tmp/ib --batch 256 --images 1024 --threads 16 --skip_array_record --read_threads 2
+  run 150 input_pipeline_default_threads python3 experiments/alexnet/input_pipeline.py --prepared 20480 --dir /tmp/ib --batch 256 --images 1024 --threads 16 --skip_array_record
+  for threads in 0 16; do  # 0: one per core up to 8, training's default
+    run 150 prepared_train_read_threads_$threads python3 -m lenet_jax.main --config=configs/alexnet.py:data=imagenette --config.data.source=prepared --config.data.dir=/tmp/ib/prepared --config.data.read_threads=$threads --config.model.dtype=bfloat16 --config.batch_size=256 --config.num_epochs=4 --workdir=/tmp/prepared_run_$threads
+    cp /tmp/prepared_run_$threads/metrics.jsonl "$OUT/prepared_train_read_threads_$threads.metrics.jsonl" 2>/dev/null
+  done
   run 100 synthetic_b256 python3 -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --config.model.dtype=bfloat16 --batch_size=256 --steps=200 --config.steps_per_scan=50
   run 100 synthetic_b256_single_steps python3 -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --config.model.dtype=bfloat16 --batch_size=256 --steps=200 --config.steps_per_scan=1
 fi
