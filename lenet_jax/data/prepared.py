@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from lenet_jax.data import preparation
+from lenet_jax.data import batch_buffers, preparation
 from lenet_jax.errors import UserError
 
 # grain reads this many batches ahead, in `read_threads(n)` threads (a batch is one
@@ -23,6 +23,7 @@ from lenet_jax.errors import UserError
 # threads 57.5k, 4 threads 53.3k (experiments/alexnet/README.md).
 MAX_AUTO_THREADS = 8
 READ_AHEAD = 4
+HELD_BATCHES = 4  # batch buffers kept beyond those being read or read ahead
 
 
 def read_threads(requested: int = 0) -> int:
@@ -50,16 +51,6 @@ def read_manifest(directory: str) -> dict:
   except (OSError, ValueError) as e:
     raise UserError(f"{path} cannot be read ({e}); prepare the set again") from None
   return manifest
-
-
-def _aligned(shape, alignment: int = 64) -> np.ndarray:
-  """An uninitialised uint8 array at a 64-byte aligned address: a CPU device takes such
-  a buffer without copying it (measured: 10k -> 1.1M images/s of 256x256x3 put on
-  this 2-core machine's CPU device)."""
-  size = int(np.prod(shape))
-  buffer = np.empty(size + alignment, np.uint8)
-  offset = -buffer.ctypes.data % alignment
-  return buffer[offset:offset + size].reshape(shape)
 
 
 class PreparedSplit:
@@ -102,12 +93,15 @@ class PreparedSplit:
     return {"image": np.asarray(self.images[shard][i - self.starts[shard]]),
             "label": self.labels[i]}
 
-  def read(self, indices) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 images [n, side, side, 3], int32 labels [n]) of `indices`, in that order."""
+  def read(self, indices, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 images [n, side, side, 3], int32 labels [n]) of `indices`, in that order;
+    the images in `out` when given (C-contiguous, that shape), else in a new aligned
+    array."""
     indices = np.asarray(indices, np.int64).reshape(-1)
     if len(indices) and not 0 <= indices.min() <= indices.max() < len(self):
       raise IndexError(f"indices {indices.min()}..{indices.max()} outside 0..{len(self) - 1}")
-    out = _aligned((len(indices),) + self.shape)
+    if out is None:
+      out = batch_buffers.aligned((len(indices),) + self.shape)
     shards = np.searchsorted(self.ends, indices, side="right")
     # One copy from the page cache into `out` per run of rows in the same shard (a
     # sorted batch: one run per shard). np.take(mode='clip') writes straight into out;
@@ -140,6 +134,9 @@ class PreparedStream:
     self.batch_size = batch_size // process_count
     self.process = (process_index, process_count)
     self.threads, self.prefetch = read_threads(threads), prefetch
+    # Batches being read, read ahead, and held by the loop or a transfer in flight:
+    # their buffers are reused once released (50 MB each at batch 256).
+    self.buffers = batch_buffers.BufferPool(keep=self.threads + prefetch + HELD_BATCHES)
     self._orders = {}
     n = len(source)
     if train:
@@ -166,7 +163,8 @@ class PreparedStream:
     return self._orders["order"]
 
   def _batch(self, epoch: int, batch: int):
-    return self.source.read(self.rows(epoch, batch))
+    rows = self.rows(epoch, batch)
+    return self.source.read(rows, self.buffers.take((len(rows),) + self.source.shape))
 
   def epoch(self, epoch: int, skip: int = 0):
     import grain

@@ -1,6 +1,7 @@
 """The prepared set: made once from an image folder or TFDS, read at random, cropped on
 the device, trained and evaluated from."""
 
+import gc
 import hashlib
 import json
 import os
@@ -214,6 +215,24 @@ def test_a_batch_read_is_the_images_one_by_one_in_the_order_asked(tmp_path):
   for bad in ([15], [-1], [3, 20]):
     with pytest.raises(IndexError):
       split.read(bad)
+
+
+def test_batches_held_by_the_loop_stay_as_read_while_buffers_are_reused(tmp_path):
+  make_tree(tmp_path / "tree", per_class=6, size=(40, 40), bad=False)
+  prepare(folder_config(tmp_path / "tree"), tmp_path / "out")
+  split = prepared.PreparedSplit(str(tmp_path / "out"), "train")  # 21 images
+  stream = prepared.PreparedStream(split, 2, train=True, seed=0, threads=2, prefetch=2)
+  held = [(jax.device_put(images), labels) for images, labels in stream.epoch(1)]
+  for b, (images, labels) in enumerate(held):  # 10 batches, more than the pool keeps
+    expected = split.read(stream.rows(1, b))
+    np.testing.assert_array_equal(np.asarray(images), expected[0])
+    np.testing.assert_array_equal(labels, expected[1])
+  del held, images, labels
+  gc.collect()  # np.asarray(a device array) caches a view that refers back to it
+  allocated = stream.buffers.allocated
+  for _ in stream.epoch(2):  # each batch let go before the next: kept buffers serve
+    pass
+  assert stream.buffers.allocated == allocated
 
 
 def test_streams_read_disjoint_rows_per_process_and_resume_mid_epoch(tmp_path):
