@@ -94,6 +94,7 @@ def get_config(arg: str = ""):
   config.data.shard_size = 1024  # images per shard file
   config.data.prepare_workers = 0  # processes; 0: one per core
   config.data.read_threads = 0  # grain threads reading a prepared set's batches; 0: a core each, <= 8
+  config.data.device_prefetch = 2  # streamed batches put on the device ahead, in a thread; 0: in the loop
 
   # Evaluation on a prepared set: the centre patch, or the paper's ten patches (the
   # corners and centre and their reflections, softmax averaged; section 4.1).

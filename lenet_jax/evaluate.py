@@ -21,7 +21,7 @@ import jax
 from absl import flags
 
 from lenet_jax import cli, data, metrics, run_record, steps, train, validation
-from lenet_jax.data import preprocess
+from lenet_jax.data import device_prefetch, preprocess
 from lenet_jax.errors import UserError, exit_on_user_error
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A run directory made by lenet_jax.main.")
@@ -49,7 +49,8 @@ def evaluate_run(config, workdir: str) -> dict:
     stream = train.open_streams(config, spec)[1]
     evaluate = steps.make_evaluate(task, stream.batch_size)
     scores = train.stream_scores(functools.partial(evaluate, state["params"]), stream,
-                                 jax.device_put)
+                                 jax.device_put,
+                                 config.data.get("device_prefetch", device_prefetch.AHEAD))
     examples = len(stream.source) - len(stream.source) % jax.process_count()
     dataset = train.streamed_dataset(config, spec)
   else:

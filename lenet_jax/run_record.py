@@ -27,7 +27,7 @@ RESUMABLE = frozenset({
     "num_epochs", "learning_rate", "schedule", "warmup_epochs", "piecewise_epochs",
     "piecewise_values", "eval_batch_size", "steps_per_scan", "checkpoint_keep", "debug_nans",
     "log_step_losses", "data.dir", "data.test_dir", "data.tfds_data_dir", "data.workers",
-    "data.read_threads", "eval.ten_crop"})
+    "data.read_threads", "data.device_prefetch", "eval.ten_crop"})
 _RESOLVED = ("data.resolved_source", "data.resolved_location")
 
 

@@ -21,7 +21,7 @@ from absl import logging
 from lenet_jax import (checkpoint, data, metrics, optimizers, parallel, preemption, pretrained,
                        progress, run_record, steps, summary, validation)
 from lenet_jax import task as task_lib
-from lenet_jax.data import prepared, preprocess, streaming
+from lenet_jax.data import device_prefetch, prepared, preprocess, streaming
 from lenet_jax.errors import ConfigError, UserError
 
 
@@ -63,6 +63,7 @@ class Run:
   evaluate: object  # jit(params, images, labels) -> {loss, accuracy}
   learning_rate: object  # the schedule, for the log
   streams: tuple | None = None  # (train, test) `streaming.Stream`s of a streamed dataset
+  device_prefetch: int = 0  # streamed batches placed this many ahead (`device_prefetch`)
   changed: dict = dataclasses.field(default_factory=dict)  # resumable keys this invocation changes
 
   @property
@@ -81,14 +82,17 @@ class Run:
         yield start, stop, self.train_images, self.train_labels, order[..., start:stop, :]
       return
     rows = place(np.arange(config.batch_size)[None])  # the batch as it comes
-    for i, (images, labels) in enumerate(self.streams[0].epoch(epoch, skip=offset), offset):
-      yield i, i + 1, place_rows(images), place_rows(labels), rows
+    batches = device_prefetch.placed(self.streams[0].epoch(epoch, skip=offset), place_rows,
+                                     self.device_prefetch)
+    for i, (images, labels) in enumerate(batches, offset):
+      yield i, i + 1, images, labels, rows
 
   def test_scores(self, params, place) -> dict:
     """{loss, accuracy} on the whole test split."""
     if self.streams is None:
       return jax.device_get(self.evaluate(params, self.test_images, self.test_labels))
-    return stream_scores(functools.partial(self.evaluate, params), self.streams[1], place)
+    return stream_scores(functools.partial(self.evaluate, params), self.streams[1], place,
+                         self.device_prefetch)
 
 
 def prepare(config, workdir: str, place=jax.device_put) -> Run:
@@ -128,6 +132,7 @@ def prepare(config, workdir: str, place=jax.device_put) -> Run:
              tx=optimizers.create(config, steps_per_epoch),
              evaluate=steps.make_evaluate(task, eval_batch),
              learning_rate=optimizers.schedule(config, steps_per_epoch), streams=streams,
+             device_prefetch=config.data.get("device_prefetch", device_prefetch.AHEAD),
              changed=changed, **arrays)
 
 
@@ -152,14 +157,15 @@ def streamed_dataset(config, spec) -> data.Dataset:
   return data.Dataset(spec=spec, source="tfds", location=spec.tfds_name, splits={})
 
 
-def stream_scores(evaluate, stream, place) -> dict:
+def stream_scores(evaluate, stream, place, ahead: int = 0) -> dict:
   """{loss, accuracy[, top5_accuracy]} of `evaluate` over every batch of a test stream,
-  each process scoring its rows of each batch."""
-  place_all = parallel.gathered(place)
+  each process scoring its rows of each batch (placed `ahead` batches in advance; in
+  the loop when processes gather their rows, a collective kept in the main thread)."""
+  ahead = ahead if jax.process_count() == 1 else 0
   sums, count = {}, 0
-  for images, labels in stream.epoch(0):
-    n = len(labels) * jax.process_count()
-    scores = jax.device_get(evaluate(place_all(images), place_all(labels)))
+  for images, labels in device_prefetch.placed(stream.epoch(0), parallel.gathered(place), ahead):
+    n = labels.shape[0]
+    scores = jax.device_get(evaluate(images, labels))
     sums = {k: sums.get(k, 0.0) + float(v) * n for k, v in scores.items()}
     count += n
   return {k: v / count for k, v in sums.items()}

@@ -12,7 +12,8 @@ With --prepared N, the run also writes N such JPEGs as an image-folder tree in
 --dir, prepares them with `lenet_jax.prepare`'s code on every core (preparation
 images/s, per core, bytes per image), and measures the prepared set's training
 feed: batches read at random through grain (--read_threads threads; 0, as training:
-one per core up to 8) and put on the device (uint8), then the
+one per core up to 8) and put on the device (uint8) in the loop, and 2 ahead in a
+thread as training does (data.device_prefetch), then the
 same with the device's augmentation (random 227 crop, flip, PCA lighting,
 normalisation) run on it, and the same images read from one array_record file
 through grain, the other random-access form considered.
@@ -99,7 +100,7 @@ def prepared_figures(args):
   import jax.numpy as jnp
   from configs import alexnet
   from lenet_jax import data
-  from lenet_jax.data import crops, preparation, prepared
+  from lenet_jax.data import crops, device_prefetch, preparation, prepared
   tree, out = os.path.join(args.dir, "tree"), os.path.join(args.dir, "prepared")
   make_tree(tree, args.prepared, np.random.default_rng(1))
   config = alexnet.get_config("data=imagenette")
@@ -125,7 +126,13 @@ def prepared_figures(args):
         f"images, {host:,.0f} images/s")
   rate, n = _rate((jax.device_put(x) for x in stream.epoch(1)), lambda b: len(b[1]),
                   jax.block_until_ready)
-  print(f"prepared, to the device (uint8 {split.shape}): {n} images, {rate:,.0f} images/s")
+  print(f"prepared, to the device in the loop (uint8 {split.shape}): {n} images, "
+        f"{rate:,.0f} images/s")
+  rate_ahead, n = _rate(device_prefetch.placed(stream.epoch(4), jax.device_put,
+                                               device_prefetch.AHEAD),
+                        lambda b: len(b[1]), jax.block_until_ready)
+  print(f"prepared, to the device {device_prefetch.AHEAD} batches ahead in a thread (as "
+        f"training): {n} images, {rate_ahead:,.0f} images/s")
   mean = jnp.asarray(spec.mean, jnp.float32)
 
   @jax.jit

@@ -97,7 +97,7 @@ def validate(data_config) -> DatasetSpec:
       raise ConfigError("data.crop", crop, f"must be <= the stored side, {side}" if spec.stored_side
                         else f"must be <= data.shorter_side={side}")
     for key, minimum in (("threads", 1), ("prefetch", 1), ("workers", 0), ("shard_size", 1),
-                         ("prepare_workers", 0), ("read_threads", 0)):
+                         ("prepare_workers", 0), ("read_threads", 0), ("device_prefetch", 0)):
       check_int(f"data.{key}", data_config.get(key, minimum), minimum)
   check_int("data.pad_to", data_config.get("pad_to", 32), minimum=1)
   digit_size = data_config.get("digit_size", 0)

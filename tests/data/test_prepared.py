@@ -272,6 +272,14 @@ def test_alexnet_trains_and_evaluates_from_a_prepared_set(tmp_path):
   assert result["data_source"] == "prepared" and result["epochs"] == 1
   record = json.loads((tmp_path / "run/metrics.jsonl").read_text().splitlines()[0])
   assert record["step"] == 2  # 8 + grey + CMYK + PNG: 11 training images, batch 4
+  # Batches placed in the loop instead of 2 ahead in a thread: the same run.
+  in_loop = train.train_and_evaluate(override(config, **{"data.device_prefetch": 0}),
+                                     str(tmp_path / "in_loop"))
+  for a, b in zip(jax.tree.leaves(result["state"]["params"]),
+                  jax.tree.leaves(in_loop["state"]["params"])):
+    np.testing.assert_array_equal(a, b)
+  again = json.loads((tmp_path / "in_loop/metrics.jsonl").read_text().splitlines()[0])
+  assert again["test_loss"] == record["test_loss"]
   centre = evaluate.evaluate_run(config, str(tmp_path / "run"))
   assert centre["test_examples"] == 8 and centre["patches"] == "centre"
   np.testing.assert_allclose(centre["test_loss"], record["test_loss"], rtol=1e-5)
