@@ -7,6 +7,7 @@ over chunks of `config.steps_per_scan` steps, with metrics summed on the device,
 so there is no per-step host work.
 """
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -287,20 +288,22 @@ def train_and_evaluate(config, workdir: str) -> dict:
         images_before = offset * config.batch_size  # trained before a stop signal
         losses_of_epoch = []
         first_step = (epoch - 1) * steps_per_epoch + offset + 1  # of this dispatch loop
-        for start, stop_at, images, labels, index in run.dispatches(config, epoch, offset, order,
-                                                                    place, place_rows):
-          state, chunk_sums, step_losses = train_chunk(state, images, labels, index, dropout_key)
-          sums = steps.merge_sums(sums, chunk_sums)
-          if config.get("log_step_losses"):
-            losses_of_epoch.append(step_losses)
-          if bar is not None:
-            bar.dispatched(chunk_sums["count"], stop_at - start)
-          if stop.signum is not None and stop_at < steps_per_epoch:
-            if losses_of_epoch and main:
-              metrics.write_step_losses(workdir, first_step,
-                                        np.concatenate(jax.device_get(losses_of_epoch)))
-            ckpt.save(int(state["step"]), {"train": state, "partial": sums})
-            raise stop.saved(f"at step {int(state['step'])} (epoch {epoch})", ckpt.directory)
+        # closed on leaving (a stop signal raises out of it): no reading thread outlives it
+        with contextlib.closing(run.dispatches(config, epoch, offset, order, place,
+                                               place_rows)) as dispatches:
+          for start, stop_at, images, labels, index in dispatches:
+            state, chunk_sums, step_losses = train_chunk(state, images, labels, index, dropout_key)
+            sums = steps.merge_sums(sums, chunk_sums)
+            if config.get("log_step_losses"):
+              losses_of_epoch.append(step_losses)
+            if bar is not None:
+              bar.dispatched(chunk_sums["count"], stop_at - start)
+            if stop.signum is not None and stop_at < steps_per_epoch:
+              if losses_of_epoch and main:
+                metrics.write_step_losses(workdir, first_step,
+                                          np.concatenate(jax.device_get(losses_of_epoch)))
+              ckpt.save(int(state["step"]), {"train": state, "partial": sums})
+              raise stop.saved(f"at step {int(state['step'])} (epoch {epoch})", ckpt.directory)
         offset = 0
         sums = jax.device_get(sums)  # the one sync of the epoch
         train_seconds = time.perf_counter() - t0
