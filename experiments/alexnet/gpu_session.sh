@@ -2,8 +2,8 @@
 # One GPU session (issue: AlexNet's ablation table and the prepared feed on a GPU):
 # 1. PART=feed (the default): the prepared feed: input_pipeline.py on the GPU host with
 #    2 read threads and with training's default, then AlexNet bf16 batch 256 trained
-#    from a prepared set (read_threads 0 and 16) against the synthetic-resident step
-#    benchmark;
+#    from a prepared set (read threads 8 and 16, batches placed 2 ahead in a thread or
+#    in the loop) against the synthetic-resident step benchmark;
 # 2. PART=ablations (recorded in ablations/): AlexNet's paper_ablations (less the PCA
 #    cell, which needs streamed input) on Fashion-MNIST at 227, 3 seeds, resumable: a
 #    second call continues it.
@@ -38,9 +38,12 @@ run() {  # run LIMIT_S LABEL COMMAND...
 if [[ $PART == all || $PART == feed ]]; then
   run 150 input_pipeline_2_threads python3 experiments/alexnet/input_pipeline.py --prepared 20480 --dir /tmp/ib --batch 256 --images 1024 --threads 16 --skip_array_record --read_threads 2
   run 150 input_pipeline_default_threads python3 experiments/alexnet/input_pipeline.py --prepared 20480 --dir /tmp/ib --batch 256 --images 1024 --threads 16 --skip_array_record
-  for threads in 0 16; do  # 0: one per core up to 8, training's default
-    run 150 prepared_train_read_threads_$threads python3 -m lenet_jax.main --config=configs/alexnet.py:data=imagenette --config.data.source=prepared --config.data.dir=/tmp/ib/prepared --config.data.read_threads=$threads --config.model.dtype=bfloat16 --config.batch_size=256 --config.num_epochs=4 --workdir=/tmp/prepared_run_$threads
-    cp /tmp/prepared_run_$threads/metrics.jsonl "$OUT/prepared_train_read_threads_$threads.metrics.jsonl" 2>/dev/null
+  # read threads (0: one per core up to 8, training's default) and device prefetch (2, the
+  # default: batches placed 2 ahead in a thread; 0: in the loop)
+  for variant in "0 2" "16 2" "0 0"; do
+    set -- $variant; name=read_threads_$1_device_prefetch_$2
+    run 150 prepared_train_$name python3 -m lenet_jax.main --config=configs/alexnet.py:data=imagenette --config.data.source=prepared --config.data.dir=/tmp/ib/prepared --config.data.read_threads=$1 --config.data.device_prefetch=$2 --config.model.dtype=bfloat16 --config.batch_size=256 --config.num_epochs=4 --workdir=/tmp/prepared_run_$name
+    cp /tmp/prepared_run_$name/metrics.jsonl "$OUT/prepared_train_$name.metrics.jsonl" 2>/dev/null
   done
   run 100 synthetic_b256 python3 -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --config.model.dtype=bfloat16 --batch_size=256 --steps=200 --config.steps_per_scan=50
   run 100 synthetic_b256_single_steps python3 -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --config.model.dtype=bfloat16 --batch_size=256 --steps=200 --config.steps_per_scan=1
