@@ -7,10 +7,12 @@ gather into a fresh buffer ran at about 48k images/s against about 85k into a
 reused one (experiments/alexnet/README.md).
 
 A buffer is reused only when the pool holds the sole reference to it: every numpy
-view of it holds one, and so does a device array made from it without a copy (a CPU
-device takes an aligned buffer as it is), grain's read-ahead, or a transfer still
-in flight. Reading that count is safe across threads because only the pool makes
-new views of a buffer nobody else refers to.
+view of it holds one, and so do grain's read-ahead and a device array made from it
+without a copy (a CPU device takes an aligned buffer as it is; tested). A copy to an
+accelerator is safe too: `jax.device_put` must leave a numpy array free to change
+once it returns, so it has copied the data or keeps a reference until it has.
+Reading the count is safe across threads because only the pool makes new views of a
+buffer nobody else refers to.
 """
 
 import sys
