@@ -49,8 +49,7 @@ def evaluate_run(config, workdir: str) -> dict:
     stream = train.open_streams(config, spec)[1]
     evaluate = steps.make_evaluate(task, stream.batch_size)
     scores = train.stream_scores(functools.partial(evaluate, state["params"]), stream,
-                                 jax.device_put,
-                                 config.data.get("device_prefetch", device_prefetch.AHEAD))
+                                 jax.device_put, device_prefetch.ahead(config.data))
     examples = len(stream.source) - len(stream.source) % jax.process_count()
     dataset = train.streamed_dataset(config, spec)
   else:

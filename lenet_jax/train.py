@@ -133,7 +133,7 @@ def prepare(config, workdir: str, place=jax.device_put) -> Run:
              tx=optimizers.create(config, steps_per_epoch),
              evaluate=steps.make_evaluate(task, eval_batch),
              learning_rate=optimizers.schedule(config, steps_per_epoch), streams=streams,
-             device_prefetch=config.data.get("device_prefetch", device_prefetch.AHEAD),
+             device_prefetch=device_prefetch.ahead(config.data),
              changed=changed, **arrays)
 
 

@@ -14,6 +14,11 @@ AHEAD = 2  # the default of config.data.device_prefetch
 _END = object()
 
 
+def ahead(data_config) -> int:
+  """How many batches ahead `config.data` asks streamed batches to be placed."""
+  return data_config.get("device_prefetch", AHEAD)
+
+
 class _Failure:
   def __init__(self, error: BaseException):
     self.error = error

@@ -98,17 +98,18 @@ class PreparedSplit:
     the images in `out` when given (C-contiguous, that shape), else in a new aligned
     array."""
     indices = np.asarray(indices, np.int64).reshape(-1)
-    if len(indices) and not 0 <= indices.min() <= indices.max() < len(self):
-      raise IndexError(f"indices {indices.min()}..{indices.max()} outside 0..{len(self) - 1}")
     if out is None:
       out = batch_buffers.aligned((len(indices),) + self.shape)
+    if not len(indices):
+      return out, self.labels[indices]
+    if not 0 <= indices.min() <= indices.max() < len(self):
+      raise IndexError(f"indices {indices.min()}..{indices.max()} outside 0..{len(self) - 1}")
     shards = np.searchsorted(self.ends, indices, side="right")
     # One copy from the page cache into `out` per run of rows in the same shard (a
     # sorted batch: one run per shard). np.take(mode='clip') writes straight into out;
     # fancy indexing (and take's default mode='raise') copies through a temporary:
     # 3x slower on this project's 2-core VM (experiments/alexnet/README.md).
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(shards)) + 1, [len(indices)]])
-    bounds = bounds if len(indices) else bounds[:1]
     for begin, end in zip(bounds[:-1], bounds[1:]):
       shard = shards[begin]
       np.take(self.images[shard], indices[begin:end] - self.starts[shard], axis=0,
