@@ -3,8 +3,8 @@ once nothing refers to them, so that a batch does not cost a fresh allocation.
 
 A fresh 50 MB batch (256 images of 256x256x3) is new pages that the kernel maps and
 zeroes on first touch before the gather fills them; on this project's 2-core VM a
-gather into a fresh buffer ran at about 48k images/s against about 85k into a
-reused one (experiments/alexnet/README.md).
+gather into a fresh buffer ran at 53k-54k images/s against 126k-131k into a reused
+one (experiments/alexnet/gather_micro.py).
 
 A buffer is reused only when the pool holds the sole reference to it: every numpy
 view of it holds one, and so do grain's read-ahead and a device array made from it

@@ -108,7 +108,8 @@ class PreparedSplit:
     # One copy from the page cache into `out` per run of rows in the same shard (a
     # sorted batch: one run per shard). np.take(mode='clip') writes straight into out;
     # fancy indexing (and take's default mode='raise') copies through a temporary:
-    # 3x slower on this project's 2-core VM (experiments/alexnet/README.md).
+    # 33k-34k against 126k-131k images/s into a reused batch, one thread, on this
+    # project's 2-core VM (experiments/alexnet/gather_micro.py).
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(shards)) + 1, [len(indices)]])
     for begin, end in zip(bounds[:-1], bounds[1:]):
       shard = shards[begin]
