@@ -124,7 +124,8 @@ def steps_per_scan(config) -> int:
 
   Accelerators scan 100 steps per dispatch. On a CPU, XLA runs its convolutions
   inside a loop body about 2.5x slower than as separate dispatches (measured on
-  LeNet-5, batch 128), so models that use them (AlexNet, LeNet-5 with
+  LeNet-5, batch 128; AlexNet, batch 32: 14x; experiments/benchmarks), so
+  models that use them (AlexNet, LeNet-5 with
   `implementation='xla'`) dispatch one step at a time; LeNet-5's matmul
   implementation has no convolution ops and scans 20 steps (15-30% more
   images/s than single steps in the step benchmark, about the same in a
