@@ -9,6 +9,9 @@
 #    second call continues it.
 #
 #   OUT=/tmp/out bash experiments/alexnet/gpu_session.sh   # from the repository root
+#   SMOKE=1 OUT=/tmp/smoke bash experiments/alexnet/gpu_session.sh   # on a CPU, before:
+#     every command of PART=feed at a tiny size (512 images, batch 32, 2 epochs), so
+#     that a GPU session does not find a broken command
 #
 # Needs (the GPU image lacks them): .whl/ with ml_collections, tensorboardX, mlxtend,
 # grain, array_record, cloudpickle, etils, portpicker and psutil wheels; .devdata/fashion
@@ -17,10 +20,23 @@ set -u
 OUT=${OUT:-/tmp/gpu_session}
 BUDGET_S=${BUDGET_S:-540}
 PART=${PART:-feed}  # feed (the prepared feed against the synthetic benchmark), ablations, or all
+SMOKE=${SMOKE:-0}
+if (( SMOKE )); then  # sizes: prepared images, batch, epochs, benchmark steps and per dispatch
+  # (one step a dispatch: a scan of bf16 AlexNet steps runs 12x slower on a CPU)
+  IMAGES=512 BATCH=32 EPOCHS=2 STEPS=2 SCAN=1 DIR=/tmp/ib_smoke
+else
+  # 61,440 training images: 240 steps an epoch (1.6 s at the synthetic benchmark's
+  # 38k images/s), so an epoch's start (first read, first copy) and end (the sync) weigh
+  # less than in the 80-step epochs of the 20,480 images measured before; ImageNet's
+  # epochs have 5,004. Prepared once (about 30 s on 16 cores), then reused.
+  IMAGES=61440 BATCH=256 EPOCHS=4 STEPS=200 SCAN=50 DIR=/tmp/ib
+fi
 mkdir -p "$OUT"
 LOG=$OUT/log.txt
 START=$(date +%s)
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl 2>&1 | tail -2
+if (( ! SMOKE )); then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl 2>&1 | tail -2
+fi
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 LENET_JAX_OFFLINE=1
 
 run() {  # run LIMIT_S LABEL COMMAND...
@@ -36,17 +52,18 @@ run() {  # run LIMIT_S LABEL COMMAND...
 } 2>&1 | tee -a "$LOG"
 
 if [[ $PART == all || $PART == feed ]]; then
-  run 150 input_pipeline_2_threads python3 experiments/alexnet/input_pipeline.py --prepared 20480 --dir /tmp/ib --batch 256 --images 1024 --threads 16 --skip_array_record --read_threads 2
-  run 150 input_pipeline_default_threads python3 experiments/alexnet/input_pipeline.py --prepared 20480 --dir /tmp/ib --batch 256 --images 1024 --threads 16 --skip_array_record
+  run 150 input_pipeline_2_threads python3 experiments/alexnet/input_pipeline.py --prepared $IMAGES --dir $DIR --batch $BATCH --images 1024 --threads 16 --skip_array_record --read_threads 2
+  run 150 input_pipeline_default_threads python3 experiments/alexnet/input_pipeline.py --prepared $IMAGES --dir $DIR --batch $BATCH --images 1024 --threads 16 --skip_array_record --reuse
   # read threads (0: one per core up to 8, training's default) and device prefetch (2, the
   # default: batches placed 2 ahead in a thread; 0: in the loop)
   for variant in "0 2" "16 2" "0 0"; do
     set -- $variant; name=read_threads_$1_device_prefetch_$2
-    run 150 prepared_train_$name python3 -m lenet_jax.main --config=configs/alexnet.py:data=imagenette --config.data.source=prepared --config.data.dir=/tmp/ib/prepared --config.data.read_threads=$1 --config.data.device_prefetch=$2 --config.model.dtype=bfloat16 --config.batch_size=256 --config.num_epochs=4 --workdir=/tmp/prepared_run_$name
-    cp /tmp/prepared_run_$name/metrics.jsonl "$OUT/prepared_train_$name.metrics.jsonl" 2>/dev/null
+    rm -rf $DIR/run_$name  # a new run, not a resumed one
+    run 150 prepared_train_$name python3 -m lenet_jax.main --config=configs/alexnet.py:data=imagenette --config.data.source=prepared --config.data.dir=$DIR/prepared --config.data.read_threads=$1 --config.data.device_prefetch=$2 --config.model.dtype=bfloat16 --config.batch_size=$BATCH --config.num_epochs=$EPOCHS --workdir=$DIR/run_$name
+    cp $DIR/run_$name/metrics.jsonl "$OUT/prepared_train_$name.metrics.jsonl" 2>/dev/null
   done
-  run 100 synthetic_b256 python3 -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --config.model.dtype=bfloat16 --batch_size=256 --steps=200 --config.steps_per_scan=50
-  run 100 synthetic_b256_single_steps python3 -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --config.model.dtype=bfloat16 --batch_size=256 --steps=200 --config.steps_per_scan=1
+  run 100 synthetic_b$BATCH python3 -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --config.model.dtype=bfloat16 --batch_size=$BATCH --steps=$STEPS --config.steps_per_scan=$SCAN
+  run 100 synthetic_b${BATCH}_single_steps python3 -m lenet_jax.benchmark --config=configs/alexnet.py:data=synthetic --config.model.dtype=bfloat16 --batch_size=$BATCH --steps=$STEPS --config.steps_per_scan=1
 fi
 if [[ $PART == all || $PART == ablations ]]; then
   run 600 ablations python3 -m lenet_jax.sweep --config=configs/alexnet.py:data=fashion_mnist --sweep=paper_ablations_resident --seeds=3 --workdir=runs/alexnet_ablations --config.data.source=idx --config.data.dir=.devdata/fashion --config.model.dtype=bfloat16 --config.model.init=he --config.num_epochs=5 '--config.piecewise_epochs=(3, 4)' --checkpoint_secs=120

@@ -2,7 +2,7 @@
 (lenet_jax.data.streaming) and a prepared set (lenet_jax.data.prepared), in one run.
 
   python experiments/alexnet/input_pipeline.py [--images 512] [--threads 2] [--workers 0] [--batch 128]
-  python experiments/alexnet/input_pipeline.py --prepared 20000 --dir /tmp/bench [--batch 256] [--read_threads 0]
+  python experiments/alexnet/input_pipeline.py --prepared 20000 --dir /tmp/bench [--batch 256] [--read_threads 0] [--reuse]
 
 The JPEG source is an in-memory list of JPEG-encoded 500x375 images (ImageNet's
 typical size) made from smoothed noise, so its figure is the host-side cost of
@@ -16,7 +16,9 @@ one per core up to 8) and put on the device (uint8) in the loop, and 2 ahead in 
 thread as training does (data.device_prefetch), then the
 same with the device's augmentation (random 227 crop, flip, PCA lighting,
 normalisation) run on it, and the same images read from one array_record file
-through grain, the other random-access form considered.
+through grain, the other random-access form considered. --reuse keeps a finished
+prepared set of the same images in --dir (a second run with other read threads)
+instead of preparing it again, and then prints no preparation figure.
 """
 
 import argparse
@@ -52,6 +54,8 @@ def main():
                       help="grain threads reading the prepared set; 0: one per core up to 8")
   parser.add_argument("--dir", default="/tmp/lenet_jax_input_bench")
   parser.add_argument("--skip_array_record", action="store_true")
+  parser.add_argument("--reuse", action="store_true",
+                      help="keep a finished prepared set of the same images in --dir")
   args = parser.parse_args()
   flags.FLAGS.mark_as_parsed()  # grain's worker processes read absl flags
   prepared_rate = prepared_figures(args) if args.prepared else None
@@ -108,15 +112,20 @@ def prepared_figures(args):
   spec = data.validate(config.data)
   cores = os.cpu_count()
   t0 = time.perf_counter()
-  shutil.rmtree(out, ignore_errors=True)
+  if not args.reuse:
+    shutil.rmtree(out, ignore_errors=True)
+  # A finished preparation of the same tree is continued, that is kept as it is.
   manifest = preparation.prepare(config.data, spec, out, "benchmark", workers=cores)
   seconds = time.perf_counter() - t0
   n = sum(s["size"] for s in manifest["splits"].values())
   size = sum(os.path.getsize(os.path.join(base, f)) for base, _, files in os.walk(out)
              for f in files) / n
-  print(f"prepare: {n} JPEGs (500x375) in {seconds:.1f} s = {n / seconds:,.0f} images/s on "
-        f"{cores} cores ({n / seconds / cores:,.0f} per core); {size:,.0f} bytes per image on "
-        "disk")
+  if args.reuse:
+    print(f"prepare: reused the prepared set of {n} images in {out}")
+  else:
+    print(f"prepare: {n} JPEGs (500x375) in {seconds:.1f} s = {n / seconds:,.0f} images/s on "
+          f"{cores} cores ({n / seconds / cores:,.0f} per core); {size:,.0f} bytes per image "
+          "on disk")
   split = prepared.PreparedSplit(out, "train")
   stream = prepared.PreparedStream(split, args.batch, train=True, seed=0,
                                    threads=args.read_threads)
