@@ -12,7 +12,8 @@ With --prepared N, the run also writes N such JPEGs as an image-folder tree in
 --dir, prepares them with `lenet_jax.prepare`'s code on every core (preparation
 images/s, per core, bytes per image), and measures the prepared set's training
 feed: batches read at random through grain (--read_threads threads; 0, as training:
-one per core up to 8) and put on the device (uint8) in the loop, and 2 ahead in a
+one per core up to 8), one batch put on the device again and again (the copy
+alone), batches put on the device (uint8) in the loop, and 2 ahead in a
 thread as training does (data.device_prefetch), then the
 same with the device's augmentation (random 227 crop, flip, PCA lighting,
 normalisation) run on it, and the same images read from one array_record file
@@ -87,6 +88,9 @@ def make_tree(root, n, rng, distinct=1000):
           f.write(images[i % len(images)])
 
 
+PUTS = 40  # times one batch is put on the device to time the copy alone
+
+
 def _rate(batches, count_of, sync=lambda x: x):
   """images/s over `batches` after the first (warm-up) batch."""
   it = iter(batches)
@@ -133,6 +137,13 @@ def prepared_figures(args):
   host, n = _rate(stream.epoch(3), lambda b: len(b[1]))
   print(f"prepared, host batches only (memory maps, grain, {stream.threads} threads): {n} "
         f"images, {host:,.0f} images/s")
+  # The copy alone: one batch as read (a 64-byte aligned buffer) put again and again,
+  # each waited for. A CPU device may take an aligned buffer without copying it.
+  images = next(stream.epoch(5))[0]
+  put, n = _rate((jax.device_put(images) for _ in range(PUTS + 1)), lambda b: b.shape[0],
+                 jax.block_until_ready)
+  print(f"one batch put on the device {PUTS} times, each waited for (the copy alone): "
+        f"{put:,.0f} images/s, {put * images[0].nbytes / 1e9:,.1f} GB/s")
   rate, n = _rate((jax.device_put(x) for x in stream.epoch(1)), lambda b: len(b[1]),
                   jax.block_until_ready)
   print(f"prepared, to the device in the loop (uint8 {split.shape}): {n} images, "
