@@ -15,7 +15,16 @@
 #
 # Needs (the GPU image lacks them): .whl/ with ml_collections, tensorboardX, mlxtend,
 # grain, array_record, cloudpickle, etils, portpicker and psutil wheels; .devdata/fashion
-# (Debian's Fashion-MNIST IDX files). Stops starting commands after BUDGET_S seconds.
+# (Debian's Fashion-MNIST IDX files, PART=ablations only). Both are ignored by git; made
+# here (where the package registries are reachable), from the repository root:
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 \
+#     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#     ml_collections==1.1.0 tensorboardx==2.6.5 mlxtend==0.25.0 grain==0.2.18 \
+#     array_record==0.8.6 cloudpickle==3.1.3 etils==1.15.0 portpicker==1.6.0 psutil==7.2.2
+#   mkdir -p .devdata && cp -r /usr/share/datasets/fashion-mnist .devdata/fashion
+# and carried to the GPU machine with the run (carry: .whl, .devdata).
+# Stops starting commands after BUDGET_S seconds.
 set -u
 OUT=${OUT:-/tmp/gpu_session}
 BUDGET_S=${BUDGET_S:-540}
