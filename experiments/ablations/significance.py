@@ -19,24 +19,29 @@ from scipy import stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SWEEPS = {"MNIST (4k embedded, 50 ep)": "mnist", "Fashion-MNIST (60k, 30 ep)": "fashion"}
+SWEEP_KINDS = ("ablations", "c3_output")  # each dataset's two sweeps: <name>_<kind>/
 
 
-def read(name, suffix=""):
-  """{(sweep, *knob values): (mean, std, seeds)} of a dataset's sweeps' results.csv
-  (`suffix` '_cpu': the reruns, computed from their results_seeds.csv)."""
+def read(name):
+  """{(sweep, *knob values): (mean, std, seeds)} of a dataset's sweeps' results.csv."""
   cells = {}
-  for sweep in ("ablations", "c3_output"):
-    folder = os.path.join(HERE, f"{name}_{sweep}{suffix}")
-    if suffix:
-      for key, errors in read_seeds(folder).items():
-        cells[(sweep,) + key] = (float(np.mean(errors)), float(np.std(errors, ddof=1)),
-                                 len(errors))
-      continue
-    with open(os.path.join(folder, "results.csv")) as f:
+  for sweep in SWEEP_KINDS:
+    with open(os.path.join(HERE, f"{name}_{sweep}", "results.csv")) as f:
       for row in csv.DictReader(f):
         key = tuple(v for k, v in row.items() if k.startswith("model."))
         cells[(sweep,) + key] = (float(row["test_error_pct_mean"]),
                                  float(row["test_error_pct_std"]), int(row["seeds"]))
+  return cells
+
+
+def read_rerun(name):
+  """The same for the dataset's reruns on the CPU (`<sweep>_cpu/`), computed from every
+  seed's final test error in their results_seeds.csv; {} when there are none."""
+  cells = {}
+  for sweep in SWEEP_KINDS:
+    for key, errors in read_seeds(os.path.join(HERE, f"{name}_{sweep}_cpu")).items():
+      cells[(sweep,) + key] = (float(np.mean(errors)), float(np.std(errors, ddof=1)),
+                               len(errors))
   return cells
 
 
@@ -70,7 +75,7 @@ def main():
     print(f"## {title}\n")
     report(read(name))
   for title, name in SWEEPS.items():
-    rerun = read(name, "_cpu")
+    rerun = read_rerun(name)
     if not rerun:
       continue
     print(f"## {title}: the rerun on the CPU, from every seed (results_seeds.csv)\n")
@@ -88,7 +93,7 @@ def main():
 
 def report(cells):
   """Every cell against its sweep's best cell, then the pairs the conclusions rest on."""
-  for sweep in ("ablations", "c3_output"):
+  for sweep in SWEEP_KINDS:
     group = {k: v for k, v in cells.items() if k[0] == sweep}
     if not group:
       continue
