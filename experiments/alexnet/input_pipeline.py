@@ -116,17 +116,18 @@ def prepared_figures(args):
   spec = data.validate(config.data)
   cores = os.cpu_count()
   t0 = time.perf_counter()
+  reused = args.reuse and os.path.isfile(os.path.join(out, preparation.MANIFEST))
   if not args.reuse:
     shutil.rmtree(out, ignore_errors=True)
-  # A finished preparation of the same tree is continued, that is kept as it is.
+  # With --reuse, a finished preparation of the same tree is found finished and kept.
   manifest = preparation.prepare(config.data, spec, out, "benchmark", workers=cores)
   seconds = time.perf_counter() - t0
   n = sum(s["size"] for s in manifest["splits"].values())
-  size = sum(os.path.getsize(os.path.join(base, f)) for base, _, files in os.walk(out)
-             for f in files) / n
-  if args.reuse:
+  if reused:
     print(f"prepare: reused the prepared set of {n} images in {out}")
   else:
+    size = sum(os.path.getsize(os.path.join(base, f)) for base, _, files in os.walk(out)
+               for f in files) / n
     print(f"prepare: {n} JPEGs (500x375) in {seconds:.1f} s = {n / seconds:,.0f} images/s on "
           f"{cores} cores ({n / seconds / cores:,.0f} per core); {size:,.0f} bytes per image "
           "on disk")
