@@ -12,18 +12,25 @@ r"""AlexNet (Krizhevsky et al. 2012) on one device, its two towers as grouped co
       --config.data.source=prepared --config.data.dir=/data/imagenet256     # no decoding
 
 Section 5: SGD with momentum 0.9, weight decay 5e-4, batch 128, learning rate
-0.01 divided by 10 three times over about 90 epochs.
+0.01 divided by 10 three times over about 90 epochs. The AlexNet family's keys (the
+model's, the streamed and prepared input's, the ten-patch evaluation's, the device
+mesh's) on configs/base.py.
 """
 
 import ml_collections
 
-from configs import lenet5
+from configs import base
+from lenet_jax.config import arguments
+
+ARGS = {"data": "NAME", "runlocal": None}
+# Resident datasets trained for 10 epochs instead of the paper's 90.
+SMALL_DATASETS = ("fashion_mnist", "mnist", "kmnist", "cifar10")
 
 
 def get_config(arg: str = ""):
-  args = lenet5.parse_arg(arg)
-  config = lenet5.get_config("data=" + args.get("data", "fashion_mnist"))
-  config.model = ml_collections.ConfigDict()
+  args = arguments.parse(arg, ARGS, __file__)
+  config = base.get_config()
+  config.data.name = args.get("data", "fashion_mnist")
   config.model.name = "alexnet"
   config.model.towers = 2
   config.model.dtype = "float32"  # compute dtype; 'bfloat16' keeps fp32 parameters
@@ -69,10 +76,7 @@ def get_config(arg: str = ""):
   #   that net is towers=1, width=0.5 (59,798,312 parameters).
   config.model.width = 1.0
 
-  # Caffe's input conventions, for its weights (lenet_jax.import_weights sets them):
-  # channel_order 'bgr', normalization 'subtract_mean', pixel_mean (104, 117, 123).
-  config.data.channel_order = "rgb"
-  config.data.pixel_mean = ()  # 0-255 per channel of the model's order; (): the dataset's
+  # Resident images are resized to resize x resize with `channels` channels on the device.
   config.data.resize = 227
   config.data.channels = 3
   config.data.synthetic_shape = (227, 227, 3)
@@ -111,7 +115,6 @@ def get_config(arg: str = ""):
   config.piecewise_values = (0.001, 0.0001, 0.00001)
   config.batch_size = 128
   config.eval_batch_size = 256
-  config.steps_per_scan = 0
 
   config.parallel = ml_collections.ConfigDict()
   config.parallel.backend = "shard_map"  # or 'pmap'
@@ -123,7 +126,7 @@ def get_config(arg: str = ""):
   config.parallel.num_processes = 0
   config.parallel.process_id = -1
 
-  if config.data.name in ("fashion_mnist", "mnist", "kmnist", "cifar10"):
+  if config.data.name in SMALL_DATASETS:
     config.num_epochs = 10
     config.piecewise_epochs = (6, 9)
     config.piecewise_values = (0.001, 0.0001)

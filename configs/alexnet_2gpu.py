@@ -11,6 +11,8 @@ r"""AlexNet's two towers on two devices, as the paper split it over two GPUs.
 
 from configs import alexnet
 
+ARGS = alexnet.ARGS
+
 
 def get_config(arg: str = ""):
   config = alexnet.get_config(arg)

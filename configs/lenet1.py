@@ -10,13 +10,18 @@ paper's LeNet-1 read them (`data.digit_size=16`, `data.pad_to=28`).
 """
 
 from configs import lenet5
+from lenet_jax.config import arguments
+
+ARGS = dict(lenet5.ARGS, paper=None)
 
 
 def get_config(arg: str = ""):
-  args = lenet5.parse_arg(arg)
-  config = lenet5.get_config(arg)
+  args = arguments.parse(arg, ARGS, __file__)
+  config = lenet5.family_config(args)
   config.model.name = "lenet1"
   config.model.c3 = "table"  # 20 C3 kernels, the 1990 paper's count; 'full': all 48
+  del config.model["output"]  # softmax logits: the RBF units need LeNet-5's F6
+  del config.model["map_j"]
   config.data.digit_size = 16
   config.data.pad_to = 28
   if args.get("paper"):

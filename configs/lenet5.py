@@ -1,44 +1,32 @@
-"""The modern LeNet-5 most tutorials teach: ReLU, max pooling, full C3, softmax, Adam.
+"""The modern LeNet-5 most tutorials teach: ReLU, max pooling, full C3, softmax, AdamW.
 
   python -m lenet_jax.main --config=configs/lenet5.py
   python -m lenet_jax.main --config=configs/lenet5.py:runlocal        # a quick smoke run
   python -m lenet_jax.main --config=configs/lenet5.py:data=fashion_mnist
   python -m lenet_jax.sweep --config=configs/lenet5.py --sweep=ablations --seeds=5
+
+The LeNet family's keys (the model's, SDLM's, the distortions', the digits' padding) on
+configs/base.py; configs/lenet5_1998.py, lenet1.py and lenet4.py build on this file.
 """
 
 import ml_collections
 
-from lenet_jax import sweeps
+from configs import base
+from lenet_jax.config import arguments
+from lenet_jax.sweeps import cells
 
-
-def parse_arg(arg: str) -> dict:
-  """'a=b,c' -> {'a': 'b', 'c': True}: the big_vision `--config=file.py:args` idiom."""
-  out = {}
-  for item in filter(None, (arg or "").split(",")):
-    key, _, value = item.partition("=")
-    out[key.strip()] = value.strip() if value else True
-  return out
+ARGS = {"data": "NAME", "runlocal": None}
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-  args = parse_arg(arg)
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.num_epochs = 50
-  config.batch_size = 200
-  config.eval_batch_size = 1000
-  config.steps_per_scan = 0  # train steps per lax.scan; 0: 100 on GPU/TPU; on CPU 20, or 1 with XLA convolutions
+  args = arguments.parse(arg, ARGS, __file__)
+  return family_config(args)
 
-  config.optimizer = "adamw"
-  config.learning_rate = 2e-3
-  config.momentum = 0.9
-  config.nesterov = False
-  config.weight_decay = 0.05  # AdamW's decoupled decay
-  config.schedule = "cosine"
-  config.warmup_epochs = 0.0
-  config.piecewise_epochs = ()
-  config.piecewise_values = ()
-  config.learning_rate_per_sample = False  # True: rates are per sample, scaled by batch_size
+
+def family_config(args: dict) -> ml_collections.ConfigDict:
+  """The LeNet family's config for parsed `args` (the other LeNet configs start here)."""
+  config = base.get_config()
+  config.data.name = args.get("data", "mnist")
 
   # Stochastic diagonal Levenberg-Marquardt (optimizer='sdlm'; paper appendix C).
   config.sdlm = ml_collections.ConfigDict()
@@ -67,7 +55,6 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.distortions.protocol = "online"
   config.distortions.copies = 9
 
-  config.model = ml_collections.ConfigDict()
   config.model.name = "lenet5"
   config.model.activation = "relu"
   config.model.pooling = "max"
@@ -80,24 +67,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.model.implementation = "auto"
   config.model.map_j = 1.0  # the constant j of the MAP criterion (eq. 9), used by output=rbf
 
-  config.data = ml_collections.ConfigDict()
-  config.data.name = args.get("data", "mnist")
-  config.data.source = "auto"
-  config.data.dir = ""
-  config.data.test_dir = ""  # IDX directory to take the test split from instead (evaluation only)
-  config.data.tfds_data_dir = ml_collections.config_dict.placeholder(str)
-  config.data.normalization = "mean_std"
-  config.data.synthetic_shape = (28, 28, 1)
-  config.data.synthetic_train_size = 2048
-  config.data.synthetic_test_size = 512
-  config.data.synthetic_classes = 10
-
-  config.checkpoint_keep = 3
-  # A run directory whose parameters start this run (fine-tuning): every parameter
-  # whose shape fits is taken (a new class count re-initialises the output layer).
-  config.init_from = ""
-  config.debug_nans = False  # True: JAX's NaN checking, to find where a NaN starts (slow)
-  config.log_step_losses = False  # True: every step's loss into <workdir>/steps.jsonl
+  config.data.pad_to = 32  # the side images are padded to (LeNet-5's 32x32 input)
+  config.data.digit_size = 0  # > 0: fit each digit into a centred square of this side (LeNet-1)
 
   if args.get("runlocal"):
     config.num_epochs = 2
@@ -109,18 +80,18 @@ def sweep(name: str) -> list[dict]:
   """The ablations `python -m lenet_jax.sweep --sweep=<name>` runs: override dicts, one per cell."""
   grids = {
       # The activation x subsampling ablation: 5 x 3 cells.
-      "ablations": sweeps.product({
+      "ablations": cells.product({
           "model.activation": ["relu", "tanh", "scaled_tanh", "sigmoid", "gelu"],
           "model.pooling": ["max", "avg", "subsample"]}),
       # The 1998 paper's structural choices on the modern recipe: C3's connection
       # table (section II.B, table I) and the RBF output with the MAP loss (eq. 9).
-      "c3_output": sweeps.product({"model.c3": ["full", "table"],
-                                   "model.output": ["dense", "rbf"]}),
+      "c3_output": cells.product({"model.c3": ["full", "table"],
+                                  "model.output": ["dense", "rbf"]}),
       "optimizer": [{"optimizer": "adamw", "learning_rate": 2e-3, "weight_decay": 0.05},
                     {"optimizer": "sgd", "learning_rate": 0.05, "weight_decay": 5e-4}],
       # Four cells of 3 epochs, to try the runner (about 15 s on 2 CPU cores, one seed).
-      "smoke": sweeps.product({"model.activation": ["relu", "tanh"],
-                               "model.pooling": ["max", "avg"], "num_epochs": [3]}),
+      "smoke": cells.product({"model.activation": ["relu", "tanh"],
+                              "model.pooling": ["max", "avg"], "num_epochs": [3]}),
   }
   if name not in grids:
     raise KeyError(f"sweeps here: {', '.join(grids)}")

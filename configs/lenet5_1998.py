@@ -18,20 +18,21 @@ mu: the paper used 0.02 with its own curvature estimate (second derivatives
 back-propagated along the diagonal, summed over the connections that share a
 weight; `:curvature=paper`). lenet_jax computes the exact Gauss-Newton diagonal by
 default (`curvature='exact'`). With either, mu = 0.02 diverges in the first pass
-here: at this initialisation most h_kk are far below 0.02 (experiments/lenet5_1998
-measures both estimates), so eta / (mu + h) is close to eta / mu = 25 x eta for
-about 44% of the parameters. mu = 1, the default, trains; it is chosen from the
-mu sweep recorded there, not taken from the paper.
+here (experiments/lenet5_1998 records the runs and the measured curvature: most
+h_kk are far below 0.02 at this initialisation). mu = 1, the default, trains; it is
+chosen from the mu sweep recorded there, not taken from the paper.
 """
 
 from configs import lenet5
+from lenet_jax.config import arguments
 
 DEFAULT_MU = 1.0
+ARGS = dict(lenet5.ARGS, distorted=None, batch="B", mu="MU", curvature="exact|paper")
 
 
 def get_config(arg: str = ""):
-  args = lenet5.parse_arg(arg)
-  config = lenet5.get_config(arg)
+  args = arguments.parse(arg, ARGS, __file__)
+  config = lenet5.family_config(args)
   config.model.activation = "scaled_tanh"
   config.model.pooling = "subsample"
   config.model.c3 = "table"
@@ -40,7 +41,7 @@ def get_config(arg: str = ""):
   config.data.normalization = "paper"
 
   config.optimizer = "sdlm"
-  config.sdlm.mu = float(args.get("mu", DEFAULT_MU))
+  config.sdlm.mu = arguments.number(args, "mu", float, DEFAULT_MU, __file__)
   config.sdlm.samples = 500
   config.sdlm.period_epochs = 1
   config.sdlm.curvature = args.get("curvature", "exact")  # :curvature=paper, eqs. 21-23
@@ -51,7 +52,7 @@ def get_config(arg: str = ""):
   config.piecewise_epochs = (2, 5, 8, 12)
   config.piecewise_values = (0.0002, 0.0001, 0.00005, 0.00001)
   config.learning_rate_per_sample = True
-  config.batch_size = int(args.get("batch", 1))
+  config.batch_size = arguments.number(args, "batch", int, 1, __file__)
   config.eval_batch_size = 1000
   config.num_epochs = 20
 

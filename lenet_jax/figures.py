@@ -1,4 +1,4 @@
-r"""The figures people look at, from any run (lenet_jax/drawings.py).
+r"""The figures people look at, from any run (lenet_jax/runs/figures.py).
 
   python -m lenet_jax.figures --workdir=RUN --out=DIR [--image=digit.png]
 
@@ -14,25 +14,27 @@ import os
 
 from absl import flags
 
-from lenet_jax import cli, drawings
-from lenet_jax.errors import exit_on_user_error
-
-_WORKDIR = flags.DEFINE_string("workdir", None, "A run directory.")
-_OUT = flags.DEFINE_string("out", None, "Directory for the PNG files.")
-_IMAGE = flags.DEFINE_string("image", None, "An image file for activations.png (default: the "
-                             "first test image).")
-_KEEP = flags.DEFINE_integer("misclassified", 100, "At most this many misclassified images.")
+from lenet_jax.common import cli
+from lenet_jax.runs import figures
 
 
-@exit_on_user_error
 def main(argv):
   cli.begin(argv, out="the directory for the figures")
-  shown = drawings.write_all(flags.FLAGS.config, _WORKDIR.value, _OUT.value, _IMAGE.value,
-                             _KEEP.value)
-  print(f"wrote {', '.join(os.path.join(_OUT.value, f) for f in drawings.FILES)}: "
+  out = flags.FLAGS.out
+  shown = figures.write_all(cli.config(), flags.FLAGS.workdir, out, flags.FLAGS.image,
+                            flags.FLAGS.misclassified)
+  print(f"wrote {', '.join(os.path.join(out, f) for f in figures.FILES)}: "
         f"{shown['errors']} of {shown['total']} test images misclassified; stages "
         f"{', '.join(shown['stages'])}", flush=True)
 
 
+def define_flags():
+  flags.DEFINE_string("workdir", None, "A run directory.")
+  flags.DEFINE_string("out", None, "Directory for the PNG files.")
+  flags.DEFINE_string("image", None, "An image file for activations.png (default: the first "
+                      "test image).")
+  flags.DEFINE_integer("misclassified", 100, "At most this many misclassified images.")
+
+
 if __name__ == "__main__":
-  cli.run_on_a_run(main, _WORKDIR)
+  cli.run(main, define_flags, config=cli.RUN_CONFIG)

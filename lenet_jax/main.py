@@ -1,4 +1,4 @@
-"""Trains a model from a config file.
+"""Trains a model from a config file (lenet_jax/training/train.py).
 
   python -m lenet_jax.main --config=configs/lenet5.py [--workdir=runs/x] [--config.num_epochs=5]
 """
@@ -7,34 +7,30 @@ import datetime
 import os
 
 import jax
-
 from absl import flags
-from ml_collections import config_flags
 
-from lenet_jax import cli, train
-from lenet_jax.errors import exit_on_user_error
-
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file.",
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Where checkpoints and metrics go; default runs/<config>-<time>. "
-    "An existing workdir is resumed from its last checkpoint.")
+from lenet_jax.common import cli
+from lenet_jax.config import loading
+from lenet_jax.training import train
 
 
-def default_workdir(config_path: str) -> str:
-  name = os.path.splitext(os.path.basename(config_path.split(":")[0]))[0]
-  return os.path.join("runs", f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+def default_workdir(config_arg: str) -> str:
+  return os.path.join("runs", f"{loading.name(config_arg)}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
 
 
-@exit_on_user_error
 def main(argv):
   cli.begin(argv)
-  workdir = _WORKDIR.value or default_workdir(flags.FLAGS["config"].config_filename)
-  config = _CONFIG.value
-  if config.get("debug_nans"):
+  config = cli.config()
+  if config.debug_nans:
     jax.config.update("jax_debug_nans", True)  # slow: re-runs ops to find the first NaN
-  train.train_and_evaluate(config, workdir)
+  train.train_and_evaluate(config, flags.FLAGS.workdir or default_workdir(cli.config_arg()))
+
+
+def define_flags():
+  flags.DEFINE_string(
+      "workdir", None, "Where checkpoints and metrics go; default runs/<config>-<time>. An "
+      "existing workdir is resumed from its last checkpoint.")
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  cli.run(main, define_flags)

@@ -1,106 +1,25 @@
-"""Learning-curve plots of runs (matplotlib, no display needed).
+"""Learning-curve plots of runs (lenet_jax/runs/plots.py).
 
   python -m lenet_jax.plots --out=curves.png runs/a [runs/b/metrics.jsonl ...]
 
-A workdir or its metrics.jsonl may be given. Runs whose folders share a name (two
-sweeps' seed_0) are labelled by as much of their path as tells them apart.
+A workdir or its metrics.jsonl may be given.
 """
 
-import json
-import os
+from absl import flags
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from absl import flags  # noqa: E402
-
-from lenet_jax import cli  # noqa: E402
-from lenet_jax.errors import UserError, exit_on_user_error  # noqa: E402
-
-_OUT = flags.DEFINE_string("out", "curves.png", "The PNG file to write (folders are made).")
-
-# Error axes are logarithmic above this many percent and linear below it, so a
-# train error of exactly 0% stays on the plot.
-LINEAR_BELOW_PCT = 0.1
+from lenet_jax.common import cli
+from lenet_jax.runs import plots
 
 
-def error_axis(ax) -> None:
-  ax.set_yscale("symlog", linthresh=LINEAR_BELOW_PCT, linscale=0.3)
-  ax.set_ylim(bottom=0)
+def main(argv):
+  cli.begin(argv, positional=True)
+  plots.plot_runs(argv[1:], flags.FLAGS.out)
+  print(f"wrote {flags.FLAGS.out}", flush=True)
 
 
-def read_metrics(path: str) -> list[dict]:
-  if os.path.isdir(path):
-    path = os.path.join(path, "metrics.jsonl")
-  if not os.path.isfile(path):
-    raise UserError(f"{path} not found: pass a run's workdir or its metrics.jsonl")
-  try:
-    with open(path) as f:
-      return [json.loads(line) for line in f if line.strip()]
-  except ValueError as e:
-    raise UserError(f"{path} is not a metrics file lenet_jax wrote ({e})") from None
-
-
-def labels(paths) -> list[str]:
-  """The shortest trailing part of each run's path that no other run shares."""
-  parts = [os.path.normpath(os.path.dirname(p) if p.endswith(".jsonl") else p).split(os.sep)
-           for p in paths]
-  out = []
-  for i, p in enumerate(parts):
-    for depth in range(1, len(p) + 1):
-      tail = p[-depth:]
-      if all(q[-depth:] != tail for j, q in enumerate(parts) if j != i):
-        break
-    out.append(os.path.join(*tail))
-  return out
-
-
-def learning_curves(runs: dict, out: str, title: str = "") -> None:
-  """Plots {label: records} as train/test error and train/test loss against epoch."""
-  fig, (ax_err, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
-  for label, records in runs.items():
-    epochs = [r["epoch"] for r in records]
-    line, = ax_err.plot(epochs, [100 * (1 - r["test_accuracy"]) for r in records], label=label)
-    ax_err.plot(epochs, [100 * (1 - r["train_accuracy"]) for r in records], "--",
-                color=line.get_color(), alpha=0.6)
-    ax_loss.plot(epochs, [r["test_loss"] for r in records], color=line.get_color())
-    ax_loss.plot(epochs, [r["train_loss"] for r in records], "--", color=line.get_color(),
-                 alpha=0.6)
-  error_axis(ax_err)
-  ax_err.set(xlabel="epoch", ylabel="error (%)", title="error: test (solid), train (dashed)")
-  ax_loss.set(xlabel="epoch", ylabel="loss", yscale="log",
-              title="loss: test (solid), train (dashed)")
-  ax_err.legend(fontsize=8)
-  for ax in (ax_err, ax_loss):
-    ax.grid(True, which="both", alpha=0.3)
-  if title:
-    fig.suptitle(title)
-  fig.tight_layout()
-  save(fig, out, dpi=110)
-
-
-def save(fig, out: str, dpi: int) -> None:
-  """Saves and closes `fig`; makes the folder; a failure is one UserError."""
-  try:
-    if os.path.dirname(out):
-      os.makedirs(os.path.dirname(out), exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-  except (OSError, ValueError) as e:
-    raise UserError(f"cannot write --out={out} ({e})") from None
-  finally:
-    plt.close(fig)
-
-
-@exit_on_user_error
-def main(argv) -> None:
-  paths = argv[1:]
-  if not paths:
-    raise UserError("no run given: python -m lenet_jax.plots --out=FILE.png RUN [RUN ...]")
-  runs = dict(zip(labels(paths), (read_metrics(p) for p in paths)))
-  learning_curves(runs, _OUT.value)
-  print(f"wrote {_OUT.value}")
+def define_flags():
+  flags.DEFINE_string("out", "curves.png", "The PNG file to write (folders are made).")
 
 
 if __name__ == "__main__":
-  cli.run(main, require_config=False)
+  cli.run(main, define_flags, config=cli.NO_CONFIG)

@@ -1,94 +1,18 @@
-"""Per-layer table of a model: output shape, trainable parameters (weights and biases
-apart, as the papers count them), connections, FLOPs.
+"""Prints the per-layer table of a config's model: output shape, weights and biases,
+connections (the 1998 paper's count) and FLOPs (lenet_jax/models/summary.py).
 
   python -m lenet_jax.summary --config=configs/lenet5_1998.py
-
-Connections are counted the paper's way (LeCun et al. 1998, section II.B): one
-per multiply-add, a bias counting as one input; FLOPs count each multiply-add
-as two operations (pooling: one per input, max or add).
+  python -m lenet_jax.summary --config=configs/alexnet.py:data=synthetic   # the 2012 paper's 1000 classes
 """
 
-from typing import NamedTuple
-
-import jax
-import jax.numpy as jnp
-from absl import flags
-from flax import nnx
-from ml_collections import config_flags
-
-from lenet_jax import cli, data, models
-from lenet_jax.data import preprocess
-from lenet_jax.errors import exit_on_user_error
+from lenet_jax.common import cli
+from lenet_jax.models import summary
 
 
-class Row(NamedTuple):
-  name: str
-  shape: tuple
-  params: int
-  connections: int
-  flops: int
-  weights: int  # params that are not biases (kernels, subsampling coefficients)
-  biases: int
-
-
-def rows(model, input_shape) -> list[Row]:
-  """One `Row` per stage of `model`: output shape, parameters (weights and biases
-  apart), connections and FLOPs."""
-  out = []
-  shape = tuple(input_shape)
-  for name, stage in model.stages():
-    y = jax.eval_shape(stage, jax.ShapeDtypeStruct((1,) + shape, jnp.float32))
-    out_shape = tuple(y.shape[1:])
-    layer = getattr(stage, "layer", stage)  # AlexNet's stages wrap a layer
-    leaves = nnx.to_flat_state(nnx.state(layer, nnx.Param))
-    biases = sum(v.size for path, v in leaves if path[-1] == "bias")
-    params = sum(v.size for _, v in leaves)
-    connections = int(stage.connections(shape, out_shape))
-    multiplies = params > 0 or name == "OUTPUT"
-    flops = 2 * connections if multiplies else connections
-    out.append(Row(name, out_shape, params, connections, flops, params - biases, biases))
-    shape = out_shape
-  return out
-
-
-COLUMNS = ("weights", "biases", "params", "connections", "flops")
-
-
-def format_table(table, input_shape) -> str:
-  """The table as text, each column as wide as its widest number."""
-  total = {c: sum(getattr(r, c) for r in table) for c in COLUMNS}
-  shapes = ["x".join(map(str, r.shape)) for r in table] + ["x".join(map(str, input_shape))]
-  name_w = max(8, max(len(r.name) for r in table) + 2)
-  shape_w = max(len("output"), max(map(len, shapes))) + 2
-  widths = {c: max(len(c), len(f"{total[c]:,}")) + 2 for c in COLUMNS}
-  titles = {"flops": "FLOPs"}
-  header = f"{'layer':<{name_w}}{'output':>{shape_w}}" + "".join(
-      f"{titles.get(c, c):>{widths[c]}}" for c in COLUMNS)
-  lines = [header, "-" * len(header),
-           f"{'input':<{name_w}}{'x'.join(map(str, input_shape)):>{shape_w}}"]
-  for r, shape in zip(table, shapes):
-    lines.append(f"{r.name:<{name_w}}{shape:>{shape_w}}" + "".join(
-        f"{getattr(r, c):>{widths[c]},}" for c in COLUMNS))
-  lines.append("-" * len(header))
-  lines.append(f"{'total':<{name_w}}{'':>{shape_w}}" + "".join(
-      f"{total[c]:>{widths[c]},}" for c in COLUMNS))
-  return "\n".join(lines)
-
-
-def summarize(config) -> str:
-  spec = data.validate(config.data)
-  input_shape = preprocess.model_input_shape(spec, config.data)
-  model = models.create(config.model, input_shape, spec.num_classes, config.seed)
-  return format_table(rows(model, input_shape), input_shape)
-
-
-@exit_on_user_error
 def main(argv):
   cli.begin(argv)
-  print(summarize(flags.FLAGS.config))
+  print(summary.summarize(cli.config()), flush=True)
 
 
 if __name__ == "__main__":
-  # Defined here, not at import, so that the training loop can import this module.
-  config_flags.DEFINE_config_file("config", None, "Model config file.", lock_config=True)
   cli.run(main)

@@ -15,7 +15,7 @@ from absl import logging
 
 from lenet_jax.data import digit_box, embedded, idx, network, synthetic, tfds_source
 from lenet_jax.data.specs import DATASETS, SPECS, DatasetSpec
-from lenet_jax.errors import ConfigError, UserError, check_choice, check_int, check_positive
+from lenet_jax.common.errors import ConfigError, UserError, check_choice, check_int, check_positive
 
 SOURCES = ("auto", "idx", "tfds", "embedded", "synthetic", "prepared", "folder")
 # mean_std: (x - mean) / std per channel; paper: LeNet-5's -0.1 / 1.175 levels (1998,
@@ -38,13 +38,18 @@ class Dataset:
     return self.splits[name]
 
 
-def spec_for(data_config) -> DatasetSpec:
+STREAMING_KEYS = ("shorter_side", "crop", "threads", "prefetch", "workers", "pca_lighting",
+                  "on_bad_image", "shard_size", "prepare_workers", "read_threads",
+                  "device_prefetch")
+
+
+def spec_for(data_config, manifest: dict | None = None) -> DatasetSpec:
+  """The dataset as a run sees it: a prepared set's classes and stored side (from its
+  `manifest`), a streamed set's crop, the synthetic set's configured shape."""
   check_choice("data.name", data_config.name, DATASETS)
   spec = SPECS[data_config.name]
-  if data_config.get("source") == "prepared":  # fixed-size images, cropped on the device
-    from lenet_jax.data import prepared
-    manifest = prepared.read_manifest(data_config.get("dir"))
-    crop = data_config.get("crop", 227)
+  if manifest is not None:  # fixed-size images, cropped on the device
+    crop = data_config.crop
     spec = dataclasses.replace(spec, image_shape=(crop, crop, 3), streamed=True,
                                num_classes=len(manifest["classes"]),
                                stored_side=manifest["image_shape"][0])
@@ -53,22 +58,35 @@ def spec_for(data_config) -> DatasetSpec:
       raise UserError(f"the prepared set in {data_config.dir} has no {', '.join(missing)} split "
                       f"({spec.name}'s); it holds {', '.join(manifest['splits'])}")
   elif spec.streamed:  # the model sees the crop
-    crop = data_config.get("crop", spec.image_shape[0])
+    crop = data_config.crop
     spec = dataclasses.replace(spec, image_shape=(crop, crop, 3))
   if data_config.name == "synthetic":
-    shape = tuple(data_config.get("synthetic_shape", spec.image_shape))
+    shape = tuple(data_config.synthetic_shape)
     spec = dataclasses.replace(spec, image_shape=shape, mean=(0.5,) * shape[-1],
                                std=(0.29,) * shape[-1],
-                               num_classes=data_config.get("synthetic_classes", spec.num_classes))
+                               num_classes=data_config.synthetic_classes)
   return spec
 
 
-def validate(data_config) -> DatasetSpec:
-  """Raises ConfigError for any invalid `config.data` value; returns the spec."""
-  spec = spec_for(data_config)
+def validate(data_config) -> tuple[DatasetSpec, dict | None]:
+  """Raises ConfigError for any invalid `config.data` value; returns (the spec, a prepared
+  set's manifest or None), the manifest read once here."""
+  check_choice("data.name", data_config.name, DATASETS)
   check_choice("data.source", data_config.source, SOURCES)
   check_choice("data.normalization", data_config.normalization, NORMALIZATIONS)
   source = data_config.source
+  streams = all(k in data_config for k in STREAMING_KEYS)
+  if (SPECS[data_config.name].streamed or source in ("prepared", "folder")) and not streams:
+    raise ConfigError("data.source" if source in ("prepared", "folder") else "data.name",
+                      source if source in ("prepared", "folder") else data_config.name,
+                      "streamed and prepared images are read with the streaming keys of "
+                      "configs/alexnet.py (data.crop, data.threads, ...), which this config "
+                      "lacks; use an AlexNet config")
+  manifest = None
+  if source == "prepared":
+    from lenet_jax.data import prepared
+    manifest = prepared.read_manifest(data_config.dir)
+  spec = spec_for(data_config, manifest)
   if data_config.name == "synthetic" and source not in ("auto", "synthetic"):
     raise ConfigError("data.source", source, "the synthetic dataset has only the 'synthetic' source")
   if source == "synthetic" and data_config.name != "synthetic":
@@ -79,40 +97,45 @@ def validate(data_config) -> DatasetSpec:
   if spec.streamed and source not in ("auto", "tfds", "prepared", "folder"):
     raise ConfigError("data.source", source, f"{spec.name} is streamed from TFDS or read from a "
                       "prepared set; use 'tfds' or 'prepared'")
-  check_choice("data.channel_order", data_config.get("channel_order", "rgb"), ("rgb", "bgr"))
-  pixel_mean = tuple(data_config.get("pixel_mean", ()))
+  if source == "folder" and not spec.streamed:
+    raise ConfigError("data.name", spec.name, "an image folder is prepared as a set of "
+                      "photographs at 256x256 (lenet_jax.prepare), named imagenet2012 or "
+                      f"imagenette (any class folders); {spec.name} is read whole from IDX "
+                      "files or TFDS")
+  check_choice("data.channel_order", data_config.channel_order, ("rgb", "bgr"))
+  pixel_mean = tuple(data_config.pixel_mean)
   if pixel_mean and (len(pixel_mean) != 3 or not all(
       isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255
       for v in pixel_mean)):
     raise ConfigError("data.pixel_mean", pixel_mean, "three values in 0..255 (the model's "
                       "channel order), or () for the dataset's mean")
-  if data_config.get("on_bad_image", "stop") not in ("stop", "skip"):
-    raise ConfigError("data.on_bad_image", data_config.on_bad_image, "choose stop or skip")
+  if streams:
+    check_choice("data.on_bad_image", data_config.on_bad_image, ("stop", "skip"))
+    for key, minimum in (("threads", 1), ("prefetch", 1), ("workers", 0), ("shard_size", 1),
+                         ("prepare_workers", 0), ("read_threads", 0), ("device_prefetch", 0)):
+      check_int(f"data.{key}", data_config[key], minimum)
   if spec.streamed:
-    crop = data_config.get("crop", 227)
-    side = spec.stored_side or data_config.get("shorter_side", 256)
+    crop = data_config.crop
+    side = spec.stored_side or data_config.shorter_side
     for key, value in (("crop", crop), ("shorter_side", side)):
       check_int(f"data.{key}", value, minimum=32)
     if crop > side:
       raise ConfigError("data.crop", crop, f"must be <= the stored side, {side}" if spec.stored_side
                         else f"must be <= data.shorter_side={side}")
-    for key, minimum in (("threads", 1), ("prefetch", 1), ("workers", 0), ("shard_size", 1),
-                         ("prepare_workers", 0), ("read_threads", 0), ("device_prefetch", 0)):
-      check_int(f"data.{key}", data_config.get(key, minimum), minimum)
-  check_int("data.pad_to", data_config.get("pad_to", 32), minimum=1)
-  digit_size = data_config.get("digit_size", 0)
-  check_int("data.digit_size", digit_size, minimum=0,
-            expected="must be an integer >= 1 (the side digits are fitted into), or 0 for off")
-  if digit_size and (spec.streamed or spec.image_shape[-1] != 1
-                     or digit_size > min(spec.image_shape[:2])):
-    raise ConfigError("data.digit_size", digit_size, "fits single-channel digits into a smaller "
-                      f"centred box; {spec.name}'s images are {spec.image_shape}")
+  if "digit_size" in data_config:
+    digit_size = data_config.digit_size
+    check_int("data.digit_size", digit_size, minimum=0,
+              expected="must be an integer >= 1 (the side digits are fitted into), or 0 for off")
+    if digit_size and (spec.streamed or spec.image_shape[-1] != 1
+                       or digit_size > min(spec.image_shape[:2])):
+      raise ConfigError("data.digit_size", digit_size, "fits single-channel digits into a "
+                        f"smaller centred box; {spec.name}'s images are {spec.image_shape}")
   if source == "embedded" and spec.name != "mnist":
     raise ConfigError("data.source", source, "only mnist has embedded digits")
   if data_config.name == "synthetic":
     for key in ("synthetic_train_size", "synthetic_test_size"):
       check_positive(f"data.{key}", data_config[key])
-  return spec
+  return spec, manifest
 
 
 def _check_dir(directory: str, splits) -> None:
@@ -128,14 +151,14 @@ def _check_dir(directory: str, splits) -> None:
 
 def _resolve(data_config, spec, splits):
   """(source, location) for `auto`: the first source that can serve `splits`."""
-  directory = data_config.get("dir")
+  directory = data_config.dir
   if directory:
     _check_dir(directory, splits)
     return "idx", directory
   for candidate in SYSTEM_DIRS.get(spec.name, ()):
     if os.path.isdir(candidate) and all(s in idx.available_splits(candidate) for s in splits):
       return "idx", candidate
-  tfds_dir = data_config.get("tfds_data_dir")
+  tfds_dir = data_config.tfds_data_dir
   if spec.tfds_name and (tfds_source.is_prepared(spec.tfds_name, tfds_dir) or network.reachable()):
     return "tfds", spec.tfds_name
   if spec.name == "mnist":
@@ -166,21 +189,22 @@ def _check_arrays(spec, source, location, arrays) -> None:
                       f"0..{spec.num_classes - 1}; the label file is corrupt")
 
 
-def load(data_config, splits=("train", "test")) -> Dataset:
-  """Loads `splits` of the dataset `data_config` names from its source (streamed
-  datasets: see `lenet_jax.data.streaming`).
+def load(data_config, resolved, splits=("train", "test")) -> Dataset:
+  """Loads `splits` of the dataset `data_config` names from its source, as `resolved`
+  (`lenet_jax.config.validation.Resolved`) says (streamed datasets: see
+  `lenet_jax.data.streaming`).
 
   Synthetic data is drawn from a fixed seed, so runs that differ in
   `config.seed` (the seeds of a sweep) see the same images.
   """
-  spec = validate(data_config)
+  spec = resolved.spec
   if spec.streamed:
     raise UserError(f"{spec.name} is too large to hold in memory: it is streamed during "
                     "training (python -m lenet_jax.main), which scores it every epoch")
   if data_config.source == "folder":
     raise UserError("an image folder is read by python -m lenet_jax.prepare, which makes a "
                     "prepared set to train from (--config.data.source=prepared)")
-  test_dir = data_config.get("test_dir")
+  test_dir = data_config.test_dir
   wanted = splits
   splits = tuple(s for s in splits if not (s == "test" and test_dir))
   source = data_config.source
@@ -190,7 +214,7 @@ def load(data_config, splits=("train", "test")) -> Dataset:
     source, location = ("synthetic", "random") if spec.name == "synthetic" else \
         _resolve(data_config, spec, splits)
   elif source == "idx":
-    location = data_config.get("dir") or next(iter(SYSTEM_DIRS.get(spec.name, ())), "")
+    location = data_config.dir or next(iter(SYSTEM_DIRS.get(spec.name, ())), "")
     if not location:
       raise ConfigError("data.dir", location, "data.source='idx' needs the IDX directory")
     _check_dir(location, splits)
@@ -202,7 +226,7 @@ def load(data_config, splits=("train", "test")) -> Dataset:
   elif source == "idx":
     arrays = {s: idx.load_split(location, s) for s in splits}
   elif source == "tfds":
-    arrays = tfds_source.load(spec.tfds_name, splits, data_config.get("tfds_data_dir"),
+    arrays = tfds_source.load(spec.tfds_name, splits, data_config.tfds_data_dir,
                               download=network.reachable())
   elif source == "embedded":
     arrays = embedded.load(splits)
@@ -216,8 +240,8 @@ def load(data_config, splits=("train", "test")) -> Dataset:
     arrays["test"] = idx.load_split(test_dir, "test")
     location = f"{location}; test split from {test_dir}"
   _check_arrays(spec, source, location, arrays)
-  if data_config.get("digit_size", 0):  # LeNet-1's input: digits down-sampled, centred
-    arrays = {s: (digit_box.fit(images, data_config.digit_size), labels)
+  if resolved.digit_size:  # LeNet-1's input: digits down-sampled, centred
+    arrays = {s: (digit_box.fit(images, resolved.digit_size), labels)
               for s, (images, labels) in arrays.items()}
   logging.info("data: %s from %s (%s): %s", spec.name, source, location,
                ", ".join(f"{s} {len(arrays[s][1])}" for s in wanted))

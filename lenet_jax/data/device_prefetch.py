@@ -10,13 +10,7 @@ next. Here a thread places up to `ahead` batches while the loop dispatches
 import queue
 import threading
 
-AHEAD = 2  # the default of config.data.device_prefetch
 _END = object()
-
-
-def ahead(data_config) -> int:
-  """How many batches ahead `config.data` asks streamed batches to be placed."""
-  return data_config.get("device_prefetch", AHEAD)
 
 
 class _Failure:

@@ -36,8 +36,7 @@ ELASTIC = ("elastic_alpha", "elastic_sigma")
 
 def ranges_of(distortion_config) -> dict:
   """The keyword arguments of `distort` a `config.distortions` section sets."""
-  keys = AFFINE + tuple(k for k in ELASTIC if k in distortion_config)
-  return {k: float(distortion_config[k]) for k in keys}
+  return {k: float(distortion_config[k]) for k in AFFINE + ELASTIC}
 
 
 def affine_matrix(s, q, h):

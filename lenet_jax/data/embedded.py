@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from lenet_jax.errors import UserError
+from lenet_jax.common.errors import UserError
 
 TRAIN_PER_CLASS = 400
 

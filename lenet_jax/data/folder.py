@@ -4,7 +4,7 @@ sorted folder names of the training split."""
 
 import os
 
-from lenet_jax.errors import UserError
+from lenet_jax.common.errors import UserError
 
 # The prepared splits' names (TFDS's for imagenet2012) and the folders that hold them.
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("val", "validation")}

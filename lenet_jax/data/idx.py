@@ -10,7 +10,8 @@ import zlib
 
 import numpy as np
 
-from lenet_jax.errors import UserError
+from lenet_jax.common import files
+from lenet_jax.common.errors import UserError
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -57,14 +58,18 @@ def read(path: str, ndim: int) -> np.ndarray:
   return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
 
 
-def write(path: str, array: np.ndarray) -> None:
-  """Writes a uint8 array as IDX (gzipped if `path` ends in .gz)."""
+def encode(array: np.ndarray, gzipped: bool = False) -> bytes:
+  """A uint8 array as the bytes of an IDX file (gzipped or not)."""
   array = np.asarray(array, np.uint8)
   header = bytes([0, 0, _UBYTE, array.ndim]) + b"".join(
       int(d).to_bytes(4, "big") for d in array.shape)
-  opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "wb") as f:
-    f.write(header + array.tobytes())
+  raw = header + array.tobytes()
+  return gzip.compress(raw) if gzipped else raw
+
+
+def write(path: str, array: np.ndarray) -> None:
+  """Writes a uint8 array as an IDX file, whole (gzipped if `path` ends in .gz)."""
+  files.write_atomic(path, encode(array, path.endswith(".gz")))
 
 
 def available_splits(directory: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Reading a prepared set (`lenet_jax.prepare`, `lenet_jax.data.preparation`): raw
+"""Reading a prepared set (`lenet_jax.prepare`, `lenet_jax.data.prepare`): raw
 uint8 256x256x3 images in memory-mapped shards, read at random by grain, one batch
 per read, with no decoding.
 
@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from lenet_jax.data import batch_buffers, preparation
-from lenet_jax.errors import UserError
+from lenet_jax.data import batch_buffers, prepare
+from lenet_jax.common.errors import UserError
 
 # grain reads this many batches ahead, in `read_threads(n)` threads (a batch is one
 # gather from the memory maps; config.data.read_threads, 0: one per core up to 8). On
@@ -36,18 +36,18 @@ def read_manifest(directory: str) -> dict:
   if not directory:
     raise UserError("config.data.source='prepared' needs --config.data.dir=DIR, a directory made "
                     "by python -m lenet_jax.prepare")
-  path = os.path.join(directory, preparation.MANIFEST)
+  path = os.path.join(directory, prepare.MANIFEST)
   if not os.path.isfile(path):
-    unfinished = os.path.isfile(os.path.join(directory, preparation.PLAN))
+    unfinished = os.path.isfile(os.path.join(directory, prepare.PLAN))
     raise UserError(
-        f"config.data.dir={directory!r} holds no finished prepared set (no {preparation.MANIFEST})"
+        f"config.data.dir={directory!r} holds no finished prepared set (no {prepare.MANIFEST})"
         + ("; its preparation was stopped: run the same lenet_jax.prepare command to finish it"
            if unfinished else "; make one with python -m lenet_jax.prepare --out=DIR"))
   try:
     with open(path) as f:
       manifest = json.load(f)
-    if manifest.get("format") != preparation.FORMAT:
-      raise ValueError(f"format {manifest.get('format')!r}, expected {preparation.FORMAT!r}")
+    if manifest.get("format") != prepare.FORMAT:
+      raise ValueError(f"format {manifest.get('format')!r}, expected {prepare.FORMAT!r}")
   except (OSError, ValueError) as e:
     raise UserError(f"{path} cannot be read ({e}); prepare the set again") from None
   return manifest
@@ -175,15 +175,14 @@ class PreparedStream:
                                                      prefetch_buffer_size=self.prefetch)))
 
 
-def streams(config, spec):
-  """(training PreparedStream, test PreparedStream) of the prepared set in config.data.dir."""
+def streams(config, spec, manifest: dict):
+  """(training PreparedStream, test PreparedStream) of the prepared set in config.data.dir,
+  whose `manifest` validation read."""
   import jax
-  directory = config.data.get("dir")
-  manifest = read_manifest(directory)
+  directory = config.data.dir
   train_split, test_split = spec.splits
   kwargs = dict(seed=config.seed, process_index=jax.process_index(),
-                process_count=jax.process_count(),
-                threads=config.data.get("read_threads", 0))
+                process_count=jax.process_count(), threads=config.data.read_threads)
   train = PreparedStream(PreparedSplit(directory, train_split, manifest), config.batch_size,
                          train=True, **kwargs)
   test = PreparedStream(PreparedSplit(directory, test_split, manifest), config.eval_batch_size,

@@ -12,12 +12,6 @@ from lenet_jax.data import distortions, streaming
 PAPER_BACKGROUND, PAPER_FOREGROUND = -0.1, 1.175
 
 
-def pad_size(data_config=None) -> int:
-  """The side images are padded to: `data_config.pad_to`, LeNet-5's 32 by default
-  (LeNet-1 reads the 28x28 digits as they are: 28)."""
-  return 32 if data_config is None else int(data_config.get("pad_to", 32))
-
-
 def pad(images, min_size: int):
   """uint8 images [N, H, W, C] padded with background (0) about their centre to at
   least `min_size` x `min_size` (28x28 digits -> 32x32)."""
@@ -28,20 +22,15 @@ def pad(images, min_size: int):
   return jnp.pad(images, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
 
 
-def model_input_shape(spec, data_config=None):
-  """The shape the model sees.
-
-  With `data_config.resize` (AlexNet's 227), images are resized to that square
-  with `data_config.channels` channels; otherwise they are padded to at least
-  `data_config.pad_to` (LeNet-5's 32x32).
-  """
+def model_input_shape(spec, pad_to: int, resize: tuple | None = None):
+  """The shape the model sees: a streamed set's crop, `resize` = (side, channels) (AlexNet's
+  227x227x3), or the images padded to at least `pad_to` (LeNet-5's 32x32)."""
   h, w, c = spec.image_shape
-  if spec.streamed:  # cropped to size on the host
+  if spec.streamed:  # cropped to size on the host or the device
     return spec.image_shape
-  if data_config is not None and data_config.get("resize"):
-    return (data_config.resize, data_config.resize, data_config.get("channels") or c)
-  min_size = pad_size(data_config)
-  return (max(h, min_size), max(w, min_size), c)
+  if resize is not None:
+    return (resize[0], resize[0], resize[1])
+  return (max(h, pad_to), max(w, pad_to), c)
 
 
 def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.float32,

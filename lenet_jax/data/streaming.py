@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lenet_jax.errors import UserError
+from lenet_jax.common.errors import UserError
 
 SHORTER_SIDE = 256
 CROP = 227
@@ -162,15 +162,14 @@ def streams(config, spec):
   Each process of a multi-host run reads its own slice of every global batch.
   """
   data_config = config.data
-  kwargs = dict(threads=data_config.get("threads", 16), prefetch=data_config.get("prefetch", 256),
-                workers=data_config.get("workers", 0),
+  kwargs = dict(threads=data_config.threads, prefetch=data_config.prefetch,
+                workers=data_config.workers,
                 process_index=jax.process_index(), process_count=jax.process_count(),
-                shorter_side=data_config.get("shorter_side", SHORTER_SIDE),
-                crop=spec.image_shape[0])
+                shorter_side=data_config.shorter_side, crop=spec.image_shape[0])
   train_split, test_split = spec.splits
-  train = Stream(open_source(spec.tfds_name, train_split, data_config.get("tfds_data_dir")),
+  train = Stream(open_source(spec.tfds_name, train_split, data_config.tfds_data_dir),
                  config.batch_size, train=True, seed=config.seed, **kwargs)
-  test = Stream(open_source(spec.tfds_name, test_split, data_config.get("tfds_data_dir")),
+  test = Stream(open_source(spec.tfds_name, test_split, data_config.tfds_data_dir),
                 config.eval_batch_size, train=False, seed=config.seed, **kwargs)
   if train.num_batches == 0:
     raise UserError(f"{spec.tfds_name}/{train_split} has {len(train.source)} examples, fewer than "

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from lenet_jax.errors import UserError
+from lenet_jax.common.errors import UserError
 
 
 def is_prepared(tfds_name: str, data_dir: str | None) -> bool:

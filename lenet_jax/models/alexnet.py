@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from lenet_jax.models import alexnet_ops
+from lenet_jax.common.errors import ConfigError, check_choice, check_int
+from lenet_jax.models import alexnet_ops, losses, registry
 from lenet_jax.models.activations import ACTIVATIONS
 from lenet_jax.models.lrn import CAFFE, PAPER, lrn
 
@@ -45,6 +46,7 @@ DROPOUT_PLACEMENTS = ("paper", "torchvision")
 CONV1_FORMS = ("strided", "space_to_depth")
 POOL_GRADIENTS = ("select_and_scatter", "first_max")
 LRN_DTYPES = ("float32", "compute")
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def _init_weights(key, shape, fan_in, init, caffe_std=0.01):
@@ -150,6 +152,11 @@ def _dropout(x, key, train, slice_rows=None, rate=DROPOUT):
   return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
 
 
+def fc8_units(num_classes: int, towers: int) -> int:
+  """fc8's units: the classes, rounded up to a multiple of the towers."""
+  return -(-num_classes // towers) * towers
+
+
 def kernels(paper_count: int, width: float, towers: int) -> int:
   """`width` x the paper's kernel count, rounded to a whole number per tower."""
   per_tower = max(1, round(paper_count * width / towers))
@@ -164,8 +171,6 @@ class AlexNet(nnx.Module):
                conv1="strided", pool_gradient="select_and_scatter", lrn_dtype="float32",
                dropout_placement="paper", activation="relu", lrn_kind="paper",
                pooling="overlapping", dropout=DROPOUT, width=1.0, rngs: nnx.Rngs):
-    if num_classes % towers:
-      raise ValueError(f"num_classes={num_classes} must divide over {towers} towers")
     c = input_shape[-1]
     t = towers
     # Biases of 1 in conv2, conv4, conv5 and the hidden FC layers, 0 elsewhere (section 5).
@@ -187,7 +192,11 @@ class AlexNet(nnx.Module):
       h = (h + 2 * pad - size) // stride + 1
     self.fc6 = TowerDense(t, h * h * 256, 4096, 1.0, rngs=rngs, init=init, caffe_std=0.005)
     self.fc7 = TowerDense(t, 4096, 4096, 1.0, rngs=rngs, init=init, caffe_std=0.005)
-    self.fc8 = TowerDense(t, 4096, num_classes, 0.0, rngs=rngs, init=init)
+    # fc8's units are split over the towers; a class count they do not divide gets
+    # padded units (ceil(classes / towers) a tower), whose outputs are dropped before
+    # the softmax, so they are never trained and never predicted.
+    self.fc8 = TowerDense(t, 4096, fc8_units(num_classes, t), 0.0, rngs=rngs, init=init)
+    self.num_classes = num_classes
     self.towers = towers
     self.dtype = dtype
     self.dropout_placement = dropout_placement
@@ -216,7 +225,7 @@ class AlexNet(nnx.Module):
         ("conv5", _Stage(self.conv5, lambda y: self.pool(act(y)))),
         ("fc6", _Stage(self.fc6, act, flatten=True)),
         ("fc7", _Stage(self.fc7, act)),
-        ("fc8", _Stage(self.fc8, lambda y: y)),
+        ("fc8", _Stage(self.fc8, lambda y: y[..., :self.num_classes])),
     ]
 
   def __call__(self, x, *, train: bool = False, rngs=None):
@@ -244,7 +253,7 @@ class AlexNet(nnx.Module):
     else:  # the paper's: the hidden layers' outputs
       x = drop(exchange(act(fc6(x))), keys[0])
       x = drop(exchange(act(fc7(x))), keys[1])
-    return exchange(fc8(x)).astype(jnp.float32)
+    return exchange(fc8(x)).astype(jnp.float32)[..., :self.num_classes]
 
   def tower_forward(self, x, *, comm, train: bool = False, rngs=None):
     """One tower's computation, run under shard_map or pmap, one tower a device.
@@ -292,3 +301,58 @@ class _Stage:
     layer_out = jax.eval_shape(self.layer, jax.ShapeDtypeStruct((1,) + tuple(in_shape),
                                                                jnp.float32)).shape[1:]
     return self.layer.connections(in_shape, layer_out)
+
+
+def _validate(model_config, num_classes: int) -> None:
+  del num_classes  # any count: fc8 is padded to a multiple of the towers
+  check_choice("model.towers", model_config.towers, (1, 2))
+  check_choice("model.dtype", model_config.dtype, tuple(DTYPES))
+  check_choice("model.grouped_conv", model_config.grouped_conv, ("split", "feature_group"))
+  check_choice("model.init", model_config.init, INITS)
+  check_int("model.channel_multiple", model_config.channel_multiple, minimum=0,
+            expected="must be an integer >= 1, or 0 for auto")
+  check_choice("model.conv1", model_config.conv1, ("auto",) + CONV1_FORMS)
+  check_choice("model.pool_gradient", model_config.pool_gradient, POOL_GRADIENTS)
+  check_choice("model.lrn_dtype", model_config.lrn_dtype, ("auto",) + LRN_DTYPES)
+  check_choice("model.dropout_placement", model_config.dropout_placement, DROPOUT_PLACEMENTS)
+  check_choice("model.activation", model_config.activation, tuple(ACTIVATIONS))
+  check_choice("model.lrn", model_config.lrn, LRNS)
+  check_choice("model.pooling", model_config.pooling, POOLINGS)
+  dropout = model_config.dropout
+  if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+    raise ConfigError("model.dropout", dropout, "must be a rate in [0, 1): 0 turns it off")
+  width = model_config.width
+  if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
+    raise ConfigError("model.width", width, "must be a positive multiplier of the paper's "
+                      "kernel counts (0.5: the paper's one-GPU net with towers=1)")
+
+
+def _resolve(model_config) -> dict:
+  """The 'auto' choices: on a GPU with bfloat16, conv inputs padded to multiples of 8
+  channels and the LRN summed in bfloat16; on a GPU, conv1 as a space-to-depth
+  convolution (each measured faster there: experiments/benchmarks); elsewhere none."""
+  gpu = jax.default_backend() == "gpu"
+  bf16_gpu = gpu and model_config.dtype == "bfloat16"
+  channel_multiple = model_config.channel_multiple or (8 if bf16_gpu else 1)
+  conv1 = model_config.conv1
+  if conv1 == "auto":
+    conv1 = "space_to_depth" if gpu else "strided"
+  lrn_dtype = model_config.lrn_dtype
+  if lrn_dtype == "auto":
+    lrn_dtype = "compute" if bf16_gpu else "float32"
+  return {"channel_multiple": channel_multiple, "conv1": conv1, "lrn_dtype": lrn_dtype}
+
+
+def _build(model_config, knobs, input_shape, num_classes, rngs):
+  return AlexNet(
+      input_shape=input_shape, num_classes=num_classes, towers=model_config.towers,
+      dtype=DTYPES[model_config.dtype], grouped_conv=model_config.grouped_conv,
+      init=model_config.init, channel_multiple=knobs["channel_multiple"], conv1=knobs["conv1"],
+      pool_gradient=model_config.pool_gradient, lrn_dtype=knobs["lrn_dtype"],
+      dropout_placement=model_config.dropout_placement, activation=model_config.activation,
+      lrn_kind=model_config.lrn, pooling=model_config.pooling, dropout=model_config.dropout,
+      width=model_config.width, rngs=rngs)
+
+
+registry.register(registry.Family("alexnet", _validate, _resolve, _build,
+                                  lambda model_config: losses.cross_entropy))

@@ -29,23 +29,28 @@ connections and has about 17,000 free parameters."
   F5  `hidden` units fully connected to S4's 400
   OUTPUT  10 units fully connected to F5
 
-The paper states neither the map counts nor the hidden layer's size. We keep
-LeNet-1's 4 first-layer maps, take LeNet-5's 16 for C3, and the 37 hidden units
-that make both stated totals come out: 16,977 parameters and 264,273
-connections with subsampling.
+The paper states neither the map counts nor the hidden layer's size; both are our
+assumptions. We keep LeNet-1's 4 first-layer maps and take LeNet-5's 16 for C3.
+With those (and subsampling), h hidden units give 1,770 + 411h parameters and
+249,066 + 411h connections, so the paper's two totals cannot both be met: h = 37
+(`model.hidden`, the default) gives 16,977 parameters (its "about 17,000") and
+264,273 connections (1.6% above its "about 260,000"); h = 27 would give 260,163
+connections but 12,867 parameters. We match the parameter count.
 """
 
 from flax import nnx
 
+from lenet_jax.common.errors import check_choice, check_int
+from lenet_jax.models import losses, registry
 from lenet_jax.models.lenet5 import (Conv, Dense, Pool, StagedNet, TableConv,
-                                     check_implementation, fuses_c1_s2)
+                                     check_implementation, fuses_c1_s2, resolve_stages,
+                                     stage_kwargs, validate_stages)
 
 # Which S2 maps each of LeNet-1's 12 C3 maps reads: each S2 map alone, every pair,
 # and the two diagonal pairs again, so every S2 map feeds five C3 maps (20 kernels).
 LENET1_TABLE = ((0,), (1,), (2,), (3,), (0, 1), (1, 2), (2, 3), (0, 3), (0, 2), (1, 3),
                 (0, 2), (1, 3))
 LENET1_C3 = ("table", "full")
-LENET4_HIDDEN = 37
 
 
 def _checked(name, input_shape, size, implementation):
@@ -94,7 +99,7 @@ class LeNet4(StagedNet):
   """LeNet-4 with LeNet-5's switchable activation, pooling, init and implementation."""
 
   def __init__(self, *, input_shape=(32, 32, 1), num_classes=10, activation="relu",
-               pooling="max", hidden=LENET4_HIDDEN, init="default", implementation="xla",
+               pooling="max", hidden=37, init="default", implementation="xla",
                rngs: nnx.Rngs):
     _checked("LeNet-4", input_shape, 32, implementation)
     s4_size = _front(self, input_shape, 16, None, activation, pooling, init, rngs,
@@ -105,3 +110,25 @@ class LeNet4(StagedNet):
   def stages(self):
     return [("C1", self.c1), ("S2", self.s2), ("C3", self.c3), ("S4", self.s4),
             ("F5", self.f5), ("OUTPUT", self.output)]
+
+
+def _validate_lenet1(model_config, num_classes: int) -> None:
+  del num_classes
+  validate_stages(model_config)
+  check_choice("model.c3", model_config.c3, LENET1_C3)
+
+
+def _validate_lenet4(model_config, num_classes: int) -> None:
+  del num_classes
+  validate_stages(model_config)
+  check_int("model.hidden", model_config.hidden)
+
+
+registry.register(registry.Family(
+    "lenet1", _validate_lenet1, resolve_stages,
+    lambda c, knobs, *a: LeNet1(c3=c.c3, **stage_kwargs(c, knobs, *a)),
+    lambda c: losses.cross_entropy, staged_digits=True))
+registry.register(registry.Family(
+    "lenet4", _validate_lenet4, resolve_stages,
+    lambda c, knobs, *a: LeNet4(hidden=c.hidden, **stage_kwargs(c, knobs, *a)),
+    lambda c: losses.cross_entropy, staged_digits=True))

@@ -32,8 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from lenet_jax.common.errors import ConfigError, check_choice
+from lenet_jax.models import losses, matmul_ops, registry
 from lenet_jax.models.activations import ACTIVATIONS
-from lenet_jax.models import matmul_ops
 from lenet_jax.models.bitmaps import prototypes
 
 ACTIVATION_NAMES = tuple(ACTIVATIONS)
@@ -337,3 +338,53 @@ class LeNet5(StagedNet):
     """(name, stage) in order; each stage maps the previous one's output."""
     return [("C1", self.c1), ("S2", self.s2), ("C3", self.c3), ("S4", self.s4),
             ("C5", self.c5), ("F6", self.f6), ("OUTPUT", self.output)]
+
+
+def validate_stages(model_config) -> None:
+  """The knobs every LeNet shares: activation, pooling, init, implementation."""
+  check_choice("model.activation", model_config.activation, ACTIVATION_NAMES)
+  check_choice("model.pooling", model_config.pooling, POOLINGS)
+  check_choice("model.init", model_config.init, INITS)
+  check_choice("model.implementation", model_config.implementation, ("auto",) + IMPLEMENTATIONS)
+
+
+def resolve_stages(model_config) -> dict:
+  """{'implementation': ...}: 'auto' is 'matmul' on a CPU, 'xla' on GPUs and TPUs."""
+  chosen = model_config.implementation
+  if chosen == "auto":
+    chosen = "matmul" if jax.default_backend() == "cpu" else "xla"
+  return {"implementation": chosen}
+
+
+def stage_kwargs(model_config, knobs, input_shape, num_classes, rngs) -> dict:
+  """The constructor arguments every LeNet takes from its config section."""
+  return dict(input_shape=input_shape, num_classes=num_classes,
+              activation=model_config.activation, pooling=model_config.pooling,
+              init=model_config.init, implementation=knobs["implementation"], rngs=rngs)
+
+
+def _validate(model_config, num_classes: int) -> None:
+  validate_stages(model_config)
+  check_choice("model.c3", model_config.c3, C3_CONNECTIONS)
+  check_choice("model.output", model_config.output, OUTPUTS)
+  if model_config.output == "rbf" and num_classes > 10:
+    raise ConfigError("model.output", "rbf", f"the RBF prototypes cover 10 classes, the "
+                      f"dataset has {num_classes}; use 'dense'")
+  if not np.isfinite(model_config.map_j):
+    raise ConfigError("model.map_j", model_config.map_j, "must be a finite number")
+
+
+def _build(model_config, knobs, input_shape, num_classes, rngs):
+  return LeNet5(c3=model_config.c3, output=model_config.output,
+                **stage_kwargs(model_config, knobs, input_shape, num_classes, rngs))
+
+
+def _loss(model_config):
+  """MAP (eq. 9) for the RBF output, else softmax cross-entropy."""
+  if model_config.output == "rbf":
+    return losses.map_criterion(float(model_config.map_j))
+  return losses.cross_entropy
+
+
+registry.register(registry.Family("lenet5", _validate, resolve_stages, _build, _loss,
+                                  staged_digits=True))

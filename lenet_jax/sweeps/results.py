@@ -11,9 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lenet_jax import metrics, plots  # noqa: E402
-from lenet_jax import sweeps  # noqa: E402
-from lenet_jax.sweeps import seeds as seeds_lib  # noqa: E402
+from lenet_jax.runs import metrics, plots  # noqa: E402
+from lenet_jax.sweeps import cells  # noqa: E402
+from lenet_jax.training import seeds as seeds_lib  # noqa: E402
 
 COLUMNS = ("seeds", "test_accuracy_mean", "test_accuracy_std", "test_error_pct_mean",
            "test_error_pct_std", "best_epoch", "best_test_accuracy_mean", "epochs", "wall_s",
@@ -50,7 +50,7 @@ def write_csv(rows, path: str) -> None:
     writer.writerow(["cell"] + keys + list(COLUMNS))
     for row in rows:
       values = _columns(row)
-      writer.writerow([row["cell"]] + [sweeps.format_value(row["overrides"].get(k, "")) for k in keys]
+      writer.writerow([row["cell"]] + [cells.format_value(row["overrides"].get(k, "")) for k in keys]
                       + [values[c] for c in COLUMNS])
 
 
@@ -86,7 +86,7 @@ def markdown(rows) -> str:
     c = _columns(row)
     diverged = f" ({row['diverged_seeds']} diverged)" if row["diverged_seeds"] else ""
     lines.append("| " + " | ".join(
-        [sweeps.format_value(row["overrides"].get(k, "")) for k in keys]
+        [cells.format_value(row["overrides"].get(k, "")) for k in keys]
         + [f"{c['test_error_pct_mean']:.2f} ± {c['test_error_pct_std']:.2f}{diverged}",
            *([f"{100 * (1 - row['test_top5_accuracy_mean']):.2f} ± "
               f"{100 * row['test_top5_accuracy_std']:.2f}"] if has_top5 else []),
@@ -111,11 +111,11 @@ def write_seeds_csv(rows, workdir: str, path: str) -> None:
     writer = csv.writer(f)
     writer.writerow(["cell"] + keys + list(SEED_COLUMNS))
     for row in rows:
-      directory = os.path.join(workdir, sweeps.cell_dir(row["overrides"]))
+      directory = os.path.join(workdir, cells.cell_dir(row["overrides"]))
       for k, seed in enumerate(row["seeds"]):
         records = metrics.read(seeds_lib.seed_dir(directory, k))
         best = max(records, key=lambda r: r["test_accuracy"])
-        writer.writerow([row["cell"]] + [sweeps.format_value(row["overrides"].get(key, ""))
+        writer.writerow([row["cell"]] + [cells.format_value(row["overrides"].get(key, ""))
                                          for key in keys]
                         + [seed, 100 * (1 - records[-1]["test_accuracy"]),
                            100 * (1 - best["test_accuracy"]), best["epoch"],
@@ -147,7 +147,7 @@ def learning_curves(rows, workdir: str, path: str, title: str = "") -> None:
   fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), sharex=True,
                            sharey=True, squeeze=False)
   for ax, row in zip(axes.flat, rows):
-    directory = os.path.join(workdir, sweeps.cell_dir(row["overrides"]))
+    directory = os.path.join(workdir, cells.cell_dir(row["overrides"]))
     for k, seed in enumerate(row["seeds"]):
       records = metrics.read(seeds_lib.seed_dir(directory, k))
       epochs = [r["epoch"] for r in records]

@@ -1,0 +1,1 @@
+"""Timing the training step and where its time goes."""

@@ -1,0 +1,1 @@
+"""Pieces every command shares: user errors, stop signals, flag parsing, atomic files, logs."""

@@ -1,0 +1,1 @@
+"""Loading a config file and validating a config once."""

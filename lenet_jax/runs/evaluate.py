@@ -1,0 +1,73 @@
+"""Scoring the last checkpoint of a run on the test split of any data source
+(`python -m lenet_jax.evaluate`), with the data used, into the run's evaluations.jsonl."""
+
+import functools
+import json
+import os
+import time
+
+import jax
+
+from lenet_jax import data
+from lenet_jax.common.errors import UserError
+from lenet_jax.config import validation
+from lenet_jax.runs import load, run_record, scores
+
+EVALUATIONS = "evaluations.jsonl"
+
+
+def check_same_shapes(before, now, workdir: str) -> None:
+  """The data to score must give the model the input shape and classes it was trained on
+  (`before`, `now`: the trained and the given config's validations)."""
+  shape = lambda r: "x".join(map(str, r.input_shape))  # noqa: E731
+  if (before.input_shape, before.spec.num_classes) != (now.input_shape, now.spec.num_classes):
+    raise UserError(
+        f"the run in {workdir} was trained on {before.spec.name} (model input {shape(before)}, "
+        f"{before.spec.num_classes} classes); {now.spec.name} gives {shape(now)} with "
+        f"{now.spec.num_classes} classes: evaluate on data of the run's image shape and classes")
+
+
+def evaluate_run(config, workdir: str, out: str = "") -> dict:
+  """Test loss and accuracy of the last checkpoint in `workdir` on `config.data`'s test
+  split; appended to `<workdir>/evaluations.jsonl` (and to `out`, a JSON-lines file,
+  when given)."""
+  trained = run_record.load_config(workdir)
+  before, now = validation.validate(trained), validation.validate(config)
+  check_same_shapes(before, now, workdir)
+  step, state, task = load.load_state(config, workdir, now)
+  spec = task.spec
+  if spec.streamed:  # a prepared set or TFDS's JPEGs, batch by batch
+    stream = load.open_streams(config, now)[1]
+    evaluate = scores.make_evaluate(task, stream.batch_size)
+    result = scores.stream_scores(functools.partial(evaluate, state["params"]), stream,
+                                  jax.device_put, config.data.device_prefetch)
+    examples = len(stream.source) - len(stream.source) % jax.process_count()
+    dataset = load.streamed_dataset(config, now)
+  else:
+    dataset = data.load(config.data, now, ("test",))
+    images, labels = (jax.device_put(a) for a in dataset.split("test"))
+    result = jax.device_get(scores.make_evaluate(task, min(config.eval_batch_size, len(labels)))(
+        state["params"], images, labels))
+    examples = len(labels)
+  record = {"step": step, **scores.test_fields(result), "test_examples": int(examples),
+            "data": spec.name, "source": dataset.source, "location": dataset.location,
+            "patches": "ten" if task.ten_crop else ("centre" if task.crop else "whole"),
+            "workdir": os.path.abspath(workdir), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+  line = json.dumps(record) + "\n"
+  for path in filter(None, (os.path.join(workdir, EVALUATIONS), out)):
+    try:
+      if os.path.dirname(os.path.abspath(path)):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+      with open(path, "a") as f:
+        f.write(line)
+    except OSError as e:
+      raise UserError(f"cannot write {path} ({e.strerror}); the score was: "
+                      f"{scores.score_text(record)}") from None
+  return record
+
+
+def describe(record: dict) -> str:
+  """The line evaluate prints: the score, on what, from which checkpoint."""
+  return (f"{scores.score_text(record)} on {record['test_examples']} {record['data']} test "
+          f"images{' (ten patches each)' if record['patches'] == 'ten' else ''} from "
+          f"{record['source']} ({record['location']}); checkpoint at step {record['step']}")

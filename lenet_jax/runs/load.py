@@ -1,0 +1,62 @@
+"""Loading a run: its last checkpoint's state as the run's task sees it, and the data
+streams a config reads batch by batch.
+
+evaluate, predict, figures, the committee and fine-tuning (`config.init_from`) load runs
+through here; none of them imports the training loop.
+"""
+
+import os
+
+from lenet_jax import data
+from lenet_jax.common.errors import UserError
+from lenet_jax.config import validation
+from lenet_jax.data import prepared, streaming
+from lenet_jax.models import task as task_lib
+from lenet_jax.optim import optimizers
+from lenet_jax.runs import checkpoint, metrics
+
+
+def checkpoint_like(task, tx, partial=None) -> dict:
+  """The tree a checkpoint holds: the training state and the metric sums of an epoch
+  stopped part-way (zeros at an epoch's end)."""
+  return {"train": task_lib.init_state(task, tx),
+          "partial": metrics.zero_sums() if partial is None else partial}
+
+
+def load_state(config, workdir: str, resolved=None):
+  """(step, training state, task) of the newest checkpoint in `workdir` that restores,
+  for `config`'s model (`resolved`: the config's validation, done here if not given)."""
+  resolved = resolved or validation.validate(config)
+  task = task_lib.Task(config, resolved)
+  if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+    raise UserError(f"{workdir} holds no checkpoints/; train first with lenet_jax.main")
+  ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
+  try:
+    step, state = ckpt.restore_latest(checkpoint_like(task, optimizers.create(config, 1)))
+    if step is None:
+      raise UserError(f"{ckpt.directory} holds no checkpoint; train first with lenet_jax.main")
+    return step, state["train"], task
+  finally:
+    ckpt.close()
+
+
+def open_streams(config, resolved):
+  """(training stream, test stream) of a dataset read batch by batch: a prepared set
+  (`lenet_jax.data.prepared`) or JPEGs streamed from TFDS (`lenet_jax.data.streaming`)."""
+  if resolved.spec.stored_side:
+    return prepared.streams(config, resolved.spec, resolved.manifest)
+  if config.data.source == "folder":
+    raise UserError("an image folder is not read during training: prepare it once with "
+                    "python -m lenet_jax.prepare --config.data.source=folder --out=DIR, then "
+                    "train with --config.data.source=prepared --config.data.dir=DIR")
+  return streaming.streams(config, resolved.spec)
+
+
+def streamed_dataset(config, resolved) -> data.Dataset:
+  """What a streamed dataset's run records as its data: a prepared set's directory or
+  the TFDS name (no splits held)."""
+  spec = resolved.spec
+  if spec.stored_side:
+    return data.Dataset(spec=spec, source="prepared", location=os.path.abspath(config.data.dir),
+                        splits={})
+  return data.Dataset(spec=spec, source="tfds", location=spec.tfds_name, splits={})

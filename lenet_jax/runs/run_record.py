@@ -1,0 +1,131 @@
+"""What a run directory records about how it was made.
+
+  config.json           the resolved config the run was started with, written once
+  versions.json         the libraries, commit and devices it was started on
+  config_history.jsonl  one line per later invocation that trained with changed
+                        resumable keys (or other versions): append-only
+
+A resume may change only `RESUMABLE` keys (how long, how fast, what is logged),
+never what is trained: another model, data or optimizer would either fail to
+restore the checkpoint or silently mix two experiments in one run.
+"""
+
+import json
+import os
+import time
+
+import ml_collections
+from flax import traverse_util
+
+from lenet_jax.common import files
+from lenet_jax.runs import metrics, versions
+from lenet_jax.common.errors import UserError
+
+CONFIG, VERSIONS, HISTORY = "config.json", "versions.json", "config_history.jsonl"
+# Keys a resumed run may change: they alter neither the checkpoint nor what the
+# steps already taken computed.
+RESUMABLE = frozenset({
+    "num_epochs", "checkpoint_secs", "learning_rate", "schedule", "warmup_epochs", "piecewise_epochs",
+    "piecewise_values", "eval_batch_size", "steps_per_scan", "checkpoint_keep", "debug_nans",
+    "log_step_losses", "data.dir", "data.test_dir", "data.tfds_data_dir", "data.workers",
+    "data.read_threads", "data.device_prefetch", "eval.ten_crop"})
+_RESOLVED = ("data.resolved_source", "data.resolved_location")
+# Keys that runs recorded before they existed lack, with the value the code used then
+# (for every model, and for the LeNets' sections).
+LEGACY = {"checkpoint_secs": 0.0, "data.channel_order": "rgb", "data.pixel_mean": ()}
+LEGACY_LENET = {"data.pad_to": 32, "data.digit_size": 0}
+
+
+def _flat(config) -> dict:
+  tree = config.to_dict() if isinstance(config, ml_collections.ConfigDict) else config
+  flat = traverse_util.flatten_dict(json.loads(json.dumps(tree, default=str)), sep=".")
+  return {k: v for k, v in flat.items() if k not in _RESOLVED}
+
+
+def diff(before, after) -> dict:
+  """{dotted key: (before, after)} of every key of `after` whose value differs from
+  `before`'s (tuples as lists; a key `after` lacks, a section its model family no longer
+  has, does not act on it and is left out)."""
+  a, b = _flat(before), _flat(after)
+  return {k: (a.get(k), b[k]) for k in sorted(b) if a.get(k) != b[k]}
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a run in `workdir` now has: config.json with its history's changes applied."""
+  path = os.path.join(workdir, CONFIG)
+  if not os.path.isfile(path):
+    raise UserError(f"{path} not found: is --workdir a lenet_jax run directory?")
+  try:
+    with open(path) as f:
+      resolved = json.load(f)
+  except (OSError, ValueError) as e:
+    raise UserError(f"{path} cannot be read ({e}); it is not a config lenet_jax wrote") from None
+  flat = traverse_util.flatten_dict(resolved, sep=".")
+  for entry in metrics.read_jsonl(os.path.join(workdir, HISTORY)):
+    flat.update({k: new for k, (_, new) in entry.get("changed", {}).items()})
+  # JSON has no tuples; the configs' sequences are tuples (and only those are overridable).
+  flat = {k: tuple(v) if isinstance(v, list) else v for k, v in flat.items()}
+  legacy = dict(LEGACY, **(LEGACY_LENET if "distortions" in resolved else {}))
+  flat.update({k: v for k, v in legacy.items() if k not in flat})
+  resolved = traverse_util.unflatten_dict(flat, sep=".")
+  for key in _RESOLVED:
+    resolved["data"].pop(key.split(".")[1], None)
+  return ml_collections.ConfigDict(resolved)
+
+
+def check_resume(workdir: str, config, resumable=RESUMABLE) -> dict:
+  """The changes of `config` against the run already in `workdir` ({} for a new run).
+
+  Raises a one-line UserError naming every changed key outside `resumable`,
+  with both values, before anything is written.
+  """
+  if not os.path.isfile(os.path.join(workdir, CONFIG)):
+    return {}
+  changed = diff(load_config(workdir), config)
+  refused = {k: v for k, v in changed.items() if k not in resumable}
+  if refused:
+    what = "; ".join(f"config.{k} was {a!r}, now {b!r}" for k, (a, b) in refused.items())
+    may = (f"a resume may change only {', '.join(sorted(resumable))}; " if resumable else "")
+    raise UserError(f"{workdir} holds a run made with another config ({what}); {may}rerun with "
+                    "the run's values or use a new --workdir")
+  return changed
+
+
+def record_start(workdir: str, config, dataset, changed: dict) -> None:
+  """Writes config.json and versions.json for a new run; for a resumed one appends the
+  changed keys and any new versions to config_history.jsonl. Called when training
+  is about to use them, so a refused or already finished run records nothing."""
+  found = versions.collect()
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    if not os.path.isfile(os.path.join(workdir, CONFIG)):
+      resolved = config.to_dict()
+      resolved["data"]["resolved_source"] = dataset.source
+      resolved["data"]["resolved_location"] = dataset.location
+      files.write_json(os.path.join(workdir, VERSIONS), found, indent=2)
+      files.write_json(os.path.join(workdir, CONFIG), resolved, indent=2, default=str)
+      return
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if changed:
+      entry["changed"] = {k: list(v) for k, v in changed.items()}
+    before = run_versions(workdir)
+    if before is not None and before != found:
+      entry["versions"] = found
+    if len(entry) > 1:
+      with open(os.path.join(workdir, HISTORY), "a") as f:  # append-only
+        f.write(json.dumps(entry) + "\n")
+  except OSError as e:
+    raise UserError(f"cannot write to --workdir={workdir} ({e.strerror}); choose a writable "
+                    "directory with free space") from None
+
+
+def run_versions(workdir: str) -> dict | None:
+  """The versions a run now runs with: versions.json, or the last history entry that changed them."""
+  path = os.path.join(workdir, VERSIONS)
+  if not os.path.isfile(path):
+    return None
+  with open(path) as f:
+    found = json.load(f)
+  for entry in metrics.read_jsonl(os.path.join(workdir, HISTORY)):
+    found = entry.get("versions", found)
+  return found

@@ -1,0 +1,1 @@
+"""Weights trained elsewhere, each foreign format in its own module, converted to the models' own parameter trees."""
