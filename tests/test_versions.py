@@ -10,7 +10,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from conftest import ROOT, tiny_config
-from lenet_jax import train, versions
+from lenet_jax.runs import versions
+from lenet_jax.training import train
 
 
 def _locked() -> dict:

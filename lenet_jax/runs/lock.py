@@ -26,6 +26,7 @@ from lenet_jax.common.errors import UserError
 LOCK = "lock.json"
 HEARTBEAT_S = 20.0
 TIMEOUT_S = 300.0  # another host's lock not refreshed for this long is stale
+UNREADABLE_S = 10.0  # a lock file that cannot be read (its holder killed writing it) after this
 _HELD = {}  # realpath of a directory -> [Lock, depth] held by this process
 
 
@@ -55,18 +56,24 @@ def owner(what: str) -> dict:
 
 
 def read(directory: str) -> dict | None:
-  """The holder of `directory`'s lock (with its age in seconds), or None."""
+  """The holder of `directory`'s lock (with its age in seconds), {'unreadable': True,
+  'age_s'} for a lock file being written (or left half-written), or None for no lock."""
   path = os.path.join(directory, LOCK)
   try:
+    age = time.time() - os.path.getmtime(path)
     with open(path) as f:
       holder = json.load(f)
-    holder["age_s"] = time.time() - os.path.getmtime(path)
-    return holder
-  except (OSError, ValueError):  # none, or being written: not stale yet
+  except FileNotFoundError:
     return None
+  except (OSError, ValueError):
+    return {"unreadable": True, "age_s": age}
+  holder["age_s"] = age
+  return holder
 
 
 def is_stale(holder: dict, timeout_s: float = TIMEOUT_S) -> bool:
+  if holder.get("unreadable"):
+    return holder["age_s"] > UNREADABLE_S
   if holder.get("host") == socket.gethostname():
     return not _alive(int(holder["pid"]), holder.get("process_start"))
   return holder["age_s"] > timeout_s
@@ -74,7 +81,7 @@ def is_stale(holder: dict, timeout_s: float = TIMEOUT_S) -> bool:
 
 def describe(holder: dict | None) -> str:
   """'lenet_jax.main (pid 123 on host, since 2026-12-06T04:00:00)'."""
-  if not holder:
+  if not holder or holder.get("unreadable"):
     return "another process"
   return (f"{holder.get('what', 'a lenet_jax process')} (pid {holder.get('pid')} on "
           f"{holder.get('host')}, since {holder.get('since', '?')})")
@@ -152,8 +159,11 @@ def acquire(directory: str, what: str, timeout_s: float = TIMEOUT_S):
       os.rename(os.path.join(directory, LOCK), aside)
     except FileNotFoundError:  # another process took it over first
       return None, read(directory)
-    with open(aside) as f:
-      moved = json.load(f)
+    try:
+      with open(aside) as f:
+        moved = json.load(f)
+    except ValueError:
+      moved = {"unreadable": True}
     if (moved.get("host"), moved.get("pid"), moved.get("since")) != (
         holder.get("host"), holder.get("pid"), holder.get("since")):
       # Another process took the stale lock over between our read and our rename: put its

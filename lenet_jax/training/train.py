@@ -235,6 +235,7 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
     # `partial`: the metric sums of an epoch interrupted by a signal.
     last, restored = ckpt.restore_latest({"train": state, "partial": zero_sums}, set_aside=main,
                                          say=say)
+  log = _Records(config, workdir, plan, run, main)
   try:
     state, partial = restored["train"], restored["partial"]
     done_steps = int(np.asarray(state["step"]).reshape(-1)[0])
@@ -248,7 +249,6 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
           f"step {done_steps} (epoch {start_epoch}"
           + (f", step {offset} of {steps_per_epoch}" if offset else "")
           + f") in {ckpt.directory}")
-    log = _Records(config, workdir, plan, run, main)
     histories = log.kept(start_epoch - 1, done_steps)
     reported, last_save = set(), time.perf_counter()
     for epoch in range(start_epoch, config.num_epochs + 1):

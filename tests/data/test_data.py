@@ -8,7 +8,7 @@ from conftest import MNIST_TEST_DIR, MNIST_TEST_SIZE, tiny_config
 from lenet_jax import data
 from lenet_jax.data import embedded, idx, network, preprocess
 from lenet_jax.data.specs import SPECS
-from lenet_jax.errors import ConfigError, UserError
+from lenet_jax.common.errors import ConfigError, UserError
 
 
 def test_embedded_split_is_stratified_and_deterministic():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lenet_jax.data import device_prefetch
-from lenet_jax.errors import UserError
+from lenet_jax.common.errors import UserError
 
 
 def _batches(n=None, fail_at=None, drawn=None):

@@ -6,7 +6,7 @@ import pytest
 from conftest import tiny_config
 from lenet_jax import data
 from lenet_jax.data import digit_box
-from lenet_jax.errors import ConfigError
+from lenet_jax.common.errors import ConfigError
 
 
 def _box(image):

@@ -33,7 +33,8 @@ def test_integer_translation_shifts_pixels():
 
 def test_training_with_distortions_runs(tmp_path):
   from conftest import tiny_config
-  from lenet_jax import metrics, train
+  from lenet_jax.runs import metrics
+  from lenet_jax.training import train
   config = tiny_config(**{"distortions.enabled": True})
   train.train_and_evaluate(config, str(tmp_path))
   assert metrics.read(str(tmp_path))[0]["test_accuracy"] > 0.5
@@ -98,7 +99,8 @@ def test_fixed_protocol_keeps_the_originals_and_adds_copies():
 
 def test_training_with_the_fixed_protocol_makes_the_set_once(tmp_path):
   from conftest import tiny_config
-  from lenet_jax import metrics, train
+  from lenet_jax.runs import metrics
+  from lenet_jax.training import train
   config = tiny_config(**{"distortions.enabled": True, "distortions.protocol": "fixed",
                           "distortions.copies": 1})
   run = train.prepare(config, str(tmp_path))

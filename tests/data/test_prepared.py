@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, override
-from lenet_jax import data, evaluate, train
-from lenet_jax.data import crops, preparation, prepared
-from lenet_jax.errors import UserError
-from lenet_jax.preemption import StopRequested
+from lenet_jax import data, evaluate
+from lenet_jax.training import train
+from lenet_jax.data import crops, prepare, prepared
+from lenet_jax.common.errors import UserError
+from lenet_jax.common.preemption import StopRequested
 
 
 def _save(path, array, **kwargs):
@@ -58,7 +59,7 @@ def folder_config(tree, **overrides):
 
 def prepare(config, out, workers=1):
   spec = data.validate(config.data)
-  return preparation.prepare(config.data, spec, str(out), "test", workers=workers)
+  return prepare.prepare(config.data, spec, str(out), "test", workers=workers)
 
 
 def tree_digest(out):
@@ -93,9 +94,9 @@ def test_folder_tree_with_imagenet_oddities(tmp_path):
 def test_fixed_size_is_the_central_256_patch_of_the_shorter_side_resize():
   rows = np.arange(300)[:, None, None] * np.ones((1, 256, 3))
   image = np.clip(rows, 0, 255).astype(np.uint8)  # 300 x 256: already 256 on the short side
-  out = preparation.fixed_size(image, 256)
+  out = prepare.fixed_size(image, 256)
   np.testing.assert_array_equal(out, image[22:278])  # (300 - 256) // 2 = 22 rows off the top
-  wide = preparation.fixed_size(np.zeros((128, 512, 3), np.uint8), 256)
+  wide = prepare.fixed_size(np.zeros((128, 512, 3), np.uint8), 256)
   assert wide.shape == (256, 256, 3)
 
 
@@ -110,7 +111,7 @@ def test_a_killed_preparation_continues_to_byte_identical_output(tmp_path):
   with open(tmp_path / "cut/train/shard-00005.images", "r+b") as f:
     f.truncate(1000)  # torn write of a shard whose .json survived
   open(tmp_path / "cut/train/shard-00006.images.tmp", "wb").write(b"partial")
-  assert preparation.finished(preparation.Job(str(tmp_path / "cut"), "train", 5, "folder", (),
+  assert prepare.finished(prepare.Job(str(tmp_path / "cut"), "train", 5, "folder", (),
                                               256, "stop")) is None
   prepare(config, tmp_path / "cut")  # in this process: the command test below forks workers
   for leftover in (tmp_path / "cut/train").glob("*.tmp"):

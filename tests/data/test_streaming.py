@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from conftest import override, tiny_config
-from lenet_jax import data, metrics, train
+from lenet_jax import data
+from lenet_jax.runs import metrics
+from lenet_jax.training import train
 from lenet_jax.data import streaming
-from lenet_jax.errors import ConfigError, UserError
+from lenet_jax.common.errors import ConfigError, UserError
 
 import tensorflow_datasets as tfds  # noqa: E402  (a requirement: no skip)
 

@@ -7,7 +7,8 @@ from flax import nnx
 
 from conftest import tiny_config
 from configs import lenet1, lenet4
-from lenet_jax import models, summary, train
+from lenet_jax import models, summary
+from lenet_jax.training import train
 from lenet_jax.models.early_lenets import LENET1_TABLE, LeNet1, LeNet4
 
 PAPER_UNITS = dict(activation="scaled_tanh", pooling="subsample", init="paper")

@@ -7,7 +7,7 @@ import optax
 import pytest
 from flax import nnx
 
-from lenet_jax.losses import map_loss
+from lenet_jax.models.losses import map_loss
 from lenet_jax.models import bitmaps, lenet5
 from lenet_jax.models.activations import scaled_tanh
 from lenet_jax.models.lenet5 import C3_TABLE, LeNet5, Prototypes

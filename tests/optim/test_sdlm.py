@@ -4,9 +4,12 @@ import numpy as np
 import optax
 
 from conftest import tiny_config
-from lenet_jax import data, optimizers, steps, validation
-from lenet_jax import task as task_lib
-from lenet_jax.losses import cross_entropy, map_loss
+from lenet_jax import data
+from lenet_jax.config import validation
+from lenet_jax.optim import optimizers
+from lenet_jax.training import steps
+from lenet_jax.models import task as task_lib
+from lenet_jax.models.losses import cross_entropy, map_loss
 from lenet_jax.optim import sdlm
 
 
@@ -194,7 +197,8 @@ def test_paper_diagonal_sums_a_shared_weight_over_its_connections():
 
 def test_paper_curvature_trains_the_1998_network(tmp_path):
   from configs import lenet5_1998
-  from lenet_jax import metrics, train
+  from lenet_jax.runs import metrics
+  from lenet_jax.training import train
   config = lenet5_1998.get_config("runlocal,curvature=paper")
   config.data.source = "embedded"
   config.num_epochs = 1

@@ -4,7 +4,8 @@ import numpy as np
 from PIL import Image
 
 from conftest import tiny_config
-from lenet_jax import drawings, train
+from lenet_jax import drawings
+from lenet_jax.training import train
 
 
 def _png(path):

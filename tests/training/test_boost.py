@@ -11,9 +11,10 @@ import pytest
 
 from conftest import ROOT, tiny_config
 from configs import lenet4_boosted
-from lenet_jax import boosting, metrics
+from lenet_jax import boosting
+from lenet_jax.runs import metrics
 from lenet_jax.data import idx
-from lenet_jax.errors import ConfigError
+from lenet_jax.common.errors import ConfigError
 
 
 def _config(**overrides):

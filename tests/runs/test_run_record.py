@@ -7,8 +7,9 @@ import os
 import pytest
 
 from conftest import tiny_config
-from lenet_jax import run_record, train
-from lenet_jax.errors import ConfigError, UserError
+from lenet_jax.runs import run_record
+from lenet_jax.training import train
+from lenet_jax.common.errors import ConfigError, UserError
 
 
 def test_resume_with_another_model_is_refused_before_anything_is_written(tmp_path):

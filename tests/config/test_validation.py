@@ -7,8 +7,8 @@ checks: ml_collections refuses it when the flag is parsed (tests/test_cli.py).
 import pytest
 
 from conftest import tiny_config
-from lenet_jax import validation
-from lenet_jax.errors import ConfigError, UserError
+from lenet_jax.config import validation
+from lenet_jax.common.errors import ConfigError, UserError
 
 CASES = [
     ("seed", -1, "integer >= 0"),

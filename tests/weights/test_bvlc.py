@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import override
-from lenet_jax import pretrained, run_record, train
-from lenet_jax import task as task_lib
-from lenet_jax.errors import UserError
-from lenet_jax.models import bvlc
+from lenet_jax import pretrained
+from lenet_jax.runs import run_record
+from lenet_jax.training import train
+from lenet_jax.models import task as task_lib
+from lenet_jax.common.errors import UserError
+from lenet_jax.weights import bvlc
 
 MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
 
@@ -74,7 +76,7 @@ def imported(tmp_path_factory):
 def _logits(workdir, images, **changes):
   config = run_record.load_config(str(workdir))
   config = override(config, **changes)
-  _, state, task = train.load_state(config, str(workdir))
+  _, state, task = load.load_state(config, str(workdir))
   return np.asarray(task.logits(state["params"], jnp.asarray(images)))
 
 
@@ -170,8 +172,8 @@ def test_fine_tuning_with_a_new_fc8_keeps_every_other_layer(imported, tmp_path, 
   train.train_and_evaluate(config, str(tmp_path / "ft"))
   assert "freshly initialised (shapes differ): fc8.bias, fc8.kernel\n" in \
       capsys.readouterr().out
-  _, tuned, _ = train.load_state(config, str(tmp_path / "ft"))
-  _, original, _ = train.load_state(run_record.load_config(str(source)), str(source))
+  _, tuned, _ = load.load_state(config, str(tmp_path / "ft"))
+  _, original, _ = load.load_state(run_record.load_config(str(source)), str(source))
   for layer in ("conv1", "conv5", "fc7"):  # a step at learning rate 1e-12 moves nothing
     np.testing.assert_allclose(tuned["params"][layer]["kernel"][...],
                                original["params"][layer]["kernel"][...], rtol=0, atol=1e-7)
@@ -190,7 +192,7 @@ def test_predict_on_an_imported_run_gives_imagenet_s_top5_and_fc7(imported, tmp_
   path = str(tmp_path / "photo.jpg")
   Image.fromarray(np.random.default_rng(3).integers(0, 256, (300, 400, 3), np.uint8)).save(path)
   config = run_record.load_config(str(run))
-  _, state, task = train.load_state(config, str(run))
+  _, state, task = load.load_state(config, str(run))
   batch = inference.load_images([path], config, task.spec)
   assert batch.shape == (1, 227, 227, 3)  # shorter side to 256, the centre 227
   names = inference.class_names(config, task.spec)

@@ -1,16 +1,16 @@
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, tiny_config
-from lenet_jax import metrics, sweeps, train
-from lenet_jax.errors import UserError
-from lenet_jax.sweeps import runner
-from lenet_jax.sweeps import seeds as seeds_lib
+from conftest import ROOT, run_command, tiny_config
+from lenet_jax.common.errors import UserError
+from lenet_jax.runs import load, metrics
+from lenet_jax.sweeps import cells as cells_lib
+from lenet_jax.sweeps import sweep
+from lenet_jax.training import seeds as seeds_lib
+from lenet_jax.training import train
 
 
 def _small(**overrides):
@@ -22,7 +22,7 @@ def _small(**overrides):
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
 def test_vmapped_seeds_equal_separate_single_seed_runs(tmp_path, optimizer):
   config = _small(optimizer=optimizer, learning_rate=0.01, **{"distortions.enabled": True})
-  seeds_lib.train_seeds(config, str(tmp_path / "together"), 2)
+  train.train_and_evaluate(config, str(tmp_path / "together"), seeds=2)
   for k in range(2):
     separate = str(tmp_path / f"seed{k}")
     train.train_and_evaluate(seeds_lib.seed_config(config, config.seed + k), separate)
@@ -36,8 +36,8 @@ def test_vmapped_seeds_equal_separate_single_seed_runs(tmp_path, optimizer):
 
 def test_shared_order_gives_every_seed_the_base_order(tmp_path):
   config = _small(num_epochs=1, **{"model.activation": "tanh"})
-  seeds_lib.train_seeds(config, str(tmp_path / "shared"), 2, shared_order=True)
-  seeds_lib.train_seeds(config, str(tmp_path / "own"), 2)
+  train.train_and_evaluate(config, str(tmp_path / "shared"), seeds=2, shared_order=True)
+  train.train_and_evaluate(config, str(tmp_path / "own"), seeds=2)
   shared = [metrics.read(seeds_lib.seed_dir(str(tmp_path / "shared"), k))[0] for k in range(2)]
   own = [metrics.read(seeds_lib.seed_dir(str(tmp_path / "own"), k))[0] for k in range(2)]
   assert shared[0]["train_loss"] == pytest.approx(own[0]["train_loss"], rel=1e-5)
@@ -45,7 +45,7 @@ def test_shared_order_gives_every_seed_the_base_order(tmp_path):
 
 
 def _cells():
-  return sweeps.load(os.path.join(ROOT, "configs", "lenet5.py"), "smoke")
+  return cells_lib.load(os.path.join(ROOT, "configs", "lenet5.py"), "smoke")
 
 
 def test_a_2x2_sweep_with_2_seeds_end_to_end_then_resume(tmp_path, capsys, monkeypatch):
@@ -53,19 +53,19 @@ def test_a_2x2_sweep_with_2_seeds_end_to_end_then_resume(tmp_path, capsys, monke
   config = _small()
   cells = _cells()
   assert len(cells) == 4
-  rows = runner.run_sweep(config, cells, workdir, 2)
+  rows = sweep.run_sweep(config, cells, workdir, 2)
   out = capsys.readouterr().out
   assert "[cell 1/4] activation=relu,pooling=max,num_epochs=3: 2 seeds" in out and "left" in out
 
-  assert [r["cell"] for r in rows] == [sweeps.cell_name(c) for c in cells]
+  assert [r["cell"] for r in rows] == [cells_lib.cell_name(c) for c in cells]
   for row, cell in zip(rows, cells):
-    directory = os.path.join(workdir, sweeps.cell_dir(cell))
+    directory = os.path.join(workdir, cells_lib.cell_dir(cell))
     finals = [metrics.read(seeds_lib.seed_dir(directory, k))[-1]["test_accuracy"] for k in (0, 1)]
     assert row["test_accuracy_mean"] == pytest.approx(np.mean(finals))
     assert row["test_accuracy_std"] == pytest.approx(np.std(finals, ddof=1))
     assert row["params"] == 61706 and row["epochs"] == 3 and row["seeds"] == [0, 1]
     for k in (0, 1):  # each seed is a run directory of its own, with its final checkpoint
-      step, state, _ = train.load_state(seeds_lib.seed_config(config, k),
+      step, state, _ = load.load_state(seeds_lib.seed_config(config, k),
                                         seeds_lib.seed_dir(directory, k))
       assert step == 12 and int(state["step"]) == 12
   with open(os.path.join(workdir, "results.csv")) as f:
@@ -90,13 +90,14 @@ def test_a_2x2_sweep_with_2_seeds_end_to_end_then_resume(tmp_path, capsys, monke
 
   # Resume: finished cells are skipped; an interrupted cell (its last epoch's
   # checkpoint and result lost) continues from its last checkpoint and ends where it did.
-  last = os.path.join(workdir, sweeps.cell_dir(cells[-1]))
+  last = os.path.join(workdir, cells_lib.cell_dir(cells[-1]))
   os.remove(os.path.join(last, "result.json"))
   shutil.rmtree(os.path.join(last, "checkpoints", "12"))
   trained = []
-  real = seeds_lib.train_seeds
-  monkeypatch.setattr(seeds_lib, "train_seeds", lambda *a, **k: trained.append(a) or real(*a, **k))
-  again = runner.run_sweep(config, cells, workdir, 2)
+  real = train.train_and_evaluate
+  monkeypatch.setattr(train, "train_and_evaluate",
+                      lambda *a, **k: trained.append(a) or real(*a, **k))
+  again = sweep.run_sweep(config, cells, workdir, 2)
   out = capsys.readouterr().out
   assert out.count("finished earlier") == 3 and len(trained) == 1
   assert "Resuming 2 seeds from the checkpoint at step 8 (epoch 3)" in out
@@ -106,40 +107,39 @@ def test_a_2x2_sweep_with_2_seeds_end_to_end_then_resume(tmp_path, capsys, monke
 def test_sweep_errors_come_before_anything_trains(tmp_path):
   workdir = str(tmp_path / "sweep")
   with pytest.raises(UserError, match=r"no key 'model.activaton' \(did you mean 'model.activation'"):
-    runner.run_sweep(_small(), [{"model.activaton": "tanh"}], workdir, 2)
+    sweep.run_sweep(_small(), [{"model.activaton": "tanh"}], workdir, 2)
   with pytest.raises(UserError, match="sweep cell activation=swish: config.model.activation"):
-    runner.run_sweep(_small(), [{"model.activation": "relu"}, {"model.activation": "swish"}],
+    sweep.run_sweep(_small(), [{"model.activation": "relu"}, {"model.activation": "swish"}],
                      workdir, 2)
   with pytest.raises(UserError, match="num_epochs='many' does not fit"):
-    runner.run_sweep(_small(), [{"num_epochs": "many"}], workdir, 2)
+    sweep.run_sweep(_small(), [{"num_epochs": "many"}], workdir, 2)
   with pytest.raises(UserError, match="--seeds=0"):
-    runner.run_sweep(_small(), _cells(), workdir, 0)
+    sweep.run_sweep(_small(), _cells(), workdir, 0)
   assert not os.path.exists(workdir)
 
 
 def test_a_changed_base_config_is_refused_for_a_started_sweep(tmp_path):
   workdir = str(tmp_path / "sweep")
-  runner.run_sweep(_small(num_epochs=1), [{"model.pooling": "avg"}], workdir, 1)
+  sweep.run_sweep(_small(num_epochs=1), [{"model.pooling": "avg"}], workdir, 1)
   with pytest.raises(UserError, match="config.num_epochs was 1, now 2"):
-    runner.run_sweep(_small(num_epochs=2), [{"model.pooling": "avg"}], workdir, 1)
+    sweep.run_sweep(_small(num_epochs=2), [{"model.pooling": "avg"}], workdir, 1)
   with pytest.raises(UserError, match="started with --seeds=1"):
-    runner.run_sweep(_small(num_epochs=1), [{"model.pooling": "avg"}], workdir, 2)
+    sweep.run_sweep(_small(num_epochs=1), [{"model.pooling": "avg"}], workdir, 2)
 
 
 def test_product_and_cell_names():
-  cells = sweeps.product({"model.c3": ["full", "table"], "learning_rate": [1e-3, 0.01]})
+  cells = cells_lib.product({"model.c3": ["full", "table"], "learning_rate": [1e-3, 0.01]})
   assert cells[1] == {"model.c3": "full", "learning_rate": 0.01} and len(cells) == 4
-  assert sweeps.cell_name(cells[1]) == "c3=full,learning_rate=0.01"
-  assert sweeps.cell_name({"model.init": "paper", "init": 1}) == "model.init=paper,init=1"
-  assert sweeps.cell_dir({"data.dir": "/a b"}) == "dir=_a_b"
-  applied = sweeps.apply(_small(), cells[1])
+  assert cells_lib.cell_name(cells[1]) == "c3=full,learning_rate=0.01"
+  assert cells_lib.cell_name({"model.init": "paper", "init": 1}) == "model.init=paper,init=1"
+  assert cells_lib.cell_dir({"data.dir": "/a b"}) == "dir=_a_b"
+  applied = cells_lib.apply(_small(), cells[1])
   assert applied.model.c3 == "full" and applied.learning_rate == 0.01
 
 
 def test_cli_names_an_unknown_sweep_in_one_line(tmp_path):
-  result = subprocess.run(
-      [sys.executable, "-m", "lenet_jax.sweep", "--config=configs/lenet5.py", "--sweep=nope",
-       f"--workdir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+  result = run_command("lenet_jax.sweep", "--config=configs/lenet5.py", "--sweep=nope",
+                       f"--workdir={tmp_path}")
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
       "error: --sweep=nope: configs/lenet5.py has no sweep of that name "
@@ -150,7 +150,7 @@ def test_welch_p_values_against_the_best_cell():
   from scipy import stats
   rows = [{"test_accuracy_mean": 0.97, "test_accuracy_std": 0.002, "seeds": [0, 1, 2]},
           {"test_accuracy_mean": 0.96, "test_accuracy_std": 0.004, "seeds": [0, 1, 2, 3]}]
-  p = runner.results_lib.welch_p_vs_best(rows)
+  p = sweep.results_lib.welch_p_vs_best(rows)
   assert p[0] is None
   # the same test from per-seed values with these means and standard deviations
   a = np.array([0.968, 0.970, 0.972])
@@ -165,9 +165,8 @@ def test_seeds_sharded_over_devices_equal_the_one_device_run(tmp_path, num_seeds
   import jax
   assert jax.device_count() >= devices
   config = _small(num_epochs=1, **{"data.synthetic_train_size": 100})
-  one = seeds_lib.train_seeds(config, str(tmp_path / "one"), num_seeds)
-  spread = seeds_lib.train_seeds(config, str(tmp_path / "spread"), num_seeds,
-                                 seed_devices=devices)
+  one = train.train_and_evaluate(config, str(tmp_path / "one"), seeds=num_seeds)
+  spread = train.train_and_evaluate(config, str(tmp_path / "spread"), seeds=num_seeds, seed_devices=devices)
   leaf = jax.tree.leaves(spread["state"]["params"])[0]
   assert len(leaf.sharding.device_set) == devices  # the seed axis really is spread
   for k in range(num_seeds):

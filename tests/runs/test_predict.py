@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, tiny_config
-from lenet_jax import inference, train
+from lenet_jax import inference
+from lenet_jax.training import train
 from lenet_jax.data import embedded
 
 
@@ -36,7 +37,7 @@ def test_nearest_in_chunks_equals_a_full_search():
 def test_a_stop_signal_ends_the_neighbour_search_before_the_next_chunk():
   import signal
 
-  from lenet_jax import preemption
+  from lenet_jax.common import preemption
   pool = np.random.default_rng(0).normal(size=(50, 7))
   read = []
   with preemption.StopSignals() as stop:
@@ -90,9 +91,9 @@ def test_predict_top5_features_and_neighbours(digit_run, tmp_path):
 
 def test_a_stage_s_activations(digit_run):
   workdir, paths, _ = digit_run
-  from lenet_jax import run_record
+  from lenet_jax.runs import run_record
   config = run_record.load_config(str(workdir))
-  _, state, task = train.load_state(config, str(workdir))
+  _, state, task = load.load_state(config, str(workdir))
   images = inference.load_images(paths, config, task.spec)
   assert images.shape == (3, 28, 28, 1)
   f6 = inference.activations(task, state["params"], images, "F6")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, tiny_config
-from lenet_jax import metrics, run_record, train
+from lenet_jax.runs import metrics, run_record
+from lenet_jax.training import train
 
 sys.path.insert(0, os.path.join(ROOT, "experiments", "reliability"))
 import kill_resume  # noqa: E402
@@ -64,7 +65,7 @@ def test_divergence_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_p
   assert len(error) == 1 and "became NaN or Inf at step" in error[0], proc.stderr[-2000:]
   assert "last good checkpoint: step 40" in error[0]
   config = run_record.load_config(workdir)
-  step, state, _ = train.load_state(config, workdir)
+  step, state, _ = load.load_state(config, workdir)
   assert step == 40
   assert all(np.all(np.isfinite(x)) for x in jax_leaves(state["params"]))
 
@@ -95,8 +96,8 @@ def test_unwritable_workdir_is_one_line(tmp_path):
 
 
 def test_checkpoint_write_failure_is_one_line_and_keeps_the_previous(tmp_path, monkeypatch):
-  from lenet_jax import checkpoint
-  from lenet_jax.errors import UserError
+  from lenet_jax.runs import checkpoint
+  from lenet_jax.common.errors import UserError
   workdir = str(tmp_path / "full")
   config = tiny_config(num_epochs=2)
   original = checkpoint.ocp.CheckpointManager.save
@@ -110,14 +111,14 @@ def test_checkpoint_write_failure_is_one_line_and_keeps_the_previous(tmp_path, m
   with pytest.raises(UserError, match=r"step 160 could not be written .* \(step 80\) is intact"):
     train.train_and_evaluate(config, workdir)
   monkeypatch.setattr(checkpoint.ocp.CheckpointManager, "save", original)
-  step, state, _ = train.load_state(config, workdir)
+  step, state, _ = load.load_state(config, workdir)
   assert step == 80
 
 
 def test_corrupt_tfds_records_are_one_line(monkeypatch):
   import tensorflow_datasets as tfds
   from lenet_jax import data
-  from lenet_jax.errors import UserError
+  from lenet_jax.common.errors import UserError
 
   class Corrupt:
     def __len__(self):
@@ -134,7 +135,7 @@ def test_corrupt_tfds_records_are_one_line(monkeypatch):
 def test_empty_split_is_one_line(tmp_path):
   from lenet_jax import data
   from lenet_jax.data import idx
-  from lenet_jax.errors import UserError
+  from lenet_jax.common.errors import UserError
   stem_i, stem_l = idx.FILES["test"]
   idx.write(str(tmp_path / stem_i), np.zeros((0, 28, 28), np.uint8))
   idx.write(str(tmp_path / stem_l), np.zeros((0,), np.uint8))

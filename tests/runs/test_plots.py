@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ROOT
 from lenet_jax import plots
-from lenet_jax.errors import UserError
+from lenet_jax.common.errors import UserError
 
 
 def _run(directory, train_accuracy=1.0, epochs=3):

@@ -5,7 +5,8 @@ import sys
 import jax.numpy as jnp
 
 from conftest import tiny_config
-from lenet_jax import metrics, progress, train
+from lenet_jax.runs import metrics
+from lenet_jax.training import progress, train
 
 
 def test_the_bar_waits_on_the_dispatch_before_the_newest(monkeypatch):

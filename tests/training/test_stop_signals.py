@@ -9,7 +9,10 @@ import sys
 import pytest
 
 from conftest import ROOT, tiny_config
-from lenet_jax import benchmark, metrics, preemption, steps, train
+from lenet_jax import benchmark
+from lenet_jax.common import preemption
+from lenet_jax.runs import metrics
+from lenet_jax.training import steps, train
 
 
 def _env():

@@ -10,8 +10,10 @@ import sys
 import pytest
 
 from conftest import ROOT, tiny_config
-from lenet_jax import evaluate, metrics, run_record, train
-from lenet_jax.errors import UserError
+from lenet_jax import evaluate
+from lenet_jax.runs import metrics, run_record
+from lenet_jax.training import train
+from lenet_jax.common.errors import UserError
 
 
 def _files(step_dir):

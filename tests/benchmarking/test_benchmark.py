@@ -82,8 +82,11 @@ def test_flop_count_agrees_with_xla_on_lenet5():
   import jax
   import jax.numpy as jnp
   from configs import lenet5
-  from lenet_jax import benchmark, optimizers, steps, validation
-  from lenet_jax import task as task_lib
+  from lenet_jax import benchmark
+  from lenet_jax.config import validation
+  from lenet_jax.optim import optimizers
+  from lenet_jax.training import steps
+  from lenet_jax.models import task as task_lib
   config = lenet5.get_config()
   config.model.implementation = "xla"
   spec = validation.validate(config)

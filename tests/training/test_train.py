@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from lenet_jax import metrics, steps, train
+from lenet_jax.runs import metrics, scores
+from lenet_jax.training import seeds as seeds_lib
+from lenet_jax.training import steps, train
 
 
 def _params(result):
@@ -105,17 +107,53 @@ def test_1998_network_trains(tmp_path):
 
 def test_top5_is_reported_for_more_than_5_classes(tmp_path):
   import jax.numpy as jnp
-  from lenet_jax import steps, validation
-  from lenet_jax import task as task_lib
+  from lenet_jax.config import validation
+  from lenet_jax.models import task as task_lib
   config = tiny_config(**{"data.name": "synthetic", "data.source": "synthetic",
                           "data.synthetic_train_size": 50, "data.synthetic_test_size": 50})
   task = task_lib.Task(config, validation.validate(config))
-  evaluate = steps.make_evaluate(task, 4)
+  evaluate = scores.make_evaluate(task, 4)
   images = jnp.zeros((6, 28, 28, 1), jnp.uint8)
   logits = task.logits(task.params, images)
   ranks = jnp.argsort(-logits, axis=-1)
   labels = jnp.concatenate([ranks[:3, 4], ranks[3:, 5]]).astype(jnp.int32)  # 5th and 6th best
-  scores = evaluate(task.params, images, labels)
-  assert float(scores["top5_accuracy"]) == 0.5
+  result = evaluate(task.params, images, labels)
+  assert float(result["top5_accuracy"]) == 0.5
   train.train_and_evaluate(config, str(tmp_path))
   assert "test_top5_accuracy" in metrics.read(str(tmp_path))[0]
+
+
+def test_a_one_seed_sweep_cell_is_the_single_run_bitwise(tmp_path):
+  # The one loop: `main`'s run and a sweep cell's seed with the same config compute the
+  # same thing, and record the same fields.
+  config = tiny_config(num_epochs=2, **{"distortions.enabled": True})
+  single = train.train_and_evaluate(config, str(tmp_path / "single"))
+  cell = train.train_and_evaluate(config, str(tmp_path / "cell"), seeds=1)
+  for x, y in zip(_params(single), _params(cell)):
+    np.testing.assert_array_equal(x, y)
+  a = metrics.read(str(tmp_path / "single"))
+  b = metrics.read(seeds_lib.seed_dir(str(tmp_path / "cell"), 0))
+  assert [sorted(r) for r in a] == [sorted(r) for r in b]
+  for ra, rb in zip(a, b):
+    for key in ("step", "seed", "train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+      assert ra[key] == rb[key], key
+
+
+def test_a_run_whose_checkpoints_were_deleted_is_not_restarted_over_its_records(tmp_path):
+  import shutil
+  from lenet_jax.common.errors import UserError
+  workdir = str(tmp_path / "run")
+  train.train_and_evaluate(tiny_config(), workdir)
+  shutil.rmtree(os.path.join(workdir, "checkpoints"))
+  with pytest.raises(UserError, match="1 epoch.*no checkpoint"):
+    train.train_and_evaluate(tiny_config(num_epochs=2), workdir)
+  assert len(metrics.read(workdir)) == 1  # the records are as they were
+
+
+def test_nothing_to_train_writes_nothing(tmp_path):
+  workdir = str(tmp_path / "run")
+  train.train_and_evaluate(tiny_config(), workdir)
+  before = sorted(os.listdir(workdir))
+  events = [n for n in before if n.startswith("events")]
+  train.train_and_evaluate(tiny_config(), workdir)
+  assert sorted(os.listdir(workdir)) == before and len(events) == 1

@@ -121,7 +121,7 @@ def test_print_config_lists_the_keys():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   from conftest import tiny_config
-  from lenet_jax import train
+  from lenet_jax.training import train
   workdir = str(tmp_path_factory.mktemp("trained"))
   train.train_and_evaluate(tiny_config(), workdir)
   return workdir

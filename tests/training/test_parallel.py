@@ -5,8 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lenet_jax import data, parallel, validation
-from lenet_jax import task as task_lib
+from lenet_jax import data
+from lenet_jax.config import validation
+from lenet_jax.training import parallel
+from lenet_jax.models import task as task_lib
 
 
 def alexnet_config(data_devices=1, model_devices=2, backend="shard_map", **overrides):
@@ -115,7 +117,7 @@ def test_tower_logits_equal_grouped_logits(batch, channel_multiple):
     ("backend", "mpi", "choose one of shard_map, pmap"),
 ])
 def test_bad_parallel_config(key, value, match):
-  from lenet_jax.errors import ConfigError
+  from lenet_jax.common.errors import ConfigError
   config = alexnet_config()
   config.parallel[key] = value
   with pytest.raises(ConfigError, match=match):
@@ -123,7 +125,7 @@ def test_bad_parallel_config(key, value, match):
 
 
 def test_batch_must_divide_over_data_devices():
-  from lenet_jax.errors import ConfigError
+  from lenet_jax.common.errors import ConfigError
   config = alexnet_config(2, 2)
   config.batch_size = 7
   with pytest.raises(ConfigError, match="divisible by parallel.data=2"):
@@ -153,7 +155,7 @@ def _cli(config_arg, workdir, devices, *flags):
 # pmap runs the same per-tower code; its gradients are compared in process above.
 @pytest.mark.parametrize("backend", ["shard_map"])
 def test_cli_two_model_devices_log_the_same_losses(tmp_path, backend):
-  from lenet_jax import metrics
+  from lenet_jax.runs import metrics
   _cli("configs/alexnet.py:data=synthetic", tmp_path / "one", 1)
   proc = _cli("configs/alexnet_2gpu.py:data=synthetic", tmp_path / "two", 2,
               f"--config.parallel.backend={backend}")
@@ -176,12 +178,13 @@ def test_cli_two_model_devices_log_the_same_losses(tmp_path, backend):
 def assert_same_params(workdir, reference):
   """The two runs moved every parameter by the same amount (the updates compared, not the
   parameters, which hardly move from their initial values in a few steps)."""
-  from lenet_jax import run_record, train
+  from lenet_jax.runs import run_record
+  from lenet_jax.training import train
   updates = []
   for directory in (workdir, reference):
     config = run_record.load_config(str(directory))
     config.parallel.model = config.parallel.data = 1  # restored onto one device
-    _, state, task = train.load_state(config, str(directory))
+    _, state, task = load.load_state(config, str(directory))
     updates.append([a - b for a, b in zip(jax.tree.leaves(state["params"]),
                                           jax.tree.leaves(task.params))])
   for a, b in zip(*updates):
