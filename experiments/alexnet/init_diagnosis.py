@@ -27,8 +27,11 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from configs import alexnet  # noqa: E402
-from lenet_jax import data, optimizers, steps, validation  # noqa: E402
-from lenet_jax import task as task_lib  # noqa: E402
+from lenet_jax import data
+from lenet_jax.config import validation
+from lenet_jax.optim import optimizers
+from lenet_jax.training import steps  # noqa: E402
+from lenet_jax.models import task as task_lib  # noqa: E402
 
 SETTINGS = [("paper", "mean_std"), ("paper", "subtract_mean"), ("caffe", "mean_std"),
             ("caffe", "subtract_mean"), ("he", "mean_std")]

@@ -25,7 +25,7 @@ import jax  # noqa: E402
 
 from configs import lenet5  # noqa: E402
 from lenet_jax import benchmark  # noqa: E402
-from lenet_jax import steps as steps_lib  # noqa: E402
+from lenet_jax.training import steps as steps_lib  # noqa: E402
 from lenet_jax.models import matmul_ops  # noqa: E402
 
 

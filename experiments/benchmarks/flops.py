@@ -13,8 +13,11 @@ import jax.numpy as jnp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 from configs import alexnet, lenet5  # noqa: E402
-from lenet_jax import benchmark, optimizers, steps, validation  # noqa: E402
-from lenet_jax import task as task_lib  # noqa: E402
+from lenet_jax import benchmark
+from lenet_jax.config import validation
+from lenet_jax.optim import optimizers
+from lenet_jax.training import steps  # noqa: E402
+from lenet_jax.models import task as task_lib  # noqa: E402
 
 H100_PEAK = benchmark.PEAK_FLOPS["NVIDIA H100 80GB HBM3"]
 # (config, dtype, batch, step ms measured on one H100 by lenet_jax.benchmark, experiments/benchmarks)

@@ -21,8 +21,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from configs import lenet5_1998  # noqa: E402
-from lenet_jax import data, validation  # noqa: E402
-from lenet_jax import task as task_lib  # noqa: E402
+from lenet_jax import data
+from lenet_jax.config import validation  # noqa: E402
+from lenet_jax.models import task as task_lib  # noqa: E402
 from lenet_jax.optim import sdlm  # noqa: E402
 
 ETA = 0.0005

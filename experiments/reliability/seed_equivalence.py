@@ -19,8 +19,9 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 from configs import lenet5  # noqa: E402
-from lenet_jax import metrics, train  # noqa: E402
-from lenet_jax.sweeps import seeds as seeds_lib  # noqa: E402
+from lenet_jax.runs import metrics
+from lenet_jax.training import train  # noqa: E402
+from lenet_jax.training import seeds as seeds_lib  # noqa: E402
 
 KEYS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 

@@ -144,8 +144,11 @@ def _define_config(argv, kind: str, default_config: str | None, lock_config: boo
   _state["config"] = loaded
   # Its --config.* overrides are found in the command line without the --config=FILE
   # itself, which is not absl's to parse (it is loaded already).
-  config_flags.DEFINE_config_dict("config", loaded, help_text, lock_config=lock_config,
-                                  sys_argv=_config_value(argv)[1])
+  try:
+    config_flags.DEFINE_config_dict("config", loaded, help_text, lock_config=lock_config,
+                                    sys_argv=_config_value(argv)[1])
+  except AttributeError as e:  # an override of a key the config lacks
+    raise UserError(_unknown_key_message(argv, e, loaded)) from None
   flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS["print_config"])
 
 

@@ -6,11 +6,12 @@ import json
 import os
 
 
-def write_atomic(path: str, data: bytes | str, sync: bool = False) -> None:
-  """Writes `data` to `path` whole; `sync` flushes it to the disk before the rename."""
+def write_atomic(path: str, data, sync: bool = False) -> None:
+  """Writes `data` (text, or bytes-like) to `path` whole; `sync` flushes it to the disk
+  before the rename."""
   tmp = f"{path}.{os.getpid()}.tmp"
   try:
-    with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
+    with open(tmp, "w" if isinstance(data, str) else "wb") as f:
       f.write(data)
       if sync:
         f.flush()

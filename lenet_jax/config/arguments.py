@@ -7,13 +7,16 @@ import os
 
 from lenet_jax.common.errors import UserError
 
+SWITCH_VALUES = {"true": True, "1": True, "false": False, "0": False}
+
 
 def parse(arg: str, allowed: dict, path: str) -> dict:
   """'data=fashion_mnist,runlocal' -> {'data': 'fashion_mnist', 'runlocal': True}.
 
   `allowed` maps each word the config file `path` takes to its value's form: a
-  description such as 'NAME' (the word takes `=value`), or None (a switch). Anything
-  else raises a UserError naming the words `path` takes.
+  description such as 'NAME' (the word takes `=value`), or None (a switch, also written
+  `word=True` or `word=False`). Anything else raises a UserError naming the words `path`
+  takes.
   """
   where = os.path.relpath(path) if os.path.isabs(path) else path
   out = {}
@@ -24,8 +27,12 @@ def parse(arg: str, allowed: dict, path: str) -> dict:
       raise UserError(f"--config={where}:{arg}: {where} takes no argument {key!r}"
                       + (f" (did you mean {close[0]!r}?)" if close else "")
                       + f"; it takes {describe(allowed)}")
-    if (allowed[key] is None) == bool(eq):
-      form = key if allowed[key] is None else f"{key}={allowed[key]}"
+    switch = allowed[key] is None
+    if switch and eq and value.lower() in SWITCH_VALUES:
+      out[key] = SWITCH_VALUES[value.lower()]
+      continue
+    if switch == bool(eq):
+      form = key if switch else f"{key}={allowed[key]}"
       raise UserError(f"--config={where}:{arg}: write {form!r}; {where} takes {describe(allowed)}")
     out[key] = value if eq else True
   return out

@@ -3,7 +3,11 @@
 
 from flax import nnx
 
-from lenet_jax.models import alexnet, early_lenets, lenet5, registry  # noqa: F401 (they register)
+# Each family registers itself on import, in this order (the order errors list them in).
+from lenet_jax.models import lenet5  # noqa: F401, I001
+from lenet_jax.models import early_lenets  # noqa: F401
+from lenet_jax.models import alexnet  # noqa: F401
+from lenet_jax.models import registry
 
 
 def names() -> tuple:

@@ -104,10 +104,11 @@ def confusion(path, labels, predicted, names) -> np.ndarray:
   return counts
 
 
-def activations(path, image, outputs, title="") -> None:
+def activations(path, image, outputs, title="") -> list:
   """The input, then each stage's output: maps as a row of channels (up to 24), vectors
   (C5 on a 1x1 map, F6, OUTPUT, fc6..fc8) as one strip each, named in a left margin so
-  that no two names share a place."""
+  that no two names share a place. Returns each name's box on the figure, in pixels
+  (x0, y0, x1, y1)."""
   plt = _plt()
   rows = [("input", np.asarray(image))] + [(n, np.asarray(o)[0]) for n, o in outputs]
   cols = 24
@@ -116,6 +117,7 @@ def activations(path, image, outputs, title="") -> None:
   fig.subplots_adjust(left=1.2 / (cols * 0.55 + 1.2), right=0.99)
   for ax in axes.flat:
     ax.axis("off")
+  names = []
   for r, (name, out) in enumerate(rows):
     maps = out.ndim == 3 and out.shape[0] > 1
     if name == "input":
@@ -136,10 +138,13 @@ def activations(path, image, outputs, title="") -> None:
       ax.set_xticks([]), ax.set_yticks([])
       shown = f"{name} ({strip.shape[1]})"
     box = axes[r, 0].get_position()
-    fig.text(box.x0 - 0.005, box.y0 + box.height / 2, shown, fontsize=7, ha="right",
-             va="center")
+    names.append(fig.text(box.x0 - 0.005, box.y0 + box.height / 2, shown, fontsize=7,
+                          ha="right", va="center"))
   fig.suptitle(title, fontsize=9)
+  renderer = fig.canvas.get_renderer()
+  boxes = [tuple(t.get_window_extent(renderer).extents) for t in names]
   _save(fig, path)
+  return boxes
 
 
 def filters(path, kernel) -> None:

@@ -1,15 +1,11 @@
 import json
-import os
-import subprocess
-import sys
 
-from conftest import ROOT
+from conftest import run_command
+from lenet_jax.benchmarking import benchmark
 
 
 def _run(*args):
-  env = dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu")
-  return subprocess.run([sys.executable, "-m", "lenet_jax.benchmark", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=300)
+  return run_command("lenet_jax.benchmark", *args)
 
 
 def test_step_mode_prints_one_valid_json_line():
@@ -61,7 +57,6 @@ def test_bad_steps_is_one_line():
 def test_flop_count_of_a_padded_convolution_and_its_gradients():
   import jax
   import jax.numpy as jnp
-  from lenet_jax import benchmark
 
   def loss(x, w):
     y = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),
@@ -82,7 +77,6 @@ def test_flop_count_agrees_with_xla_on_lenet5():
   import jax
   import jax.numpy as jnp
   from configs import lenet5
-  from lenet_jax import benchmark
   from lenet_jax.config import validation
   from lenet_jax.optim import optimizers
   from lenet_jax.training import steps
@@ -103,22 +97,22 @@ def test_flop_count_agrees_with_xla_on_lenet5():
   # The matmul implementation's banded matrices multiply zeros too; the count
   # is still the model's, taken on the step written with XLA's convolutions.
   config.model.implementation = "matmul"
-  matmul_chunk = steps.make_train_chunk(task_lib.Task(config, spec), tx)
+  resolved = validation.validate(config)
+  matmul_chunk = steps.make_train_chunk(task_lib.Task(config, resolved), tx)
   assert benchmark._flops_per_step(matmul_chunk, *args) > 1.3 * counted
-  assert benchmark._flops_per_step(benchmark._counting_chunk(config, matmul_chunk),
+  assert benchmark._flops_per_step(benchmark._counting_chunk(config, resolved, matmul_chunk),
                                    *args) == counted
 
 
 def test_flops_of_alexnet_leave_out_the_padded_channels():
   from configs import alexnet
-  from lenet_jax import benchmark
   config = alexnet.get_config("data=synthetic")
   config.batch_size, config.data.resize = 4, 67
   config.model.channel_multiple = 8
-  spec, _, _, state, chunk = benchmark._setup(config, 32)
-  args = (state,) + benchmark.step_inputs(spec, 4, 1)
+  resolved, _, _, state, chunk = benchmark._setup(config, 32)
+  args = (state,) + benchmark.step_inputs(resolved.spec, 4, 1)
   padded = benchmark._flops_per_step(chunk, *args)
-  counted = benchmark._flops_per_step(benchmark._counting_chunk(config, chunk), *args)
+  counted = benchmark._flops_per_step(benchmark._counting_chunk(config, resolved, chunk), *args)
   config.model.channel_multiple = 1
   plain = benchmark._flops_per_step(benchmark._setup(config, 32)[-1], *args)
   assert counted == plain < padded

@@ -1,29 +1,13 @@
 """The command-line tools as a user meets them: one line for every mistake, no traceback."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import MNIST_TEST_DIR, MNIST_TEST_SIZE, ROOT
+from conftest import MNIST_TEST_DIR, MNIST_TEST_SIZE, assert_one_line_error
+from conftest import run_command as run
 from lenet_jax.data import idx
-
-
-def run(module, *args, timeout=240):
-  env = dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu")
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=timeout)
-
-
-def assert_one_line_error(proc, *fragments):
-  assert proc.returncode != 0
-  assert "Traceback" not in proc.stderr, proc.stderr
-  errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-  assert len(errors) == 1, proc.stderr
-  for fragment in fragments:
-    assert fragment in errors[0], errors[0]
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +63,8 @@ def test_missing_config_file_and_bad_flag_value(tmp_path):
     ("lenet_jax.sweep", "--config.foo=1", None),
     ("lenet_jax.evaluate", "--config.model.activaton=relu", "--config.model.activation"),
     ("lenet_jax.evaluate", "--config.num_epoch=3", "--config.num_epochs")])
-def test_unknown_config_key_suggests_the_closest(tmp_path, trained, module, flag, close):
-  where = (f"--workdir={trained}" if module == "lenet_jax.evaluate"
+def test_unknown_config_key_suggests_the_closest(tmp_path, trained_run, module, flag, close):
+  where = (f"--workdir={trained_run}" if module == "lenet_jax.evaluate"
            else "--config=configs/lenet5.py")
   proc = run(module, where, "--sweep=smoke", flag) if module == "lenet_jax.sweep" else run(
       module, where, flag)
@@ -103,9 +87,13 @@ def test_a_config_file_with_a_syntax_error_names_the_file_and_line(tmp_path):
   assert_one_line_error(proc, f"{bad}, line 3")
 
 
-@pytest.mark.parametrize("module", ["lenet_jax.main", "lenet_jax.evaluate", "lenet_jax.sweep",
-                                    "lenet_jax.benchmark", "lenet_jax.summary",
-                                    "lenet_jax.plots"])
+COMMANDS = ["lenet_jax.main", "lenet_jax.evaluate", "lenet_jax.sweep", "lenet_jax.benchmark",
+            "lenet_jax.summary", "lenet_jax.plots", "lenet_jax.predict", "lenet_jax.figures",
+            "lenet_jax.boost", "lenet_jax.committee", "lenet_jax.prepare",
+            "lenet_jax.import_weights"]
+
+
+@pytest.mark.parametrize("module", COMMANDS)
 def test_help_works_on_every_command(module):
   proc = run(module, "--help")
   assert proc.returncode == 0, proc.stderr
@@ -118,17 +106,8 @@ def test_print_config_lists_the_keys():
   assert proc.returncode == 0 and "num_epochs: 7" in proc.stdout
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  from conftest import tiny_config
-  from lenet_jax.training import train
-  workdir = str(tmp_path_factory.mktemp("trained"))
-  train.train_and_evaluate(tiny_config(), workdir)
-  return workdir
-
-
-def test_evaluate_on_data_of_another_shape_says_what_differs(trained):
-  proc = run("lenet_jax.evaluate", f"--workdir={trained}", "--config.data.name=synthetic",
+def test_evaluate_on_data_of_another_shape_says_what_differs(trained_run):
+  proc = run("lenet_jax.evaluate", f"--workdir={trained_run}", "--config.data.name=synthetic",
              "--config.data.source=synthetic",
              "--config.data.synthetic_shape=(32, 32, 3)")
   assert_one_line_error(proc, "trained on mnist (model input 32x32x1, 10 classes)",
@@ -159,7 +138,7 @@ def test_train_then_evaluate_on_official_test_split(tmp_path):
              f"--config.data.dir={MNIST_TEST_DIR}")
   assert proc.returncode == 0, proc.stderr
   assert f"on {MNIST_TEST_SIZE} mnist test images from idx" in proc.stdout
-  accuracy = float(proc.stdout.split("test accuracy ")[1].split()[0])
+  accuracy = float(proc.stdout.split(" acc ")[1].split()[0])
   assert accuracy > 0.7
   assert os.path.exists(os.path.join(workdir, "evaluations.jsonl"))
 
@@ -169,3 +148,30 @@ def test_evaluate_without_a_run(tmp_path):
   assert_one_line_error(proc, "config.json not found")
   proc = run("lenet_jax.evaluate")
   assert_one_line_error(proc, "--workdir is required")
+
+
+def test_a_misspelt_config_argument_names_the_words_the_file_takes(tmp_path):
+  proc = run("lenet_jax.main", "--config=configs/lenet5.py:runlcoal", f"--workdir={tmp_path}")
+  assert_one_line_error(proc, "configs/lenet5.py takes no argument 'runlcoal' (did you mean "
+                        "'runlocal'?)", "it takes data=NAME, runlocal")
+  proc = run("lenet_jax.main", "--config=configs/lenet5_1998.py:batch=many")
+  assert_one_line_error(proc, "batch must be an integer")
+  assert not os.listdir(tmp_path)
+
+
+def test_a_stray_argument_is_one_line_without_the_help(tmp_path):
+  proc = run("lenet_jax.main", "--config=configs/lenet5.py", "configs/lenet5.py",
+             f"--workdir={tmp_path}")
+  assert_one_line_error(proc, "unexpected argument(s) configs/lenet5.py")
+  assert len(proc.stdout.splitlines() + proc.stderr.splitlines()) == 1
+
+
+def test_log_lines_are_plain(tmp_path):
+  # a resumable change of a finished run's key: a line of our own, then a warning
+  proc = run("lenet_jax.main", "--config=configs/lenet5.py", "--config.num_epochs=1",
+             "--config.batch_size=500", f"--workdir={tmp_path}")
+  assert proc.returncode == 0, proc.stderr
+  prefixed = [line for line in proc.stderr.splitlines()
+              if len(line) > 5 and line[0] in "IWEF" and line[1:5].isdigit()]
+  assert not prefixed, prefixed  # no 'W1206 03:01:48.685294 ... file.py:142]' prefixes
+  assert "warning: no full MNIST here" in proc.stderr

@@ -1,14 +1,18 @@
 """Every config key with an invalid value: one ConfigError naming the key, value and choices.
 
 A value of the wrong type (a string for batch_size, say) never reaches these
-checks: ml_collections refuses it when the flag is parsed (tests/test_cli.py).
+checks: ml_collections refuses it when the flag is parsed (tests/common/test_cli.py).
 """
+
+import glob
+import os
+import re
 
 import pytest
 
-from conftest import tiny_config
-from lenet_jax.config import validation
+from conftest import ROOT, tiny_config
 from lenet_jax.common.errors import ConfigError, UserError
+from lenet_jax.config import validation
 
 CASES = [
     ("seed", -1, "integer >= 0"),
@@ -90,3 +94,47 @@ def test_alexnet_keys():
 
 def test_every_error_is_a_user_error():
   assert issubclass(ConfigError, UserError)
+
+
+def test_validation_resolves_what_the_rest_takes():
+  resolved = validation.validate(tiny_config(**{"distortions.enabled": True}))
+  assert resolved.spec.name == "mnist" and resolved.input_shape == (32, 32, 1)
+  assert resolved.knobs == {"implementation": "matmul"}  # 'auto' on a CPU
+  assert (resolved.steps_per_scan, resolved.distortions, resolved.pad_to) == (20, "online", 32)
+  assert resolved.resize is None and resolved.mesh == (1, 1) and not resolved.ten_crop
+  from configs import alexnet
+  resolved = validation.validate(alexnet.get_config("data=synthetic"))
+  assert resolved.input_shape == (227, 227, 3) and resolved.resize == (227, 3)
+  assert resolved.knobs == {"channel_multiple": 1, "conv1": "strided", "lrn_dtype": "float32"}
+  assert resolved.distortions is None and resolved.steps_per_scan == 1
+
+
+def test_a_family_s_config_holds_only_the_sections_that_act_on_it():
+  from configs import alexnet, lenet1, lenet4
+  config = alexnet.get_config()
+  for absent in ("sdlm", "distortions"):
+    assert absent not in config
+  for absent in ("pad_to", "digit_size"):
+    assert absent not in config.data
+  assert "output" not in lenet1.get_config().model and "c3" not in lenet4.get_config().model
+  for section in ("eval", "parallel"):
+    assert section not in tiny_config()
+  assert "crop" not in tiny_config().data
+  # and asking for what a family does not have says so in one line
+  config.optimizer = "sdlm"
+  with pytest.raises(ConfigError, match="config.optimizer='sdlm'.*no sdlm section"):
+    validation.validate(config)
+  with pytest.raises(ConfigError, match="streaming keys of configs/alexnet.py"):
+    validation.validate(tiny_config(**{"data.name": "imagenette"}))
+
+
+def test_the_library_supplies_no_defaults_of_its_own():
+  # Every key code reads comes from the config files: no `config.get(key, default)`.
+  found = []
+  for path in glob.glob(os.path.join(ROOT, "lenet_jax", "**", "*.py"), recursive=True):
+    with open(path) as f:
+      for number, line in enumerate(f, 1):
+        if re.search(r"\b(config|data_config|model_config|parallel|distort\w*)"
+                     r"(\.\w+)*\.get\(", line):
+          found.append(f"{os.path.relpath(path, ROOT)}:{number}: {line.strip()}")
+  assert not found, found

@@ -6,6 +6,12 @@ import pytest
 
 from conftest import MNIST_TEST_DIR, MNIST_TEST_SIZE, tiny_config
 from lenet_jax import data
+from lenet_jax.config import validation
+
+
+def load(config, splits=("train", "test")):
+  """`config`'s data, validated as a run validates it first."""
+  return data.load(config.data, validation.validate(config), splits)
 from lenet_jax.data import embedded, idx, network, preprocess
 from lenet_jax.data.specs import SPECS
 from lenet_jax.common.errors import ConfigError, UserError
@@ -25,7 +31,7 @@ def test_auto_falls_back_to_embedded_offline():
   # The warning it prints once per process is checked in tests/test_cli.py.
   network.reachable.cache_clear()
   config = tiny_config(**{"data.source": "auto"})
-  dataset = data.load(config.data)
+  dataset = load(config)
   assert dataset.source == "embedded"
 
 
@@ -33,7 +39,7 @@ def test_auto_without_any_copy_is_one_clear_error(monkeypatch):
   monkeypatch.setattr(data, "SYSTEM_DIRS", {})
   config = tiny_config(**{"data.source": "auto", "data.name": "kmnist"})
   with pytest.raises(UserError, match="no copy of kmnist found"):
-    data.load(config.data)
+    load(config)
 
 
 def test_auto_prefers_a_local_idx_copy(tmp_path):
@@ -43,25 +49,25 @@ def test_auto_prefers_a_local_idx_copy(tmp_path):
     idx.write(str(tmp_path / (stem_i + ".gz")), images)
     idx.write(str(tmp_path / (stem_l + ".gz")), np.arange(n, dtype=np.uint8) % 10)
   config = tiny_config(**{"data.source": "auto", "data.dir": str(tmp_path)})
-  dataset = data.load(config.data)
+  dataset = load(config)
   assert dataset.source == "idx" and dataset.split("train")[0].shape == (60, 28, 28, 1)
 
 
 def test_test_only_idx_directory():
   config = tiny_config(**{"data.source": "idx", "data.dir": MNIST_TEST_DIR})
-  dataset = data.load(config.data, ("test",))
+  dataset = load(config, ("test",))
   images, labels = dataset.split("test")
   assert images.shape == (MNIST_TEST_SIZE, 28, 28, 1)
   assert np.bincount(labels).min() > 0.085 * MNIST_TEST_SIZE
   with pytest.raises(UserError, match="lacks the IDX files train-images-idx3-ubyte"):
-    data.load(config.data, ("train", "test"))
+    load(config, ("train", "test"))
 
 
 def test_tfds_source_with_mock_data():
   import tensorflow_datasets as tfds
   config = tiny_config(**{"data.source": "tfds"})
   with tfds.testing.mock_data(num_examples=12):
-    dataset = data.load(config.data)
+    dataset = load(config)
   images, labels = dataset.split("train")
   assert dataset.source == "tfds"
   assert images.shape == (12, 28, 28, 1) and images.dtype == np.uint8
@@ -70,7 +76,7 @@ def test_tfds_source_with_mock_data():
 
 def test_synthetic():
   config = tiny_config(**{"data.name": "synthetic", "data.source": "synthetic"})
-  dataset = data.load(config.data)
+  dataset = load(config)
   assert dataset.split("train")[0].shape == (2048, 28, 28, 1)
 
 
@@ -81,7 +87,7 @@ def test_synthetic():
 ])
 def test_bad_data_config(key, value, match):
   with pytest.raises(ConfigError, match=match):
-    data.load(tiny_config(**{key: value}).data)
+    load(tiny_config(**{key: value}))
 
 
 def test_labels_out_of_range_and_wrong_shape(tmp_path):
@@ -90,11 +96,11 @@ def test_labels_out_of_range_and_wrong_shape(tmp_path):
   idx.write(str(tmp_path / stem_l), np.array([0, 1, 2, 12], np.uint8))
   config = tiny_config(**{"data.source": "idx", "data.dir": str(tmp_path)})
   with pytest.raises(UserError, match=r"labels in \[0, 12\]"):
-    data.load(config.data, ("test",))
+    load(config, ("test",))
   idx.write(str(tmp_path / stem_i), np.zeros((4, 20, 20), np.uint8))
   idx.write(str(tmp_path / stem_l), np.array([0, 1, 2, 3], np.uint8))
   with pytest.raises(UserError, match="images of shape"):
-    data.load(config.data, ("test",))
+    load(config, ("test",))
 
 
 def test_paper_normalisation_and_padding():
@@ -122,17 +128,17 @@ def test_network_probe_respects_offline_switch():
 def test_auto_works_without_tensorflow_datasets(monkeypatch):
   import sys
   monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import now raises ImportError
-  dataset = data.load(tiny_config(**{"data.source": "auto"}).data)
+  dataset = load(tiny_config(**{"data.source": "auto"}))
   assert dataset.source == "embedded"
   with pytest.raises(UserError, match="pip install tensorflow-datasets"):
-    data.load(tiny_config(**{"data.source": "tfds"}).data)
+    load(tiny_config(**{"data.source": "tfds"}))
 
 
 def test_test_split_from_its_own_directory():
   config = tiny_config(**{"data.source": "embedded", "data.test_dir": MNIST_TEST_DIR})
-  dataset = data.load(config.data)
+  dataset = load(config)
   assert dataset.split("train")[0].shape == (4000, 28, 28, 1)
   assert dataset.split("test")[0].shape == (MNIST_TEST_SIZE, 28, 28, 1)
   assert dataset.source == "embedded" and MNIST_TEST_DIR in dataset.location
-  only_test = data.load(config.data, ("test",))
+  only_test = load(config, ("test",))
   assert only_test.split("test")[1].shape == (MNIST_TEST_SIZE,)

@@ -5,6 +5,12 @@ import pytest
 
 from conftest import tiny_config
 from lenet_jax import data
+from lenet_jax.config import validation
+
+
+def load(config, splits=("train", "test")):
+  """`config`'s data, validated as a run validates it first."""
+  return data.load(config.data, validation.validate(config), splits)
 from lenet_jax.data import digit_box
 from lenet_jax.common.errors import ConfigError
 
@@ -36,8 +42,8 @@ def test_blank_images_stay_blank_and_bad_sizes_are_refused():
 
 
 def test_loading_with_digit_size_fits_every_split():
-  plain = data.load(tiny_config().data)
-  fitted = data.load(tiny_config(**{"data.digit_size": 16}).data)
+  plain = load(tiny_config())
+  fitted = load(tiny_config(**{"data.digit_size": 16}))
   for split in ("train", "test"):
     images = fitted.split(split)[0]
     assert not images[:, :6].any() and not images[:, 22:].any()

@@ -99,11 +99,12 @@ def test_fixed_protocol_keeps_the_originals_and_adds_copies():
 
 def test_training_with_the_fixed_protocol_makes_the_set_once(tmp_path):
   from conftest import tiny_config
+  from lenet_jax.config import validation
   from lenet_jax.runs import metrics
   from lenet_jax.training import train
   config = tiny_config(**{"distortions.enabled": True, "distortions.protocol": "fixed",
                           "distortions.copies": 1})
-  run = train.prepare(config, str(tmp_path))
+  run = train.setup(config, str(tmp_path), validation.validate(config))
   assert run.train_labels.shape[0] == 8000 and run.task.distortion_ranges is None
   train.train_and_evaluate(config, str(tmp_path))
   assert metrics.read(str(tmp_path))[0]["step"] == 8000 // 50

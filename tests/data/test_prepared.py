@@ -15,10 +15,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import assert_one_line_error, run_command
 from conftest import ROOT, override
-from lenet_jax import data, evaluate
+from lenet_jax import data
+from lenet_jax.runs import evaluate
 from lenet_jax.training import train
-from lenet_jax.data import crops, prepare, prepared
+from lenet_jax.data import crops, prepared
+from lenet_jax.data import prepare as prepare_lib
 from lenet_jax.common.errors import UserError
 from lenet_jax.common.preemption import StopRequested
 
@@ -58,8 +61,8 @@ def folder_config(tree, **overrides):
 
 
 def prepare(config, out, workers=1):
-  spec = data.validate(config.data)
-  return prepare.prepare(config.data, spec, str(out), "test", workers=workers)
+  spec, _ = data.validate(config.data)
+  return prepare_lib.prepare(config.data, spec, str(out), "test", workers=workers)
 
 
 def tree_digest(out):
@@ -94,9 +97,9 @@ def test_folder_tree_with_imagenet_oddities(tmp_path):
 def test_fixed_size_is_the_central_256_patch_of_the_shorter_side_resize():
   rows = np.arange(300)[:, None, None] * np.ones((1, 256, 3))
   image = np.clip(rows, 0, 255).astype(np.uint8)  # 300 x 256: already 256 on the short side
-  out = prepare.fixed_size(image, 256)
+  out = prepare_lib.fixed_size(image, 256)
   np.testing.assert_array_equal(out, image[22:278])  # (300 - 256) // 2 = 22 rows off the top
-  wide = prepare.fixed_size(np.zeros((128, 512, 3), np.uint8), 256)
+  wide = prepare_lib.fixed_size(np.zeros((128, 512, 3), np.uint8), 256)
   assert wide.shape == (256, 256, 3)
 
 
@@ -111,7 +114,7 @@ def test_a_killed_preparation_continues_to_byte_identical_output(tmp_path):
   with open(tmp_path / "cut/train/shard-00005.images", "r+b") as f:
     f.truncate(1000)  # torn write of a shard whose .json survived
   open(tmp_path / "cut/train/shard-00006.images.tmp", "wb").write(b"partial")
-  assert prepare.finished(prepare.Job(str(tmp_path / "cut"), "train", 5, "folder", (),
+  assert prepare_lib.finished(prepare_lib.Job(str(tmp_path / "cut"), "train", 5, "folder", (),
                                               256, "stop")) is None
   prepare(config, tmp_path / "cut")  # in this process: the command test below forks workers
   for leftover in (tmp_path / "cut/train").glob("*.tmp"):
@@ -151,16 +154,54 @@ def test_refusals_each_in_one_line(tmp_path, monkeypatch):
   assert (tmp_path / "full/mine.txt").read_text() == "a user's file"
   import shutil
   monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**6, 10**6, 1000))
-  with pytest.raises(UserError, match=r"needs 0\.0 GB more in .* GB is free"):
+  images = sum(len(files) for _, _, files in os.walk(tmp_path / "tree"))
+  need = prepare_lib.size_text(images * (256 * 256 * 3 + 4))
+  assert need.endswith(" MB") and not need.startswith("0.0")
+  with pytest.raises(UserError, match=rf"needs {need} more in .* and 1\.0 kB is free"):
     prepare(config, tmp_path / "new")
   assert not (tmp_path / "new").exists()
   monkeypatch.undo()
+  (tmp_path / "locked").mkdir()
+  (tmp_path / "locked" / "lock.json").write_text(
+      '{"host": "elsewhere", "pid": 1, "what": "lenet_jax.prepare", "since": "today"}')
+  with pytest.raises(UserError, match="being written by lenet_jax.prepare .pid 1 on elsewhere"):
+    prepare(config, tmp_path / "locked")
   prepare(config, tmp_path / "out")
   other = folder_config(tmp_path / "tree", **{"data.shorter_side": 240})
   with pytest.raises(UserError, match="holds a preparation of other input"):
     prepare(other, tmp_path / "out")
   with pytest.raises(UserError, match="no finished prepared set"):
     prepared.read_manifest(str(tmp_path / "tree"))
+
+
+def test_prepare_s_user_mistakes_are_one_line(tmp_path):
+  from configs import alexnet
+  make_tree(tmp_path / "tree", bad=False)
+  # a resident dataset's name with an image folder (it has no 'test' folder to read)
+  resident = override(alexnet.get_config("runlocal"),
+                      **{"data.source": "folder", "data.dir": str(tmp_path / "tree")})
+  proc = run_command("lenet_jax.prepare", "--config=configs/alexnet.py:runlocal",
+                     "--config.data.source=folder", f"--config.data.dir={tmp_path / 'tree'}",
+                     f"--out={tmp_path / 'out'}")
+  assert_one_line_error(proc, "config.data.name='fashion_mnist'", "imagenet2012 or imagenette")
+  with pytest.raises(UserError, match="named imagenet2012 or imagenette"):
+    data.validate(resident.data)
+  # an --out that cannot be made: in a read-only directory (a mode root ignores, so also
+  # /sys, read-only for everyone), or under a file
+  (tmp_path / "readonly").mkdir()
+  (tmp_path / "a_file").write_text("")
+  os.chmod(tmp_path / "readonly", 0o500)
+  unwritable = [tmp_path / "a_file" / "out", "/sys/lenet_jax_out"]
+  if not os.access(tmp_path / "readonly", os.W_OK):
+    unwritable.append(tmp_path / "readonly" / "out")
+  try:
+    for out in unwritable:
+      proc = run_command("lenet_jax.prepare", "--config=configs/alexnet.py:data=imagenette",
+                         "--config.data.source=folder", f"--config.data.dir={tmp_path / 'tree'}",
+                         f"--out={out}")
+      assert_one_line_error(proc, f"cannot write to {out}")
+  finally:
+    os.chmod(tmp_path / "readonly", 0o700)
 
 
 def test_tfds_source_through_mock_data(tmp_path):
@@ -300,7 +341,7 @@ from lenet_jax import data
 from lenet_jax.data import prepared
 config = alexnet.get_config("data=imagenette")
 config.data.source, config.data.dir, config.batch_size = "prepared", sys.argv[3], 6
-train, _ = prepared.streams(config, data.validate(config.data))
+train, _ = prepared.streams(config, *data.validate(config.data))
 images, labels = next(train.epoch(1))
 print(json.dumps({"process": jax.process_index(), "rows": train.rows(1, 0).tolist(),
                   "shape": list(images.shape), "labels": labels.tolist()}))
@@ -338,8 +379,8 @@ def test_read_threads_default_to_one_per_core_up_to_8(tmp_path):
   config = override(alexnet.get_config("data=imagenette"),
                     **{"data.source": "prepared", "data.dir": str(tmp_path / "out"),
                        "batch_size": 2})
-  spec = data.validate(config.data)
-  train_stream, test_stream = prepared.streams(config, spec)
+  spec, manifest = data.validate(config.data)
+  train_stream, test_stream = prepared.streams(config, spec, manifest)
   assert train_stream.threads == test_stream.threads == min(os.cpu_count(), 8)
   config.data.read_threads = 3
-  assert prepared.streams(config, spec)[0].threads == 3
+  assert prepared.streams(config, spec, manifest)[0].threads == 3

@@ -114,14 +114,20 @@ def test_training_streams_imagenette(tmp_path):
 
 
 def test_streamed_dataset_config_errors():
+  from configs import lenet5
+  from lenet_jax.config import validation
   with pytest.raises(ConfigError, match="streamed from TFDS"):
     data.validate(_alexnet_config(**{"data.source": "embedded"}).data)
   with pytest.raises(ConfigError, match="data.crop=300"):
     data.validate(_alexnet_config(**{"data.crop": 300}).data)
+  with_sdlm = _alexnet_config(optimizer="sdlm")  # a config with both families' sections
+  with with_sdlm.unlocked():
+    with_sdlm.sdlm = lenet5.get_config().sdlm
   with pytest.raises(ConfigError, match="SDLM needs a resident dataset"):
-    train.prepare(_alexnet_config(optimizer="sdlm"), "/nonexistent")
+    validation.validate(with_sdlm)
+  config = _alexnet_config()
   with pytest.raises(UserError, match="streamed during training"):
-    data.load(_alexnet_config().data)
+    data.load(config.data, validation.validate(config))
   assert tiny_config().data.name == "mnist"  # resident datasets are untouched
 
 

@@ -5,7 +5,7 @@ import pytest
 from flax import nnx
 
 from conftest import assert_same_values_and_gradients
-from lenet_jax import summary
+from lenet_jax.models import summary
 from lenet_jax.models.alexnet import AlexNet
 from lenet_jax.models.lrn import lrn
 
@@ -174,3 +174,20 @@ def test_activation_and_dropout_rate_are_used():
                          AlexNet(rngs=nnx.Rngs(0), **kw)(x))
   no_dropout = AlexNet(dropout=0.0, rngs=nnx.Rngs(0), **kw)
   np.testing.assert_array_equal(no_dropout(x, train=True, rngs=jax.random.key(3)), no_dropout(x))
+
+
+@pytest.mark.parametrize("classes", [3, 37])
+def test_a_class_count_the_towers_do_not_divide(classes):
+  # fc8 gets ceil(classes / 2) units a tower; the padded unit's output is dropped before
+  # the softmax: the logits have the classes, the padded weights get no gradient.
+  kw = dict(input_shape=(67, 67, 3), num_classes=classes, rngs=nnx.Rngs(0))
+  model = AlexNet(towers=2, **kw)
+  units = classes + 1
+  assert model.fc8.kernel.shape == (2, 4096, units // 2)
+  assert n_params(model.fc8) == 4097 * units  # one unit more than the classes
+  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  assert model(x).shape == (2, classes)
+  grads = nnx.grad(lambda m: jnp.sum(m(x) ** 2))(model)
+  padded = np.asarray(grads.fc8.kernel[...])[1, :, -1]  # tower 2's last unit: the padding
+  assert np.all(padded == 0) and np.any(np.asarray(grads.fc8.kernel[...])[0] != 0)
+  assert [r.shape for r in summary.rows(model, (67, 67, 3))][-1] == (classes,)

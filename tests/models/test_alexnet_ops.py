@@ -48,14 +48,15 @@ def test_alexnet_with_every_alternative_equals_the_plain_network():
 
 
 def test_auto_picks_the_gpu_forms_only_on_a_gpu(monkeypatch):
-  import ml_collections
-
+  from configs import alexnet
   from lenet_jax import models
-  config = ml_collections.ConfigDict({"dtype": "bfloat16", "conv1": "auto", "lrn_dtype": "auto"})
-  assert (models.conv1_form(config), models.lrn_dtype(config)) == ("strided", "float32")
+  config = alexnet.get_config().model
+  config.dtype = "bfloat16"
+  knobs = lambda: models.validate(config, 10)  # noqa: E731
+  assert knobs() == {"channel_multiple": 1, "conv1": "strided", "lrn_dtype": "float32"}
   monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-  assert (models.conv1_form(config), models.lrn_dtype(config)) == ("space_to_depth", "compute")
+  assert knobs() == {"channel_multiple": 8, "conv1": "space_to_depth", "lrn_dtype": "compute"}
   config.dtype = "float32"
-  assert models.lrn_dtype(config) == "float32"
+  assert knobs()["lrn_dtype"] == "float32" and knobs()["channel_multiple"] == 1
   config.conv1 = "strided"
-  assert models.conv1_form(config) == "strided"
+  assert knobs()["conv1"] == "strided"

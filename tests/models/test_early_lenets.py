@@ -7,7 +7,8 @@ from flax import nnx
 
 from conftest import tiny_config
 from configs import lenet1, lenet4
-from lenet_jax import models, summary
+from lenet_jax import models
+from lenet_jax.models import summary
 from lenet_jax.training import train
 from lenet_jax.models.early_lenets import LENET1_TABLE, LeNet1, LeNet4
 
@@ -94,7 +95,7 @@ def test_configs_pick_the_networks_and_their_inputs():
   assert c1.model.pooling == "subsample" and c1.data.normalization == "paper"
   assert summary.summarize(c1).splitlines()[-1].split()[3:5] == ["2,578", "98,442"]
   assert c4.model.name == "lenet4" and isinstance(
-      models.create(c4.model, (32, 32, 1), 10, 0), LeNet4)
+      models.create(c4.model, models.validate(c4.model, 10), (32, 32, 1), 10, 0), LeNet4)
 
 
 @pytest.mark.parametrize("name", ["lenet1", "lenet4"])

@@ -163,9 +163,9 @@ def test_auto_is_matmul_on_cpu_and_choices_are_checked():
   from configs import lenet5 as lenet5_config
   config = lenet5_config.get_config().model
   assert jax.default_backend() == "cpu"
-  assert models.implementation(config) == "matmul"
+  assert models.validate(config, 10)["implementation"] == "matmul"
   config.implementation = "xla"
-  assert models.implementation(config) == "xla"
+  assert models.validate(config, 10)["implementation"] == "xla"
   with pytest.raises(ValueError, match="implementation"):
     LeNet5(implementation="cudnn", rngs=nnx.Rngs(0))
   assert lenet5.IMPLEMENTATIONS == ("xla", "matmul")

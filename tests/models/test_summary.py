@@ -2,7 +2,7 @@ from conftest import tiny_config
 from configs import lenet5_1998
 from flax import nnx
 
-from lenet_jax import summary
+from lenet_jax.models import summary
 from lenet_jax.models.lenet5 import LeNet5
 
 PAPER_TABLE = {  # LeCun et al. 1998, section II.B: (trainable parameters, connections)

@@ -73,10 +73,10 @@ def test_a_few_sdlm_steps_lower_the_map_loss_of_the_1998_network():
   # so the steps are about eta / mu; 2e-5 keeps three steps in the descent region.
   config.learning_rate = 2e-5
   config.schedule = "constant"
-  spec = validation.validate(config)
-  images, labels = data.load(config.data, ("train",)).split("train")
+  resolved = validation.validate(config)
+  images, labels = data.load(config.data, resolved, ("train",)).split("train")
   images, labels = jnp.asarray(images[::40][:64]), jnp.asarray(labels[::40][:64])
-  task = task_lib.Task(config, spec)
+  task = task_lib.Task(config, resolved)
   tx = optimizers.create(config, 8)
   state = task_lib.init_state(task, tx)
   order = jnp.arange(64).reshape(8, 8)

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import ROOT, tiny_config
-from lenet_jax import evaluate
+from lenet_jax.runs import evaluate
 from lenet_jax.runs import metrics, run_record
 from lenet_jax.training import train
 from lenet_jax.common.errors import UserError

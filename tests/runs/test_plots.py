@@ -1,13 +1,11 @@
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
-from lenet_jax import plots
+from conftest import run_command
 from lenet_jax.common.errors import UserError
+from lenet_jax.runs import plots
 
 
 def _run(directory, train_accuracy=1.0, epochs=3):
@@ -24,8 +22,7 @@ def test_learning_curves_png_into_a_folder_that_is_made(tmp_path):
   # Two runs whose folders share a name; --out in a folder that does not exist yet.
   a, b = _run(tmp_path / "sweep_a" / "seed_0"), _run(tmp_path / "sweep_b" / "seed_0")
   out = tmp_path / "new" / "curves.png"
-  proc = subprocess.run([sys.executable, "-m", "lenet_jax.plots", f"--out={out}", a, b],
-                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+  proc = run_command("lenet_jax.plots", f"--out={out}", a, b)
   assert proc.returncode == 0, proc.stderr
   assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

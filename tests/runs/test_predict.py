@@ -1,17 +1,15 @@
 """predict: a run on image files (top-5, a layer's activations, nearest neighbours)."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, tiny_config
-from lenet_jax import inference
-from lenet_jax.training import train
+from conftest import run_command
 from lenet_jax.data import embedded
+from lenet_jax.runs import load
+from lenet_jax.runs import predict as inference
 
 
 def test_mnist_style_centres_a_dark_digit_on_a_light_page():
@@ -50,23 +48,19 @@ def test_a_stop_signal_ends_the_neighbour_search_before_the_next_chunk():
 
 
 @pytest.fixture(scope="module")
-def digit_run(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp("predict") / "run"
-  config = tiny_config(num_epochs=2)
-  train.train_and_evaluate(config, str(workdir))
+def digit_run(tmp_path_factory, trained_run):
   images, labels = embedded.load(("test",))["test"]
+  pages = tmp_path_factory.mktemp("pages")
   paths = []
   for i in range(3):  # as a user would have them: dark ink on white, larger than 28x28
     page = Image.fromarray(255 - images[i, ..., 0]).resize((84, 84))
-    paths.append(str(workdir.parent / f"digit{i}.png"))
+    paths.append(str(pages / f"digit{i}.png"))
     page.save(paths[-1])
-  return workdir, paths, labels[:3]
+  return trained_run, paths, labels[:3]
 
 
 def _predict(*args):
-  return subprocess.run([sys.executable, "-m", "lenet_jax.predict", *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300,
-                        env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  return run_command("lenet_jax.predict", *args)
 
 
 def test_predict_top5_features_and_neighbours(digit_run, tmp_path):
@@ -94,9 +88,28 @@ def test_a_stage_s_activations(digit_run):
   from lenet_jax.runs import run_record
   config = run_record.load_config(str(workdir))
   _, state, task = load.load_state(config, str(workdir))
-  images = inference.load_images(paths, config, task.spec)
+  images = inference.load_images(paths, config, task.resolved)
   assert images.shape == (3, 28, 28, 1)
   f6 = inference.activations(task, state["params"], images, "F6")
   assert f6.shape == (3, 84) and np.std(f6) > 0
   logits = inference.activations(task, state["params"], images, "OUTPUT")
   np.testing.assert_allclose(logits, task.logits(state["params"], images), rtol=1e-5, atol=1e-5)
+
+
+def test_imagenet_classes_are_named_in_english_in_tfds_s_order():
+  names = inference.imagenet_names()
+  assert len(names) == 1000
+  # WordNet ids with their well-known names
+  for wnid, name in (("n01440764", "tench"), ("n02085620", "Chihuahua"),
+                     ("n02123045", "tabby"), ("n04254680", "soccer ball"),
+                     ("n15075141", "toilet tissue")):
+    assert names[wnid] == name
+  assert list(names)[:2] == ["n01440764", "n01443537"]  # TFDS's label order
+  from configs import alexnet
+  from lenet_jax.config import validation
+  config = alexnet.get_config("data=imagenet2012")
+  listed = inference.class_names(config, validation.validate(config))
+  assert listed[0] == "tench" and listed[999] == "toilet tissue"
+  config = alexnet.get_config("data=imagenette")
+  assert inference.class_names(config, validation.validate(config))[:2] == [
+      "tench", "English springer"]
