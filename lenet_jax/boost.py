@@ -13,12 +13,17 @@ committee's test error. Rerunning the command resumes where it stopped.
 from absl import flags
 
 from lenet_jax.common import cli
+from lenet_jax.common.errors import UserError
+from lenet_jax.config import loading
 from lenet_jax.training import boost
 
 
 def main(argv):
   cli.begin(argv, workdir="where the three members and committee.json go")
   workdir = flags.FLAGS.workdir
+  if "boosting" not in cli.config():
+    raise UserError(f"{loading.split(cli.config_arg())[0]} has no boosting section; use "
+                    "configs/lenet4_boosted.py or add one like it")
   result = boost.boost(cli.config(), workdir, say=lambda s: print(s, flush=True))
   errors = ", ".join(f"{100 * e:.2f}%" for e in result["member_test_errors"])
   print(f"done: test error of the members {errors}; committee ({result['combine']} added) "

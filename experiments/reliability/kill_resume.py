@@ -61,10 +61,9 @@ def train_with_kills(workdir, delays):
 def final_params(workdir):
   sys.path.insert(0, ROOT)
   import jax
-  from lenet_jax.runs import run_record
-  from lenet_jax.training import train as train_lib
+  from lenet_jax.runs import load, run_record
   config = run_record.load_config(workdir)
-  step, state, _ = train_lib.load_state(config, workdir)
+  step, state, _ = load.load_state(config, workdir)
   return step, [jax.device_get(x) for x in jax.tree.leaves(state["params"])]
 
 

@@ -229,7 +229,7 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
     refresh_curvature = _curvature_refresh(config, run, plan)
     epoch_order = _epoch_orders(config, run, plan)
     dropout_keys = plan.by_seed(_keys(plan, 2))
-    zero_sums = plan.by_seed(_per_seed(plan, metrics.zero_sums()))
+    zero_sums = jax.tree.map(plan.by_seed, _per_seed(plan, metrics.zero_sums()))
 
     ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
     # `partial`: the metric sums of an epoch interrupted by a signal.
@@ -305,11 +305,17 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
           record["nonfinite_step"] = bad[k] = min(bad_step, step)
         records.append(record)
       diverged = len(bad) == plan.count
+      # The records go first, so that a kill before the checkpoint is whole leaves
+      # records that the resume drops; a save that fails takes them back itself.
+      log.epoch(records, first_step, losses_of_epoch)
       if not diverged and (epoch == config.num_epochs or stop.signum is not None
                            or time.perf_counter() - last_save >= config.checkpoint_secs):
-        ckpt.save(step, {"train": state, "partial": zero_sums})
+        try:
+          ckpt.save(step, {"train": state, "partial": zero_sums})
+        except UserError:
+          log.withdraw(epoch - 1, (epoch - 1) * steps_per_epoch)
+          raise
         last_save = time.perf_counter()
-      log.epoch(records, first_step, losses_of_epoch)  # after its checkpoint, never before
       for k, record in enumerate(records):
         histories[k].append(record)
       say(_epoch_line(config, plan, records, images_before, train_seconds, seconds))
@@ -387,7 +393,7 @@ def _initial_state(config, plan, task, tx, new_run: bool, say):
     params = [init_from.parameters_from(p, config.init_from, say) for p in params]
   if not plan.vmapped:
     return task_lib.init_state(task, tx, params[0])
-  return plan.by_seed(jax.vmap(functools.partial(task_lib.init_state, task, tx))(
+  return jax.tree.map(plan.by_seed, jax.vmap(functools.partial(task_lib.init_state, task, tx))(
       seeds_lib.stack(params)))
 
 
@@ -489,6 +495,13 @@ class _Records:
     for writer, record in zip(self.writers, records):
       writer.write(record)
     self.step_losses(first_step, losses)
+
+  def withdraw(self, last_epoch: int, last_step: int) -> None:
+    """Drops the records after `last_epoch` and `last_step` (an epoch whose checkpoint
+    could not be written; its TensorBoard scalars stay, that format only appends)."""
+    if self.main:
+      for directory in self.plan.run_dirs:
+        metrics.truncate(directory, last_epoch, last_step)
 
   def step_losses(self, first_step, losses) -> None:
     if not (self.main and losses):

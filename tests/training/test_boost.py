@@ -3,18 +3,18 @@ members' outputs, and a rerun resumes instead of retraining."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, tiny_config
+from conftest import run_command, tiny_config
 from configs import lenet4_boosted
-from lenet_jax import boosting
-from lenet_jax.runs import metrics
-from lenet_jax.data import idx
+from lenet_jax import data
 from lenet_jax.common.errors import ConfigError
+from lenet_jax.config import validation
+from lenet_jax.data import idx
+from lenet_jax.runs import committee, metrics
+from lenet_jax.training import boost as boosting
 
 
 def _config(**overrides):
@@ -40,8 +40,8 @@ def _member_logits(config, workdir, images, which):
   members = [boosting.member_config(config, None if k == 1 else
                                     os.path.join(boosting.member_dir(workdir, k), "filtered"))
              for k in (1, 2, 3)]
-  committee = boosting.Committee(members, [boosting.member_dir(workdir, k) for k in (1, 2, 3)])
-  return committee.logits(images, which)
+  members = committee.Committee(members, [boosting.member_dir(workdir, k) for k in (1, 2, 3)])
+  return members.logits(images, which)
 
 
 def test_member_2_sees_half_right_half_wrong_patterns_of_member_1(boosted):
@@ -66,8 +66,7 @@ def test_member_3_sees_only_patterns_members_1_and_2_disagree_on(boosted):
 
 def test_committee_adds_the_members_softmax_outputs(boosted):
   config, workdir, result = boosted
-  from lenet_jax import data
-  test_x, test_y = data.load(config.data, ("test",)).split("test")
+  test_x, test_y = data.load(config.data, validation.validate(config), ("test",)).split("test")
   logits = _member_logits(config, workdir, test_x, None)
   probs = [np.exp(z - z.max(-1, keepdims=True)) for z in logits]
   probs = [p / p.sum(-1, keepdims=True) for p in probs]
@@ -96,8 +95,8 @@ def test_logits_can_be_added_instead():
   a, b = np.array([[10.0, 0.0]]), np.array([[0.0, 3.0]])
   # Logits: one very confident vote for class 0 outweighs two for class 1 (10 > 6);
   # probabilities: each vote counts at most 1 (1.09 < 1.91).
-  assert boosting.combined([a, b, b], "logits").argmax() == 0
-  assert boosting.combined([a, b, b], "probabilities").argmax() == 1
+  assert committee.combined([a, b, b], "logits").argmax() == 0
+  assert committee.combined([a, b, b], "probabilities").argmax() == 1
 
 
 def test_bad_boosting_values_are_one_error_line(tmp_path):
@@ -105,9 +104,7 @@ def test_bad_boosting_values_are_one_error_line(tmp_path):
     boosting.validate(_config(**{"boosting.patterns": "bootstrap"}))
   with pytest.raises(ConfigError, match="digit_size"):
     boosting.validate(_config(**{"data.digit_size": 16}))
-  proc = subprocess.run(
-      [sys.executable, "-m", "lenet_jax.boost", "--config=configs/lenet4.py",
-       f"--workdir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+  proc = run_command("lenet_jax.boost", "--config=configs/lenet4.py", f"--workdir={tmp_path}")
   assert proc.returncode == 1
   assert proc.stderr.strip().splitlines() == [
       "error: configs/lenet4.py has no boosting section; use configs/lenet4_boosted.py or "
@@ -118,8 +115,7 @@ def test_committee_command_scores_any_runs_as_boosting_does(boosted, tmp_path):
   config, workdir, result = boosted
   runs = ",".join(boosting.member_dir(workdir, k) for k in (1, 2, 3))
   out = tmp_path / "committee.json"
-  proc = subprocess.run([sys.executable, "-m", "lenet_jax.committee", f"--runs={runs}",
-                         f"--out={out}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+  proc = run_command("lenet_jax.committee", f"--runs={runs}", f"--out={out}")
   assert proc.returncode == 0, proc.stderr
   # Member 1's config takes the embedded test split, as the boosted run's did.
   scores = json.loads(out.read_text())

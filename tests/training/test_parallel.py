@@ -1,14 +1,18 @@
 """The two-tower split across (fake CPU) devices equals the single-device grouped network."""
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import command_env, run_command, start_command
 from lenet_jax import data
 from lenet_jax.config import validation
-from lenet_jax.training import parallel
 from lenet_jax.models import task as task_lib
+from lenet_jax.runs import load
+from lenet_jax.training import parallel
 
 
 def alexnet_config(data_devices=1, model_devices=2, backend="shard_map", **overrides):
@@ -33,7 +37,7 @@ def alexnet_config(data_devices=1, model_devices=2, backend="shard_map", **overr
 @pytest.fixture(scope="module")
 def batch():
   config = alexnet_config()
-  images, labels = data.load(config.data, ("train",)).split("train")
+  images, labels = data.load(config.data, validation.validate(config), ("train",)).split("train")
   return jnp.asarray(images[:8]), jnp.asarray(labels[:8])
 
 
@@ -48,11 +52,27 @@ def test_towers_across_devices_equal_grouped_network(batch, backend, mesh, place
   config = alexnet_config(*mesh, backend=backend)
   config.model.dropout_placement = placement
   config.model.update(knobs or {})
-  spec = validation.validate(config)
-  task = task_lib.Task(config, spec)
+  task = task_lib.Task(config, validation.validate(config))
   images, labels = batch
   key = jax.random.key(7)  # dropout on: both draw the same masks
 
+  loss, correct, grads = jax.jit(task.loss_and_grads)(task.params, images, labels, key)
+  ploss, pcorrect, pgrads = jax.jit(parallel.make_loss_and_grads(task, config))(
+      task.params, images, labels, key)
+  np.testing.assert_allclose(ploss, loss, rtol=1e-5)
+  assert int(pcorrect) == int(correct)
+  for a, b in zip(jax.tree.leaves(pgrads), jax.tree.leaves(grads)):
+    np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-7)
+
+
+def test_three_classes_on_two_towers_across_devices_equal_the_grouped_network(batch):
+  # fc8's units padded to 4, split 2 and 2: the padded unit's logit is dropped alike
+  config = alexnet_config()
+  config.data.synthetic_classes = 3
+  images, labels = batch
+  task = task_lib.Task(config, validation.validate(config))
+  labels = labels % 3
+  key = jax.random.key(7)
   loss, correct, grads = jax.jit(task.loss_and_grads)(task.params, images, labels, key)
   ploss, pcorrect, pgrads = jax.jit(parallel.make_loss_and_grads(task, config))(
       task.params, images, labels, key)
@@ -79,8 +99,11 @@ def test_every_ablation_knob_gives_the_same_network_split_and_grouped():
   config = alexnet_config()
   config.model.update(knobs)
   x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
-  made = [models.create(_with(config.model, grouped_conv=g), (67, 67, 3), 10, 0)
-          for g in ("split", "feature_group")]
+  made = []
+  for grouped in ("split", "feature_group"):
+    model_config = _with(config.model, grouped_conv=grouped)
+    made.append(models.create(model_config, models.validate(model_config, 10), (67, 67, 3), 10,
+                              0))
   assert_same_values_and_gradients(made[0], made[1], x)
 
 
@@ -132,22 +155,20 @@ def test_batch_must_divide_over_data_devices():
     validation.validate(config)
 
 
-def _cli(config_arg, workdir, devices, *flags):
-  import os
-  import subprocess
-  import sys
+SMALL_RUN = ("--config.data.source=synthetic", "--config.data.resize=67",
+             "--config.data.synthetic_shape=(67, 67, 3)", "--config.data.synthetic_test_size=16",
+             "--config.batch_size=8", "--config.eval_batch_size=8", "--config.num_epochs=1",
+             "--config.log_step_losses=True")
 
-  from conftest import ROOT
-  env = dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu",
-             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-  proc = subprocess.run(
-      [sys.executable, "-m", "lenet_jax.main", f"--config={config_arg}", f"--workdir={workdir}",
-       "--config.data.source=synthetic", "--config.data.resize=67",
-       "--config.data.synthetic_shape=(67, 67, 3)", "--config.data.synthetic_train_size=48",
-       "--config.data.synthetic_test_size=16", "--config.batch_size=8",
-       "--config.eval_batch_size=8", "--config.num_epochs=1", "--config.log_step_losses=True",
-       *flags],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+def _devices(n):
+  return command_env(XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
+
+
+def _cli(config_arg, workdir, devices, *flags):
+  proc = run_command("lenet_jax.main", f"--config={config_arg}", f"--workdir={workdir}",
+                     *SMALL_RUN, "--config.data.synthetic_train_size=48", *flags,
+                     env=_devices(devices))
   assert proc.returncode == 0, proc.stderr[-3000:]
   return proc
 
@@ -179,7 +200,6 @@ def assert_same_params(workdir, reference):
   """The two runs moved every parameter by the same amount (the updates compared, not the
   parameters, which hardly move from their initial values in a few steps)."""
   from lenet_jax.runs import run_record
-  from lenet_jax.training import train
   updates = []
   for directory in (workdir, reference):
     config = run_record.load_config(str(directory))
@@ -205,26 +225,16 @@ def test_two_processes_on_localhost_train_like_one(tmp_path):
   (data across the processes, towers within each) and log the losses a single
   process with 4 devices logs."""
   import json
-  import os
-  import subprocess
-  import sys
 
-  from conftest import ROOT
   small = ("--config.data.synthetic_train_size=24", "--config.parallel.data=2")
   _cli("configs/alexnet_2gpu.py:data=synthetic", tmp_path / "single", 4, *small)
   port = _free_port()
-  env = dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu",
-             XLA_FLAGS="--xla_force_host_platform_device_count=2")
   workdir = tmp_path / "two_hosts"
-  procs = [subprocess.Popen(
-      [sys.executable, "-m", "lenet_jax.main", "--config=configs/alexnet_2gpu.py:data=synthetic",
-       f"--workdir={workdir}", "--config.data.source=synthetic", "--config.data.resize=67",
-       "--config.data.synthetic_shape=(67, 67, 3)", "--config.data.synthetic_test_size=16",
-       "--config.batch_size=8", "--config.eval_batch_size=8", "--config.num_epochs=1",
-       "--config.log_step_losses=True", *small, "--config.parallel.distributed=True",
-       f"--config.parallel.coordinator_address=localhost:{port}",
-       "--config.parallel.num_processes=2", f"--config.parallel.process_id={i}"],
-      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  procs = [start_command(
+      "lenet_jax.main", "--config=configs/alexnet_2gpu.py:data=synthetic", f"--workdir={workdir}",
+      *SMALL_RUN, *small, "--config.parallel.distributed=True",
+      f"--config.parallel.coordinator_address=localhost:{port}",
+      "--config.parallel.num_processes=2", f"--config.parallel.process_id={i}", env=_devices(2))
       for i in range(2)]
   outputs = [p.communicate(timeout=300) for p in procs]
   for p, (_, err) in zip(procs, outputs):

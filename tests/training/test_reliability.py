@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, tiny_config
-from lenet_jax.runs import metrics, run_record
+from lenet_jax import data
+from lenet_jax.config import validation
+from lenet_jax.runs import load, metrics, run_record
 from lenet_jax.training import train
 
 sys.path.insert(0, os.path.join(ROOT, "experiments", "reliability"))
@@ -92,7 +94,7 @@ def test_unwritable_workdir_is_one_line(tmp_path):
   proc = subprocess.run(kill_resume.command(str(blocker / "run")), cwd=ROOT,
                         env=kill_resume.env(), capture_output=True, text=True, timeout=120)
   assert proc.returncode == 1 and "Traceback" not in proc.stderr
-  assert "error: cannot write to --workdir=" in proc.stderr
+  assert f"error: cannot write to {blocker / 'run'} (Not a directory)" in proc.stderr
 
 
 def test_checkpoint_write_failure_is_one_line_and_keeps_the_previous(tmp_path, monkeypatch):
@@ -113,11 +115,12 @@ def test_checkpoint_write_failure_is_one_line_and_keeps_the_previous(tmp_path, m
   monkeypatch.setattr(checkpoint.ocp.CheckpointManager, "save", original)
   step, state, _ = load.load_state(config, workdir)
   assert step == 80
+  # the epoch whose checkpoint failed is not in the records either
+  assert [r["epoch"] for r in metrics.read(workdir)] == [1]
 
 
 def test_corrupt_tfds_records_are_one_line(monkeypatch):
   import tensorflow_datasets as tfds
-  from lenet_jax import data
   from lenet_jax.common.errors import UserError
 
   class Corrupt:
@@ -128,12 +131,12 @@ def test_corrupt_tfds_records_are_one_line(monkeypatch):
       raise ValueError("Failed to read record: data loss (truncated file)")
 
   monkeypatch.setattr(tfds, "data_source", lambda *a, **k: Corrupt())
+  config = tiny_config(**{"data.source": "tfds"})
   with pytest.raises(UserError, match="cannot be read: ValueError: Failed to read record"):
-    data.load(tiny_config(**{"data.source": "tfds"}).data)
+    data.load(config.data, validation.validate(config))
 
 
 def test_empty_split_is_one_line(tmp_path):
-  from lenet_jax import data
   from lenet_jax.data import idx
   from lenet_jax.common.errors import UserError
   stem_i, stem_l = idx.FILES["test"]
@@ -141,4 +144,4 @@ def test_empty_split_is_one_line(tmp_path):
   idx.write(str(tmp_path / stem_l), np.zeros((0,), np.uint8))
   config = tiny_config(**{"data.source": "idx", "data.dir": str(tmp_path)})
   with pytest.raises(UserError, match="is empty"):
-    data.load(config.data, ("test",))
+    data.load(config.data, validation.validate(config), ("test",))

@@ -5,23 +5,22 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from conftest import ROOT, tiny_config
-from lenet_jax import benchmark
+from conftest import ROOT, command_env, tiny_config
+from lenet_jax.benchmarking import benchmark
 from lenet_jax.common import preemption
 from lenet_jax.runs import metrics
 from lenet_jax.training import steps, train
 
 
-def _env():
-  return dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
-
-
 def _start(module, *args):
-  return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=_env(),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  # stderr into stdout: the log lines mark the moments to send a signal at
+  return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=command_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          stdin=subprocess.DEVNULL)
 
 
 def _stop_after(proc, marker, signum):
@@ -31,7 +30,9 @@ def _stop_after(proc, marker, signum):
     if marker in line:
       break
   proc.send_signal(signum)
+  sent = time.monotonic()
   out, _ = proc.communicate(timeout=180)
+  proc.seconds_after_signal = time.monotonic() - sent
   return "".join(seen) + out
 
 
@@ -51,13 +52,18 @@ def test_readme_training_run_stops_when_one_chunk_is_the_whole_epoch(tmp_path):
   assert sorted(os.listdir(tmp_path / "checkpoints"), key=int)[-1] == str(20 * epochs)
 
 
-def test_sigterm_during_start_up_says_nothing_was_trained(tmp_path):
-  proc = _start("lenet_jax.main", "--config=configs/lenet5.py", f"--workdir={tmp_path}",
-                "--config.data.source=embedded")
-  out = _stop_after(proc, "data: mnist from embedded", signal.SIGTERM)  # before any step
+@pytest.mark.parametrize("marker", ["data: mnist from embedded", "OUTPUT "])
+def test_sigterm_during_start_up_stops_at_once_and_leaves_nothing(tmp_path, marker):
+  # after the data is loaded, and after the model's table (the step compiling next)
+  workdir = tmp_path / "run"
+  proc = _start("lenet_jax.main", "--config=configs/lenet5.py", f"--workdir={workdir}",
+                "--config.data.source=embedded", "--config.model.implementation=xla",
+                "--config.steps_per_scan=20")  # XLA's convolutions in a scan: a long compile
+  out = _stop_after(proc, marker, signal.SIGTERM)  # before any step
   assert proc.returncode == 128 + signal.SIGTERM, out[-3000:]
   assert "stopped by SIGTERM during start-up; nothing was trained" in out
-  assert not (tmp_path / "metrics.jsonl").exists()
+  assert proc.seconds_after_signal < 5, proc.seconds_after_signal  # not after compiling
+  assert not workdir.exists()  # no config.json, events file or empty checkpoints/
 
 
 def test_sweep_stops_at_the_epoch_boundary_and_resumes(tmp_path):
@@ -70,27 +76,31 @@ def test_sweep_stops_at_the_epoch_boundary_and_resumes(tmp_path):
   assert not (tmp_path / "results.csv").exists()
 
 
-def _interrupt_after_first_chunk(monkeypatch):
+def _interrupt_after_second_chunk(monkeypatch):
+  # (A signal during the first chunk, which compiles, stops at once with nothing saved.)
   original = steps.make_train_chunk
 
   def make(*args, **kwargs):
     chunk = original(*args, **kwargs)
+    calls = []
 
-    def first_then_stop(*a):
+    def second_then_stop(*a):
       out = chunk(*a)
-      preemption._handle(signal.SIGTERM, None)  # as if SIGTERM arrived during the chunk
+      calls.append(1)
+      if len(calls) == 2:
+        preemption._handle(signal.SIGTERM, None)  # as if SIGTERM arrived during the chunk
       return out
-    return first_then_stop
+    return second_then_stop
   monkeypatch.setattr(steps, "make_train_chunk", make)
 
 
 def test_step_losses_of_a_first_epoch_stopped_mid_way_are_kept(tmp_path, monkeypatch):
   config = tiny_config(log_step_losses=True, steps_per_scan=10)  # 8 chunks of 10 steps
   with monkeypatch.context() as m:
-    _interrupt_after_first_chunk(m)
-    with preemption.StopSignals(), pytest.raises(preemption.StopRequested, match="at step 10"):
+    _interrupt_after_second_chunk(m)
+    with preemption.StopSignals(), pytest.raises(preemption.StopRequested, match="at step 20"):
       train.train_and_evaluate(config, str(tmp_path))
-  assert [r["step"] for r in metrics.read_step_losses(str(tmp_path))] == list(range(1, 11))
+  assert [r["step"] for r in metrics.read_step_losses(str(tmp_path))] == list(range(1, 21))
   train.train_and_evaluate(config, str(tmp_path))
   assert [r["step"] for r in metrics.read_step_losses(str(tmp_path))] == list(range(1, 81))
 

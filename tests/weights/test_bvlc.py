@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from conftest import override
-from lenet_jax import pretrained
-from lenet_jax.runs import run_record
-from lenet_jax.training import train
-from lenet_jax.models import task as task_lib
 from lenet_jax.common.errors import UserError
-from lenet_jax.weights import bvlc
+from lenet_jax.config import validation
+from lenet_jax.models import task as task_lib
+from lenet_jax.runs import load, run_record
+from lenet_jax.runs import predict as inference
+from lenet_jax.training import train
+from lenet_jax.weights import bvlc, init_from
+from lenet_jax.weights import import_weights as pretrained
 
 MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
 
@@ -114,7 +116,7 @@ def _logits_without_a_run(weights, images, **changes):
   from configs import alexnet
   config = override(pretrained.caffe_conventions(alexnet.get_config("data=imagenet2012")),
                     **changes)
-  task = task_lib.Task(config, train.validation.validate(config))
+  task = task_lib.Task(config, validation.validate(config))
   params = pretrained._with_arrays(task.params, bvlc.to_params(weights))
   return np.asarray(task.logits(params, jnp.asarray(images)))
 
@@ -162,12 +164,13 @@ def test_a_shape_that_does_not_fit_is_one_line_naming_the_layer(tmp_path):
 
 
 def test_fine_tuning_with_a_new_fc8_keeps_every_other_layer(imported, tmp_path, capsys):
+  # to 3 classes, which the two towers do not divide: fc8 gets 2 units a tower
   directory = imported[0]
   source = directory / "run" if (directory / "run").exists() else _import(directory, "run")
   from configs import alexnet
   config = override(alexnet.get_config("data=synthetic,runlocal=True"),
                     **{"init_from": str(source), "learning_rate": 1e-12, "num_epochs": 1,
-                       "data.synthetic_train_size": 8, "data.synthetic_classes": 10,
+                       "data.synthetic_train_size": 8, "data.synthetic_classes": 3,
                        "model.lrn": "caffe", "data.channel_order": "bgr"})
   train.train_and_evaluate(config, str(tmp_path / "ft"))
   assert "freshly initialised (shapes differ): fc8.bias, fc8.kernel\n" in \
@@ -177,27 +180,37 @@ def test_fine_tuning_with_a_new_fc8_keeps_every_other_layer(imported, tmp_path, 
   for layer in ("conv1", "conv5", "fc7"):  # a step at learning rate 1e-12 moves nothing
     np.testing.assert_allclose(tuned["params"][layer]["kernel"][...],
                                original["params"][layer]["kernel"][...], rtol=0, atol=1e-7)
-  assert tuned["params"]["fc8"]["kernel"][...].shape == (2, 4096, 5)
+  assert tuned["params"]["fc8"]["kernel"][...].shape == (2, 4096, 2)
   with pytest.raises(UserError, match="is not a run directory"):
-    task = task_lib.Task(config, train.validation.validate(config))
-    pretrained.initialize_from(task, None, None, str(tmp_path))
+    task = task_lib.Task(config, validation.validate(config))
+    init_from.parameters_from(task.params, str(tmp_path))
 
 
 def test_predict_on_an_imported_run_gives_imagenet_s_top5_and_fc7(imported, tmp_path):
   from PIL import Image
 
-  from lenet_jax import inference
   directory, _, images, _ = imported
   run = directory / "run" if (directory / "run").exists() else _import(directory, "run")
   path = str(tmp_path / "photo.jpg")
   Image.fromarray(np.random.default_rng(3).integers(0, 256, (300, 400, 3), np.uint8)).save(path)
   config = run_record.load_config(str(run))
   _, state, task = load.load_state(config, str(run))
-  batch = inference.load_images([path], config, task.spec)
+  batch = inference.load_images([path], config, task.resolved)
   assert batch.shape == (1, 227, 227, 3)  # shorter side to 256, the centre 227
-  names = inference.class_names(config, task.spec)
-  assert len(names) == 1000 and names[0] == "n01440764"  # TFDS's imagenet2012 label list
+  names = inference.class_names(config, task.resolved)
+  assert len(names) == 1000 and names[0] == "tench"  # TFDS's imagenet2012 labels, in English
   indices, probs = inference.top_k(task, state["params"], batch)
   assert indices.shape == (1, 5) and np.all(np.diff(probs[0]) <= 0)
   fc7 = inference.activations(task, state["params"], batch, "fc7")
   assert fc7.shape == (1, 4096) and fc7.min() >= 0  # after the ReLU
+
+
+def test_an_fc8_of_a_class_count_the_towers_do_not_divide_round_trips():
+  weights = random_bvlc(classes=3)
+  params = bvlc.to_params(weights)
+  assert params["fc8"]["kernel"].shape == (2, 4096, 2)  # one padded unit, zero
+  assert np.all(params["fc8"]["kernel"][1, :, 1] == 0) and params["fc8"]["bias"][1, 1] == 0
+  back = bvlc.from_params(params, num_classes=3)
+  for layer in bvlc.LAYERS:
+    for a, b in zip(back[layer], weights[layer]):
+      np.testing.assert_array_equal(a, b)
