@@ -75,6 +75,8 @@ def get_config(arg: str = ""):
   #   GPU" (whose last conv layer and FC layers keep their size) by 1.7% / 1.2%:
   #   that net is towers=1, width=0.5 (59,798,312 parameters).
   config.model.width = 1.0
+  # fc6's and fc7's units (the paper's 4096), split over the towers.
+  config.model.fc_units = 4096
 
   # Resident images are resized to resize x resize with `channels` channels on the device.
   config.data.resize = 227

@@ -76,20 +76,170 @@ def command_env(**extra) -> dict:
               **extra)
 
 
-def run_command(module, *args, env=None, timeout=600, cwd=ROOT):
+def run_command(module, *args, env=None, timeout=600, cwd=ROOT, **popen):
   """`python -m <module> args...` as a user runs it, from the repository root: the
-  finished process (returncode, stdout, stderr as text)."""
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd,
-                        env=env or command_env(), capture_output=True, text=True,
-                        timeout=timeout, stdin=subprocess.DEVNULL)
+  finished process (returncode, stdout, stderr as text). `popen`: more of
+  subprocess.run's arguments (a preexec_fn that limits the process)."""
+  proc = start_command(module, *args, env=env, cwd=cwd, **popen)
+  try:
+    out, err = proc.communicate(timeout=timeout)
+  except subprocess.TimeoutExpired:
+    proc.kill()
+    proc.communicate()
+    raise
+  return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def start_command(module, *args, env=None, cwd=ROOT):
+def start_command(module, *args, env=None, cwd=ROOT, merge_stderr=False, **popen):
   """`python -m <module> args...` started in the background (for stop signals and
-  workers side by side): a Popen with stdout and stderr as text pipes."""
-  return subprocess.Popen([sys.executable, "-m", module, *args], cwd=cwd,
-                          env=env or command_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+  workers side by side): a Popen (or its like) with stdout and stderr as text pipes
+  (`merge_stderr`: stderr into stdout, so that log lines and prints come in order).
+
+  Commands are forked from a process that has imported lenet_jax once
+  (tests/command_zygote.py), which saves each one its imports; one whose environment
+  differs in what is read at import (JAX_*, PYTHON*), or that asks for more of Popen,
+  is started as a new interpreter."""
+  env = env or command_env()
+  if not popen and _zygote_fits(env):
+    return _zygote().start(module, list(args), env, str(cwd), merge_stderr)
+  return subprocess.Popen([sys.executable, "-m", module, *args], cwd=cwd, env=env,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+                          text=True, stdin=subprocess.DEVNULL, **popen)
+
+
+_IMPORT_TIME = ("JAX_", "PYTHON", "TF_", "LD_")
+
+
+def _zygote_fits(env) -> bool:
+  if os.environ.get("LENET_JAX_TEST_NO_ZYGOTE"):
+    return False
+  base = command_env()
+  keys = {k for k in set(env) | set(base) if k.startswith(_IMPORT_TIME)}
+  return all(env.get(k) == base.get(k) for k in keys)
+
+
+class _Forked:
+  """A command forked by the zygote, with what the tests use of Popen: pid, stdout,
+  stderr, returncode, poll, wait, communicate, send_signal, kill."""
+
+  def __init__(self, server, pid, args, stdout, stderr):
+    self.server, self.pid, self.args = server, pid, args
+    self.stdout, self.stderr = stdout, stderr
+    self.returncode = None
+
+  def poll(self):
+    if self.returncode is None:
+      self.returncode = self.server.returncode(self.pid, block=False)
+    return self.returncode
+
+  def wait(self, timeout=None):
+    import time
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while self.poll() is None:
+      if deadline is not None and time.monotonic() > deadline:
+        raise subprocess.TimeoutExpired(self.args, timeout)
+      self.server.returncode(self.pid, block=True, timeout=0.1)
+    return self.returncode
+
+  def communicate(self, timeout=None):
+    import threading
+    import time
+    start = time.monotonic()
+    out = {}
+
+    def read(name, stream):
+      out[name] = stream.read() if stream is not None and not stream.closed else ""
+
+    readers = [threading.Thread(target=read, args=(n, s), daemon=True)
+               for n, s in (("out", self.stdout), ("err", self.stderr))]
+    for reader in readers:
+      reader.start()
+    for reader in readers:
+      reader.join(None if timeout is None else max(0.0, timeout - (time.monotonic() - start)))
+      if reader.is_alive():
+        raise subprocess.TimeoutExpired(self.args, timeout)
+    self.wait(None if timeout is None else max(1.0, timeout - (time.monotonic() - start)))
+    for stream in (self.stdout, self.stderr):
+      if stream is not None:
+        stream.close()
+    return out["out"], out["err"] if self.stderr is not None else None
+
+  def send_signal(self, signum):
+    if self.poll() is None:
+      os.kill(self.pid, signum)
+
+  def kill(self):
+    import signal
+    self.send_signal(signal.SIGKILL)
+
+
+class _Zygote:
+  """The client of tests/command_zygote.py: one per test process, started at first use."""
+
+  def __init__(self):
+    import socket
+    self.path = os.path.join(tempfile.mkdtemp(prefix="lenet_jax_zygote_"), "socket")
+    self.process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tests", "command_zygote.py"), self.path],
+        env=command_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    assert self.process.stdout.readline().strip() == "ready"
+    self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    self.conn.connect(self.path)
+    self.exits = {}
+    import atexit
+    atexit.register(self.close)
+
+  def _receive(self, timeout=None):
+    import json
+    import select
+    ready, _, _ = select.select([self.conn], [], [], timeout)
+    if not ready:
+      return None
+    message = json.loads(self.conn.recv(1 << 16))
+    if "exit" in message:
+      self.exits[message["exit"]] = message["returncode"]
+    return message
+
+  def start(self, module, args, env, cwd, merge_stderr=False):
+    import json
+    import socket
+    pipes = [os.pipe()] if merge_stderr else [os.pipe(), os.pipe()]
+    writers = [pipes[0][1], pipes[-1][1]]
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    socket.send_fds(self.conn, [json.dumps({"module": module, "args": args, "env": env,
+                                            "cwd": cwd}).encode()], [devnull, *writers])
+    for fd in {devnull, *writers}:
+      os.close(fd)
+    while True:
+      message = self._receive()
+      if "pid" in message:
+        break
+    stdout = os.fdopen(pipes[0][0], "r")
+    stderr = None if merge_stderr else os.fdopen(pipes[1][0], "r")
+    return _Forked(self, message["pid"], [sys.executable, "-m", module, *args], stdout, stderr)
+
+  def returncode(self, pid, block, timeout=None):
+    while pid not in self.exits:
+      if self._receive(timeout if block else 0) is None:
+        break
+    return self.exits.get(pid)
+
+  def close(self):
+    try:
+      self.conn.close()
+      self.process.wait(timeout=10)
+    except Exception:  # the tests are over either way
+      self.process.kill()
+
+
+_ZYGOTE = []
+
+
+def _zygote() -> _Zygote:
+  if not _ZYGOTE:
+    _ZYGOTE.append(_Zygote())
+  return _ZYGOTE[0]
 
 
 def assert_one_line_error(proc, *fragments):
@@ -106,18 +256,37 @@ def assert_one_line_error(proc, *fragments):
 
 def assert_same_values_and_gradients(model, reference, x, rtol=1e-4):
   """`model` and `reference` (NNX modules with the same parameter tree) give the same
-  outputs on `x`, and the same gradients of sum(output^2), up to summation order."""
+  outputs on `x`, and the same gradients of sum(output^2), up to summation order (each
+  compiled as one program: op by op, a network's backward pass is hundreds of compiles)."""
   import jax.numpy as jnp
   import numpy as np
   from flax import nnx
 
-  def grads(m):
-    return nnx.grad(lambda m: jnp.sum(m(x) ** 2))(m)
+  def outputs_and_grads(m):
+    graphdef, params, rest = nnx.split(m, nnx.Param, ...)
 
-  np.testing.assert_allclose(model(x), reference(x), rtol=1e-5, atol=1e-6)
-  for a, b in zip(jax.tree.leaves(grads(model)), jax.tree.leaves(grads(reference))):
+    def loss(p):
+      y = nnx.merge(graphdef, p, rest)(x)
+      return jnp.sum(y ** 2), y
+
+    (_, y), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
+    return y, jax.tree.leaves(grads)
+
+  (y, grads), (y_ref, grads_ref) = outputs_and_grads(model), outputs_and_grads(reference)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-6)
+  assert len(grads) == len(grads_ref)
+  for a, b in zip(grads, grads_ref):
     scale = float(jnp.max(jnp.abs(b)))  # summation order differs: rounding only
     np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-5 * scale)
+
+
+def jitted(model):
+  """x -> model(x, **kwargs), compiled as one program (op by op, each of a network's
+  operations is compiled apart)."""
+  from flax import nnx
+  graphdef, state = nnx.split(model)
+  call = jax.jit(lambda state, x, kwargs: nnx.merge(graphdef, state)(x, **kwargs))
+  return lambda x, **kwargs: call(state, x, kwargs)
 
 
 @pytest.fixture

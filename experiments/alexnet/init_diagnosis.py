@@ -56,8 +56,8 @@ def run(init, normalization, images, labels, args):
   config.model.init = init
   config.data.normalization = normalization
   config.batch_size = args.batch
-  spec = validation.validate(config)
-  task = task_lib.Task(config, spec)
+  resolved = validation.validate(config)
+  task = task_lib.Task(config, resolved)
   stats = stage_stats(task, task.params, images[:args.batch])
   _, _, grads = jax.jit(task.loss_and_grads)(task.params, images[:args.batch],
                                              labels[:args.batch], jax.random.key(0))
@@ -89,7 +89,8 @@ def main():
   args = parser.parse_args()
   config = alexnet.get_config()
   config.data.source, config.data.dir = "idx", args.data_dir
-  images, labels = data.load(config.data, ("train",)).split("train")
+  images, labels = data.load(config.data, validation.validate(config),
+                             ("train",)).split("train")
   n = args.steps * args.batch
   images, labels = jnp.asarray(images[:n]), jnp.asarray(labels[:n])
   for init, normalization in SETTINGS:

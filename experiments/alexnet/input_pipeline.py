@@ -108,12 +108,14 @@ def prepared_figures(args):
   import jax.numpy as jnp
   from configs import alexnet
   from lenet_jax import data
-  from lenet_jax.data import crops, device_prefetch, preparation, prepared
+  from lenet_jax.data import crops, device_prefetch, prepared
+  from lenet_jax.data import prepare as preparation
   tree, out = os.path.join(args.dir, "tree"), os.path.join(args.dir, "prepared")
   make_tree(tree, args.prepared, np.random.default_rng(1))
   config = alexnet.get_config("data=imagenette")
   config.data.source, config.data.dir = "folder", tree
-  spec = data.validate(config.data)
+  spec, _ = data.validate(config.data)
+  ahead = config.data.device_prefetch  # training's
   cores = os.cpu_count()
   t0 = time.perf_counter()
   reused = args.reuse and os.path.isfile(os.path.join(out, preparation.MANIFEST))
@@ -149,10 +151,9 @@ def prepared_figures(args):
                   jax.block_until_ready)
   print(f"prepared, to the device in the loop (uint8 {split.shape}): {n} images, "
         f"{rate:,.0f} images/s")
-  rate_ahead, n = _rate(device_prefetch.placed(stream.epoch(4), jax.device_put,
-                                               device_prefetch.AHEAD),
+  rate_ahead, n = _rate(device_prefetch.placed(stream.epoch(4), jax.device_put, ahead),
                         lambda b: len(b[1]), jax.block_until_ready)
-  print(f"prepared, to the device {device_prefetch.AHEAD} batches ahead in a thread (as "
+  print(f"prepared, to the device {ahead} batches ahead in a thread (as "
         f"training): {n} images, {rate_ahead:,.0f} images/s")
   mean = jnp.asarray(spec.mean, jnp.float32)
 

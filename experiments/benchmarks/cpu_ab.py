@@ -24,8 +24,7 @@ sys.path.insert(0, ROOT)
 import jax  # noqa: E402
 
 from configs import lenet5  # noqa: E402
-from lenet_jax import benchmark  # noqa: E402
-from lenet_jax.training import steps as steps_lib  # noqa: E402
+from lenet_jax.benchmarking import benchmark  # noqa: E402
 from lenet_jax.models import matmul_ops  # noqa: E402
 
 
@@ -46,9 +45,9 @@ def build(variant, batch):
     matmul_ops.conv_max_pool = lambda x, kernel, bias: conv_max_pool(x, kernel, bias,
                                                                      block=blocks[28])
   try:
-    spec, _, _, state, train_chunk = benchmark._setup(config, batch * 8)
-    k = steps_lib.steps_per_scan(config)
-    args = benchmark.step_inputs(spec, batch, k)
+    resolved, _, _, state, train_chunk = benchmark._setup(config, batch * 8)
+    k = resolved.steps_per_scan
+    args = benchmark.step_inputs(resolved.spec, batch, k)
     compiled = train_chunk.lower(state, *args).compile()
   finally:
     matmul_ops.default_block, matmul_ops.conv_max_pool = default_block, conv_max_pool

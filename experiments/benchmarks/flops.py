@@ -13,11 +13,11 @@ import jax.numpy as jnp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 from configs import alexnet, lenet5  # noqa: E402
-from lenet_jax import benchmark
-from lenet_jax.config import validation
-from lenet_jax.optim import optimizers
-from lenet_jax.training import steps  # noqa: E402
+from lenet_jax.benchmarking import benchmark  # noqa: E402
+from lenet_jax.config import validation  # noqa: E402
 from lenet_jax.models import task as task_lib  # noqa: E402
+from lenet_jax.optim import optimizers  # noqa: E402
+from lenet_jax.training import steps  # noqa: E402
 
 H100_PEAK = benchmark.PEAK_FLOPS["NVIDIA H100 80GB HBM3"]
 # (config, dtype, batch, step ms measured on one H100 by lenet_jax.benchmark, experiments/benchmarks)
@@ -33,8 +33,9 @@ for config, dtype, batch, step_ms in MEASURED:
   config.batch_size = batch
   if config.model.name == "alexnet":
     config.model.dtype = dtype
-  spec = validation.validate(config)
-  task = task_lib.Task(config, spec)
+  resolved = validation.validate(config)
+  spec = resolved.spec
+  task = task_lib.Task(config, resolved)
   tx = optimizers.create(config, 10)
   state = task_lib.init_state(task, tx)
   chunk = steps.make_train_chunk(task, tx)

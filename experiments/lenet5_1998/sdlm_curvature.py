@@ -41,9 +41,9 @@ def layers(tree):
 def main():
   config = lenet5_1998.get_config()
   config.data.source = "embedded"
-  spec = validation.validate(config)
-  task = task_lib.Task(config, spec)
-  images, labels = data.load(config.data, ("train",)).split("train")
+  resolved = validation.validate(config)
+  task = task_lib.Task(config, resolved)
+  images, labels = data.load(config.data, resolved, ("train",)).split("train")
   x, y = jnp.asarray(images[:500]), jnp.asarray(labels[:500])
   exact = layers(sdlm.gauss_newton_diagonal(task.curvature_outputs, task.curvature_loss,
                                             task.params, x, y))

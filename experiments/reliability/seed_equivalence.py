@@ -19,7 +19,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 from configs import lenet5  # noqa: E402
-from lenet_jax.runs import metrics
+from lenet_jax.runs import metrics  # noqa: E402
 from lenet_jax.training import train  # noqa: E402
 from lenet_jax.training import seeds as seeds_lib  # noqa: E402
 
@@ -31,7 +31,7 @@ def compare(epochs: int, num_seeds: int, workdir: str) -> list:
   config.num_epochs = epochs
   config.data.source = "embedded"
   together = os.path.join(workdir, "together")
-  seeds_lib.train_seeds(config, together, num_seeds)
+  train.train_and_evaluate(config, together, seeds=num_seeds)
   rows = []
   for k in range(num_seeds):
     alone = os.path.join(workdir, f"alone_{k}")

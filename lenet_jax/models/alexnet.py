@@ -170,7 +170,8 @@ class AlexNet(nnx.Module):
                dtype=jnp.float32, grouped_conv="split", init="paper", channel_multiple=1,
                conv1="strided", pool_gradient="select_and_scatter", lrn_dtype="float32",
                dropout_placement="paper", activation="relu", lrn_kind="paper",
-               pooling="overlapping", dropout=DROPOUT, width=1.0, rngs: nnx.Rngs):
+               pooling="overlapping", dropout=DROPOUT, width=1.0, fc_units=4096,
+               rngs: nnx.Rngs):
     c = input_shape[-1]
     t = towers
     # Biases of 1 in conv2, conv4, conv5 and the hidden FC layers, 0 elsewhere (section 5).
@@ -190,12 +191,12 @@ class AlexNet(nnx.Module):
     for size, stride, pad in ((11, 4, 0), (3, 2, 0), (5, 1, 2), (3, 2, 0), (3, 1, 1), (3, 1, 1),
                               (3, 1, 1), (3, 2, 0)):
       h = (h + 2 * pad - size) // stride + 1
-    self.fc6 = TowerDense(t, h * h * 256, 4096, 1.0, rngs=rngs, init=init, caffe_std=0.005)
-    self.fc7 = TowerDense(t, 4096, 4096, 1.0, rngs=rngs, init=init, caffe_std=0.005)
+    self.fc6 = TowerDense(t, h * h * 256, fc_units, 1.0, rngs=rngs, init=init, caffe_std=0.005)
+    self.fc7 = TowerDense(t, fc_units, fc_units, 1.0, rngs=rngs, init=init, caffe_std=0.005)
     # fc8's units are split over the towers; a class count they do not divide gets
     # padded units (ceil(classes / towers) a tower), whose outputs are dropped before
     # the softmax, so they are never trained and never predicted.
-    self.fc8 = TowerDense(t, 4096, fc8_units(num_classes, t), 0.0, rngs=rngs, init=init)
+    self.fc8 = TowerDense(t, fc_units, fc8_units(num_classes, t), 0.0, rngs=rngs, init=init)
     self.num_classes = num_classes
     self.towers = towers
     self.dtype = dtype
@@ -325,6 +326,10 @@ def _validate(model_config, num_classes: int) -> None:
   if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
     raise ConfigError("model.width", width, "must be a positive multiplier of the paper's "
                       "kernel counts (0.5: the paper's one-GPU net with towers=1)")
+  check_int("model.fc_units", model_config.fc_units)
+  if model_config.fc_units % model_config.towers:
+    raise ConfigError("model.fc_units", model_config.fc_units,
+                      f"must split evenly over the {model_config.towers} towers")
 
 
 def _resolve(model_config) -> dict:
@@ -351,7 +356,7 @@ def _build(model_config, knobs, input_shape, num_classes, rngs):
       pool_gradient=model_config.pool_gradient, lrn_dtype=knobs["lrn_dtype"],
       dropout_placement=model_config.dropout_placement, activation=model_config.activation,
       lrn_kind=model_config.lrn, pooling=model_config.pooling, dropout=model_config.dropout,
-      width=model_config.width, rngs=rngs)
+      width=model_config.width, fc_units=model_config.fc_units, rngs=rngs)
 
 
 registry.register(registry.Family("alexnet", _validate, _resolve, _build,

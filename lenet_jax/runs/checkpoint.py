@@ -16,11 +16,13 @@ import os
 import re
 import sys
 import threading
+import warnings
 
 import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
+from lenet_jax.common import files
 from lenet_jax.common.errors import UserError, first_line
 
 
@@ -73,8 +75,11 @@ class _HeldErrors:
   def __exit__(self, exc_type, *rest):
     if exc_type is not None:
       # The failed write's threads may still print after this; the run ends with the
-      # one error line, so their noise stays held (dropped) for the rest of the process.
+      # one error line, so their noise stays held (dropped) for the rest of the process,
+      # the warnings about its abandoned coroutines too.
       self.held = _Discard()
+      warnings.filterwarnings("ignore", message="coroutine .* was never awaited",
+                              category=RuntimeWarning)
       return False
     sys.excepthook, sys.unraisablehook, threading.excepthook = self._hooks
     handler = logging.get_absl_handler()
@@ -138,10 +143,8 @@ class Checkpointer:
     if jax.process_count() > 1:
       return
     os.makedirs(self._digests, exist_ok=True)
-    tmp = os.path.join(self._digests, f"{step}.json.tmp")
-    with open(tmp, "w") as f:
-      json.dump(digest(os.path.join(self.directory, str(step))), f)
-    os.replace(tmp, os.path.join(self._digests, f"{step}.json"))
+    files.write_json(os.path.join(self._digests, f"{step}.json"),
+                     digest(os.path.join(self.directory, str(step))))
     kept = {str(s) for s in self._manager.all_steps()}
     for name in os.listdir(self._digests):
       if name.endswith(".json") and name[:-5] not in kept:

@@ -34,6 +34,7 @@ _RESOLVED = ("data.resolved_source", "data.resolved_location")
 # (for every model, and for the LeNets' sections).
 LEGACY = {"checkpoint_secs": 0.0, "data.channel_order": "rgb", "data.pixel_mean": ()}
 LEGACY_LENET = {"data.pad_to": 32, "data.digit_size": 0}
+LEGACY_ALEXNET = {"model.fc_units": 4096}
 
 
 def _flat(config) -> dict:
@@ -65,7 +66,11 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
     flat.update({k: new for k, (_, new) in entry.get("changed", {}).items()})
   # JSON has no tuples; the configs' sequences are tuples (and only those are overridable).
   flat = {k: tuple(v) if isinstance(v, list) else v for k, v in flat.items()}
-  legacy = dict(LEGACY, **(LEGACY_LENET if "distortions" in resolved else {}))
+  legacy = dict(LEGACY)
+  if resolved["model"]["name"] == "alexnet":
+    legacy.update(LEGACY_ALEXNET)
+  elif "distortions" in resolved:
+    legacy.update(LEGACY_LENET)
   flat.update({k: v for k, v in legacy.items() if k not in flat})
   resolved = traverse_util.unflatten_dict(flat, sep=".")
   for key in _RESOLVED:

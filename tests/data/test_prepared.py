@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, run_command
+from conftest import assert_one_line_error, run_command, start_command
 from conftest import ROOT, override
 from lenet_jax import data
 from lenet_jax.runs import evaluate
@@ -122,20 +122,17 @@ def test_a_killed_preparation_continues_to_byte_identical_output(tmp_path):
   assert tree_digest(tmp_path / "cut") == tree_digest(tmp_path / "whole")
   # A real SIGKILL of the command, then the same command again.
   out = tmp_path / "killed"
-  command = [sys.executable, "-m", "lenet_jax.prepare",
-             "--config=configs/alexnet.py:data=imagenette", "--config.data.source=folder",
-             f"--config.data.dir={tmp_path / 'tree'}", "--config.data.shard_size=1",
-             "--config.data.prepare_workers=2", f"--out={out}"]
-  env = dict(os.environ, JAX_PLATFORMS="cpu")
-  proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, start_new_session=True)
+  args = ["--config=configs/alexnet.py:data=imagenette", "--config.data.source=folder",
+          f"--config.data.dir={tmp_path / 'tree'}", "--config.data.shard_size=1",
+          "--config.data.prepare_workers=2", f"--out={out}"]
+  proc = start_command("lenet_jax.prepare", *args, start_new_session=True)
   deadline = time.time() + 60
   while not list(out.glob("train/*.json")) and time.time() < deadline and proc.poll() is None:
     time.sleep(0.005)
   os.killpg(proc.pid, signal.SIGKILL)  # the command and its workers, as a scheduler would
-  proc.wait()
+  proc.communicate()
   finished_before = len(list(out.glob("*/*.json")))
-  rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+  rerun = run_command("lenet_jax.prepare", *args)
   assert rerun.returncode == 0, rerun.stderr
   assert finished_before < 24  # the kill came before the end
   whole = tree_digest(tmp_path / "whole")

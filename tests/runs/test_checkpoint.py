@@ -4,16 +4,13 @@ line; none restoring, or a full disk, is one `error:` line."""
 import os
 import resource
 import signal
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, tiny_config
-from lenet_jax.runs import evaluate
-from lenet_jax.runs import metrics, run_record
-from lenet_jax.training import train
+from conftest import run_command, tiny_config
 from lenet_jax.common.errors import UserError
+from lenet_jax.runs import evaluate, metrics, run_record
+from lenet_jax.training import train
 
 
 def _files(step_dir):
@@ -76,12 +73,9 @@ def _limit_file_size():
 def test_a_write_that_fails_ends_in_one_short_line(tmp_path):
   # Files over 200 kB cannot be written, as on a full disk: LeNet-5's checkpoint holds
   # 3 x 61,706 floats. orbax's writer threads used to print hundreds of lines first.
-  env = dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu")
-  proc = subprocess.run(
-      [sys.executable, "-m", "lenet_jax.main", "--config=configs/lenet5.py",
-       f"--workdir={tmp_path}", "--config.data.source=embedded", "--config.num_epochs=2"],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-      preexec_fn=_limit_file_size)
+  proc = run_command("lenet_jax.main", "--config=configs/lenet5.py", f"--workdir={tmp_path}",
+                     "--config.data.source=embedded", "--config.num_epochs=2",
+                     preexec_fn=_limit_file_size)
   assert proc.returncode == 1
   lines = proc.stderr.splitlines()
   assert "Traceback" not in proc.stderr and len(lines) < 20, proc.stderr[-3000:]

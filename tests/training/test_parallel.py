@@ -20,6 +20,7 @@ def alexnet_config(data_devices=1, model_devices=2, backend="shard_map", **overr
   config = alexnet.get_config("data=synthetic")
   config.data.source = "synthetic"
   config.data.resize = 67  # conv5 gives 1x1x256 maps: the same network, fast on CPU
+  config.model.fc_units = 256  # and fewer FC units: the towers exchange the same way
   config.data.synthetic_shape = (67, 67, 3)
   config.data.synthetic_train_size = 64
   config.data.synthetic_test_size = 16
@@ -156,44 +157,53 @@ def test_batch_must_divide_over_data_devices():
 
 
 SMALL_RUN = ("--config.data.source=synthetic", "--config.data.resize=67",
+             "--config.model.fc_units=256",
              "--config.data.synthetic_shape=(67, 67, 3)", "--config.data.synthetic_test_size=16",
-             "--config.batch_size=8", "--config.eval_batch_size=8", "--config.num_epochs=1",
+             "--config.data.synthetic_train_size=24", "--config.batch_size=8",
+             "--config.eval_batch_size=8", "--config.num_epochs=1",
              "--config.log_step_losses=True")
 
 
 def _devices(n):
-  return command_env(XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
+  flags = os.environ["XLA_FLAGS"].replace("--xla_force_host_platform_device_count=4", "")
+  return command_env(XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count={n}".strip())
 
 
 def _cli(config_arg, workdir, devices, *flags):
   proc = run_command("lenet_jax.main", f"--config={config_arg}", f"--workdir={workdir}",
-                     *SMALL_RUN, "--config.data.synthetic_train_size=48", *flags,
-                     env=_devices(devices))
+                     *SMALL_RUN, *flags, env=_devices(devices))
   assert proc.returncode == 0, proc.stderr[-3000:]
   return proc
 
 
+def _losses(workdir):
+  import json
+  with open(workdir / "steps.jsonl") as f:
+    return [json.loads(line)["loss"] for line in f]
+
+
+@pytest.fixture(scope="module")
+def one_device(tmp_path_factory):
+  """The plain network on one device: 3 steps of batch 8, each step's loss logged."""
+  workdir = tmp_path_factory.mktemp("one_device") / "run"
+  _cli("configs/alexnet.py:data=synthetic", workdir, 1)
+  return workdir
+
+
 # pmap runs the same per-tower code; its gradients are compared in process above.
 @pytest.mark.parametrize("backend", ["shard_map"])
-def test_cli_two_model_devices_log_the_same_losses(tmp_path, backend):
+def test_cli_two_model_devices_log_the_same_losses(tmp_path, one_device, backend):
   from lenet_jax.runs import metrics
-  _cli("configs/alexnet.py:data=synthetic", tmp_path / "one", 1)
   proc = _cli("configs/alexnet_2gpu.py:data=synthetic", tmp_path / "two", 2,
               f"--config.parallel.backend={backend}")
   assert f"parallel: 1 data x 2 model devices ({backend})" in proc.stdout
-
-  def losses(workdir):
-    import json
-    with open(workdir / "steps.jsonl") as f:
-      return [json.loads(line)["loss"] for line in f]
-
-  one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
-  assert len(one) == len(two) == 6
+  one, two = _losses(one_device), _losses(tmp_path / "two")
+  assert len(one) == len(two) == 3
   np.testing.assert_allclose(two, one, rtol=1e-4)
-  assert metrics.read(str(tmp_path / "two"))[0]["step"] == 6
+  assert metrics.read(str(tmp_path / "two"))[0]["step"] == 3
   # The losses move little for some bugs of the exchange between the towers; the
-  # parameters after 6 SGD steps move by the whole wrong gradient.
-  assert_same_params(tmp_path / "two", tmp_path / "one")
+  # parameters after 3 SGD steps move by the whole wrong gradient.
+  assert_same_params(tmp_path / "two", one_device)
 
 
 def assert_same_params(workdir, reference):
@@ -220,19 +230,15 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def test_two_processes_on_localhost_train_like_one(tmp_path):
-  """Multi-host on one machine: 2 CPU processes x 2 devices form one 2x2 mesh
-  (data across the processes, towers within each) and log the losses a single
-  process with 4 devices logs."""
-  import json
-
-  small = ("--config.data.synthetic_train_size=24", "--config.parallel.data=2")
-  _cli("configs/alexnet_2gpu.py:data=synthetic", tmp_path / "single", 4, *small)
+def test_two_processes_on_localhost_train_like_one(tmp_path, one_device):
+  """Multi-host on one machine: 2 CPU processes x 2 devices form one 2x2 mesh (data
+  across the processes, towers within each) and log the losses the plain network logs
+  on one device (which in-process 2x2 meshes equal: the tests above)."""
   port = _free_port()
   workdir = tmp_path / "two_hosts"
   procs = [start_command(
       "lenet_jax.main", "--config=configs/alexnet_2gpu.py:data=synthetic", f"--workdir={workdir}",
-      *SMALL_RUN, *small, "--config.parallel.distributed=True",
+      *SMALL_RUN, "--config.parallel.data=2", "--config.parallel.distributed=True",
       f"--config.parallel.coordinator_address=localhost:{port}",
       "--config.parallel.num_processes=2", f"--config.parallel.process_id={i}", env=_devices(2))
       for i in range(2)]
@@ -242,12 +248,6 @@ def test_two_processes_on_localhost_train_like_one(tmp_path):
   assert "parallel: 2 data x 2 model devices (shard_map) of 4 cpu devices in 2 processes" \
       in outputs[0][0]
   assert "epoch" not in outputs[1][0] and "parallel:" not in outputs[1][0]  # only process 0 prints
-
-  def losses(directory):
-    with open(directory / "steps.jsonl") as f:
-      return [json.loads(line)["loss"] for line in f]
-
-  np.testing.assert_allclose(losses(workdir), losses(tmp_path / "single"), rtol=1e-4)
-  assert len(losses(workdir)) == 3
-  assert_same_params(workdir, tmp_path / "single")
+  np.testing.assert_allclose(_losses(workdir), _losses(one_device), rtol=1e-4)
+  assert len(_losses(workdir)) == 3
   assert os.listdir(workdir / "checkpoints") == ["3"]

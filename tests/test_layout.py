@@ -1,0 +1,97 @@
+"""The package's shape: commands at the top, libraries below them, and the seams between
+them (read-only commands without the training loop, no import cycle, flags defined by
+commands only)."""
+
+import ast
+import glob
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+
+PACKAGE = os.path.join(ROOT, "lenet_jax")
+COMMANDS = sorted(os.path.splitext(os.path.basename(p))[0]
+                  for p in glob.glob(os.path.join(PACKAGE, "*.py")) if not p.endswith("__init__.py"))
+READ_ONLY = ("evaluate", "predict", "figures", "summary", "import_weights", "committee", "plots")
+
+
+def _module(path: str) -> str:
+  relative = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+  return relative[:-len(".__init__")] if relative.endswith(".__init__") else relative
+
+
+def _imports(path: str) -> set:
+  """The lenet_jax modules a file imports, at module level or inside functions."""
+  with open(path) as f:
+    tree = ast.parse(f.read())
+  found = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      found.update(a.name for a in node.names if a.name.startswith("lenet_jax"))
+    elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lenet_jax"):
+      for alias in node.names:
+        candidate = f"{node.module}.{alias.name}"
+        found.add(candidate if os.path.exists(os.path.join(ROOT, *candidate.split(".")) + ".py")
+                  or os.path.isdir(os.path.join(ROOT, *candidate.split("."))) else node.module)
+  return found
+
+
+def _graph() -> dict:
+  paths = glob.glob(os.path.join(PACKAGE, "**", "*.py"), recursive=True)
+  return {_module(p): _imports(p) for p in paths}
+
+
+def test_the_top_level_holds_the_commands_and_each_is_thin():
+  assert COMMANDS == ["benchmark", "boost", "committee", "evaluate", "figures", "import_weights",
+                      "main", "plots", "predict", "prepare", "summary", "sweep"]
+  for name in COMMANDS:
+    with open(os.path.join(PACKAGE, f"{name}.py")) as f:
+      source = f.read()
+    assert 'if __name__ == "__main__":' in source and "cli.run(" in source, name
+    assert len(source.splitlines()) < 90, name  # flags and one call
+  for path in glob.glob(os.path.join(PACKAGE, "*", "**", "*.py"), recursive=True):
+    with open(path) as f:
+      tree = ast.parse(f.read())
+    mains = [n for n in tree.body if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test)]
+    assert not mains, path  # libraries are not run
+
+
+def test_no_import_cycle():
+  graph = _graph()
+  seen, stack, on_stack = set(), [], set()
+
+  def visit(node, path):
+    if node in on_stack:
+      raise AssertionError(" -> ".join(path[path.index(node):] + [node]))
+    if node in seen:
+      return
+    seen.add(node)
+    on_stack.add(node)
+    for child in sorted(graph.get(node, ())):
+      if child != node and not node.startswith(child + "."):  # a package's own __init__
+        visit(child, path + [node])
+    on_stack.discard(node)
+
+  for module in sorted(graph):
+    visit(module, [])
+
+
+def test_read_only_commands_do_not_import_the_training_loop():
+  code = ("import sys\n"
+          + "".join(f"import lenet_jax.{name}\n" for name in READ_ONLY)
+          + "print(sorted(m for m in sys.modules if m.startswith('lenet_jax.training.train')))")
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.strip() == "[]"
+
+
+def test_no_library_module_defines_flags_when_imported():
+  libraries = sorted(m for m in _graph() if m.count(".") >= 1 and not m.endswith("__init__")
+                     and m.split(".")[1] not in COMMANDS)
+  code = ("from absl import flags\n"
+          + "".join(f"import {m}\n" for m in libraries)
+          + "print(sorted(m for m in flags.FLAGS.flags_by_module_dict() if 'lenet_jax' in m))")
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.strip() == "[]"
