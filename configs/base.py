@@ -38,6 +38,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.init_from = ""
   config.debug_nans = False  # True: JAX's NaN checking, to find where a NaN starts (slow)
   config.log_step_losses = False  # True: every step's loss into <workdir>/steps.jsonl
+  # Where standard output is not a terminal (a SLURM log, a pipe), a progress line this
+  # often within an epoch, in seconds (0: none); a terminal shows a progress bar instead.
+  config.progress_secs = 60.0
 
   config.model = ml_collections.ConfigDict()
   config.model.name = ""  # set by the family's config

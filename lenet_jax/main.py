@@ -1,6 +1,7 @@
 """Trains a model from a config file (lenet_jax/training/train.py).
 
   python -m lenet_jax.main --config=configs/lenet5.py [--workdir=runs/x] [--config.num_epochs=5]
+  python -m lenet_jax.main --config=configs/lenet5.py --profile_dir=/tmp/prof  # + a trace of 20 steps
 """
 
 import datetime
@@ -10,6 +11,7 @@ import jax
 from absl import flags
 
 from lenet_jax.common import cli
+from lenet_jax.common.errors import UserError
 from lenet_jax.config import loading
 from lenet_jax.training import train
 
@@ -23,13 +25,23 @@ def main(argv):
   config = cli.config()
   if config.debug_nans:
     jax.config.update("jax_debug_nans", True)  # slow: re-runs ops to find the first NaN
-  train.train_and_evaluate(config, flags.FLAGS.workdir or default_workdir(cli.config_arg()))
+  f = flags.FLAGS
+  if f.profile_steps < 1:
+    raise UserError(f"--profile_steps={f.profile_steps}: must be 1 or more")
+  train.train_and_evaluate(config, f.workdir or default_workdir(cli.config_arg()),
+                           profile=(f.profile_dir, f.profile_steps) if f.profile_dir else None)
 
 
 def define_flags():
   flags.DEFINE_string(
       "workdir", None, "Where checkpoints and metrics go; default runs/<config>-<time>. An "
       "existing workdir is resumed from its last checkpoint.")
+  flags.DEFINE_string(
+      "profile_dir", None, "Also trace training steps with jax.profiler into this directory "
+      "(Perfetto/TensorBoard), from the second training call on (the first compiles), and "
+      "print the time per XLA operation.")
+  flags.DEFINE_integer("profile_steps", 20, "How many steps --profile_dir traces (whole calls "
+                       "of config.steps_per_scan steps).")
 
 
 if __name__ == "__main__":

@@ -55,9 +55,10 @@ def validate(config) -> Resolved:
   check_int("steps_per_scan", config.steps_per_scan, minimum=0)
   check_int("checkpoint_keep", config.checkpoint_keep)
   check_int("seed", config.seed, minimum=0)
-  if (isinstance(config.checkpoint_secs, bool) or not isinstance(config.checkpoint_secs, (int, float))
-      or config.checkpoint_secs < 0):
-    raise ConfigError("checkpoint_secs", config.checkpoint_secs, "must be a number of seconds >= 0")
+  for key in ("checkpoint_secs", "progress_secs"):
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+      raise ConfigError(key, value, "must be a number of seconds >= 0")
   for key in BOOLEANS:
     value = _find(config, key)
     if value is not None and not isinstance(value, bool):

@@ -4,6 +4,8 @@
   versions.json         the libraries, commit and devices it was started on
   config_history.jsonl  one line per later invocation that trained with changed
                         resumable keys (or other versions): append-only
+  commands.jsonl        one line per invocation that trained: its command line, working
+                        directory, host, pid, time and the step it started from
 
 A resume may change only `RESUMABLE` keys (how long, how fast, what is logged),
 never what is trained: another model, data or optimizer would either fail to
@@ -12,6 +14,9 @@ restore the checkpoint or silently mix two experiments in one run.
 
 import json
 import os
+import shlex
+import socket
+import sys
 import time
 
 import ml_collections
@@ -22,12 +27,13 @@ from lenet_jax.runs import metrics, versions
 from lenet_jax.common.errors import UserError
 
 CONFIG, VERSIONS, HISTORY = "config.json", "versions.json", "config_history.jsonl"
+COMMANDS = "commands.jsonl"
 # Keys a resumed run may change: they alter neither the checkpoint nor what the
 # steps already taken computed.
 RESUMABLE = frozenset({
     "num_epochs", "checkpoint_secs", "learning_rate", "schedule", "warmup_epochs", "piecewise_epochs",
     "piecewise_values", "eval_batch_size", "steps_per_scan", "checkpoint_keep", "debug_nans",
-    "log_step_losses", "data.dir", "data.test_dir", "data.tfds_data_dir", "data.workers",
+    "log_step_losses", "progress_secs", "data.dir", "data.test_dir", "data.tfds_data_dir", "data.workers",
     "data.read_threads", "data.device_prefetch", "eval.ten_crop"})
 _RESOLVED = ("data.resolved_source", "data.resolved_location")
 # Keys that runs recorded before they existed lack, with the value the code used then
@@ -96,13 +102,15 @@ def check_resume(workdir: str, config, resumable=RESUMABLE) -> dict:
   return changed
 
 
-def record_start(workdir: str, config, dataset, changed: dict) -> None:
+def record_start(workdir: str, config, dataset, changed: dict, from_step: int = 0) -> None:
   """Writes config.json and versions.json for a new run; for a resumed one appends the
-  changed keys and any new versions to config_history.jsonl. Called when training
-  is about to use them, so a refused or already finished run records nothing."""
+  changed keys and any new versions to config_history.jsonl. Either way appends the
+  command line to commands.jsonl. Called when training is about to use them, so a
+  refused or already finished run records nothing."""
   found = versions.collect()
   try:
     os.makedirs(workdir, exist_ok=True)
+    _append(workdir, COMMANDS, command_entry(from_step))
     if not os.path.isfile(os.path.join(workdir, CONFIG)):
       resolved = config.to_dict()
       resolved["data"]["resolved_source"] = dataset.source
@@ -117,11 +125,23 @@ def record_start(workdir: str, config, dataset, changed: dict) -> None:
     if before is not None and before != found:
       entry["versions"] = found
     if len(entry) > 1:
-      with open(os.path.join(workdir, HISTORY), "a") as f:  # append-only
-        f.write(json.dumps(entry) + "\n")
+      _append(workdir, HISTORY, entry)
   except OSError as e:
     raise UserError(f"cannot write to --workdir={workdir} ({e.strerror}); choose a writable "
                     "directory with free space") from None
+
+
+def command_entry(from_step: int) -> dict:
+  """This invocation: the command line as typed (interpreter and `-m module` included),
+  where and when it ran, and the step it trains from."""
+  return {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": shlex.join(sys.orig_argv),
+          "cwd": os.getcwd(), "host": socket.gethostname(), "pid": os.getpid(),
+          "from_step": int(from_step)}
+
+
+def _append(workdir: str, name: str, entry: dict) -> None:
+  with open(os.path.join(workdir, name), "a") as f:  # append-only
+    f.write(json.dumps(entry) + "\n")
 
 
 def run_versions(workdir: str) -> dict | None:

@@ -57,7 +57,7 @@ def _check_same_config(cell_config, directory: str, name: str) -> None:
   """A cell started earlier must have been started with the same config, or its
   results would silently mix two configs."""
   try:
-    run_record.check_resume(directory, cell_config, resumable=("checkpoint_secs",))
+    run_record.check_resume(directory, cell_config, resumable=("checkpoint_secs", "progress_secs"))
   except UserError as e:
     raise UserError(f"sweep cell {name}: {e}") from None
 

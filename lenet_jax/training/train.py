@@ -31,7 +31,7 @@ from lenet_jax.models import summary
 from lenet_jax.models import task as task_lib
 from lenet_jax.optim import optimizers
 from lenet_jax.runs import checkpoint, load, lock, metrics, run_record, scores
-from lenet_jax.training import parallel, progress, steps
+from lenet_jax.training import parallel, progress, steps, tracing
 from lenet_jax.training import seeds as seeds_lib
 from lenet_jax.weights import init_from
 
@@ -167,14 +167,17 @@ def _check_seeds_fit(config, resolved, seeds: int, shared_order: bool) -> None:
 
 
 def train_and_evaluate(config, workdir: str, *, seeds: int | None = None,
-                       shared_order: bool = False, seed_devices: int = 1) -> dict:
+                       shared_order: bool = False, seed_devices: int = 1,
+                       profile: tuple[str, int] | None = None) -> dict:
   """Trains `config` in `workdir`, resuming from its last checkpoint; returns a summary.
 
   `seeds=None`: one run, recorded in `workdir` (config.json, metrics.jsonl, TensorBoard
   event files, orbax checkpoints). `seeds=n`: seeds config.seed .. config.seed + n - 1
   trained together, each recorded in `workdir/seed_<k>/` (`lenet_jax.training.seeds`;
   `shared_order`: every seed reads seed 0's data order; `seed_devices`: the seed axis
-  sharded over that many devices).
+  sharded over that many devices). `profile=(directory, steps)`: a jax.profiler trace of
+  `steps` steps from the second training call on, and the time per XLA operation
+  printed (`lenet_jax.training.tracing`).
 
   Checkpoints are written at the end of an epoch once `config.checkpoint_secs` have
   passed since the last (0: every epoch), at the last epoch and on a stop signal. A
@@ -197,11 +200,14 @@ def train_and_evaluate(config, workdir: str, *, seeds: int | None = None,
   # stops before writing anything) by taking the lock.
   held = lock.hold(workdir, "lenet_jax training") if main else contextlib.nullcontext()
   with held, preemption.StopSignals() as stop:
-    return _train(config, workdir, resolved, seeds, shared_order, seed_devices, main, stop)
+    return _train(config, workdir, resolved, seeds, shared_order, seed_devices, main, stop,
+                  profile)
 
 
-def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, main, stop):
+def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, main, stop,
+           profile):
   say = functools.partial(print, flush=True) if main else (lambda *a, **k: None)
+  trace = tracing.StepTrace(*profile, say) if profile and main else None
   with stop.immediately(STARTING):
     # On a mesh, host values go to every device as global arrays, so that any
     # process can feed the compiled steps; on one device, to that device.
@@ -259,7 +265,8 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
           (epoch - 1) % config.sdlm.period_epochs == 0):
         state = _started(stop, log, lambda: refresh_curvature(
             state, run.train_images, run.train_labels, order))
-      bar = progress.step_bar(steps_per_epoch - offset, f"epoch {epoch}") if main else None
+      bar = progress.step_progress(steps_per_epoch - offset, f"epoch {epoch}",
+                                   config.progress_secs) if main else None
       t0 = time.perf_counter()
       sums = partial if offset else zero_sums
       images_before = offset * config.batch_size  # trained before a stop signal
@@ -269,8 +276,12 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
       with contextlib.closing(run.dispatches(epoch, offset, order, place,
                                              place_rows)) as dispatches:
         for start, stop_at, images, labels, index in dispatches:
-          state, chunk_sums, step_losses = _started(stop, log, functools.partial(
-              train_chunk, state, images, labels, index, dropout_keys))
+          args = (state, images, labels, index, dropout_keys)
+          if trace is not None:
+            trace.before(train_chunk, args, stop_at - start)
+          state, chunk_sums, step_losses = _started(stop, log, functools.partial(train_chunk, *args))
+          if trace is not None:
+            trace.after(state)
           sums = metrics.merge_sums(sums, chunk_sums)
           if config.log_step_losses:
             losses_of_epoch.append(step_losses)
@@ -332,6 +343,8 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
     if main and finished and last is not None:
       say(f"{workdir} already holds all {config.num_epochs} epochs; nothing to train")
   finally:
+    if trace is not None:
+      trace.finish(state)
     if main:
       log.close()
     ckpt.close()
@@ -481,11 +494,12 @@ class _Records:
     if not self.main:
       return
     run, config = self.run, self.config
+    from_step = self._cut[1]
     if self.plan.vmapped or self.plan.run_dirs[0] != self.workdir:
-      run_record.record_start(self.workdir, config, run.dataset, run.changed)
+      run_record.record_start(self.workdir, config, run.dataset, run.changed, from_step)
     for seed, directory in zip(self.plan.seeds, self.plan.run_dirs):
       seed_config = config if directory == self.workdir else seeds_lib.seed_config(config, seed)
-      run_record.record_start(directory, seed_config, run.dataset, run.changed)
+      run_record.record_start(directory, seed_config, run.dataset, run.changed, from_step)
       metrics.truncate(directory, *self._cut)
       self.writers.append(metrics.MetricWriter(directory))
 

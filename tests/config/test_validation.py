@@ -21,6 +21,8 @@ CASES = [
     ("eval_batch_size", 0, "integer >= 1"),
     ("steps_per_scan", -1, "integer >= 0"),
     ("checkpoint_keep", 0, "integer >= 1"),
+    ("checkpoint_secs", -1.0, "seconds >= 0"),
+    ("progress_secs", -5.0, "seconds >= 0"),
     ("optimizer", "lbfgs", "sgd, adam, adamw, sdlm"),
     ("learning_rate", 0.0, "positive number"),
     ("momentum", 1.0, "[0, 1)"),

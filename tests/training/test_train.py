@@ -1,12 +1,14 @@
 import json
 import os
+import shlex
+import sys
 
 import jax
 import numpy as np
 import pytest
 
 from conftest import tiny_config
-from lenet_jax.runs import metrics, scores
+from lenet_jax.runs import metrics, run_record, scores
 from lenet_jax.training import seeds as seeds_lib
 from lenet_jax.training import steps, train
 
@@ -66,6 +68,11 @@ def test_resume_gives_the_same_run(tmp_path):
       assert ra[key] == rb[key], (key, ra, rb)
   for x, y in zip(_params(straight), _params(resumed)):
     np.testing.assert_array_equal(x, y)
+  # Each invocation that trained recorded its command line and the step it began at.
+  invocations = metrics.read_jsonl(os.path.join(partial, run_record.COMMANDS))
+  assert [c["from_step"] for c in invocations] == [0, 160]
+  assert all(c["command"] == shlex.join(sys.orig_argv) and c["pid"] == os.getpid()
+             for c in invocations)
 
 
 def _train_epochs(config, workdir, stop_after):
