@@ -285,8 +285,13 @@ def jitted(model):
   operations is compiled apart)."""
   from flax import nnx
   graphdef, state = nnx.split(model)
-  call = jax.jit(lambda state, x, kwargs: nnx.merge(graphdef, state)(x, **kwargs))
-  return lambda x, **kwargs: call(state, x, kwargs)
+  call = jax.jit(lambda state, x, arrays, flags: nnx.merge(graphdef, state)(
+      x, **arrays, **dict(flags)), static_argnums=3)
+
+  def run(x, **kwargs):  # Python values (train=True) are static, arrays (keys) traced
+    flags = tuple(sorted((k, v) for k, v in kwargs.items() if isinstance(v, (bool, int, str))))
+    return call(state, x, {k: v for k, v in kwargs.items() if k not in dict(flags)}, flags)
+  return run
 
 
 @pytest.fixture

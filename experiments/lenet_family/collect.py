@@ -1,6 +1,7 @@
 """Collects the runs of run.sh and moonshot.sh into this directory's records.
 
   python experiments/lenet_family/collect.py RUNS_DIR
+  python experiments/lenet_family/collect.py --table   # results.md's table from results_seeds.csv
 
 Writes results_seeds.csv (one row per run and seed: the last epoch's official test
 error, never the best epoch's), results.md (mean ± sample std over the seeds, with
@@ -138,7 +139,16 @@ def summary(rows):
   return "\n".join(lines)
 
 
+def read_rows(path):
+  """results_seeds.csv's rows, as collect() returns them."""
+  with open(path) as f:
+    return [dict(r, test_error_pct=float(r["test_error_pct"])) for r in csv.DictReader(f)]
+
+
 def main():
+  if sys.argv[1] == "--table":
+    print(summary(read_rows(os.path.join(HERE, "results_seeds.csv"))))
+    return
   rows = collect(sys.argv[1])
   with open(os.path.join(HERE, "results_seeds.csv"), "w", newline="") as f:
     writer = csv.DictWriter(f, fieldnames=["network", "seed", "epochs", "test_error_pct",

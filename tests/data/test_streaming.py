@@ -55,10 +55,14 @@ def test_pca_lighting_shifts_each_image_along_the_eigenvectors():
   shifted = streaming.pca_lighting(jax.random.key(0), x)
   shift = np.asarray(shifted[:, 0, 0])
   np.testing.assert_allclose(shifted, np.broadcast_to(shift[:, None, None], x.shape), atol=1e-7)
-  # Covariance of the shift: P diag((0.1 lambda)^2) P^T.
+  # shift = P (alpha * lambda): its coordinates along the eigenvectors (P's columns) are
+  # alpha_i lambda_i, independent with std 0.1 lambda_i. Each checked at its own scale
+  # (the third eigenvalue is 48x smaller than the first), 20,000 draws: std within 3%.
   p, lam = np.array(streaming.PCA_EIGENVECTORS), np.array(streaming.PCA_EIGENVALUES)
-  expected = p @ np.diag((0.1 * lam) ** 2) @ p.T
-  np.testing.assert_allclose(np.cov(shift.T), expected, atol=0.05 * expected.max())
+  coordinates = np.linalg.solve(p, shift.T.astype(np.float64)).T
+  np.testing.assert_allclose(coordinates.std(0), 0.1 * lam, rtol=0.03)
+  correlation = np.corrcoef(coordinates.T)
+  assert np.all(np.abs(correlation[~np.eye(3, dtype=bool)]) < 0.03), correlation
   assert np.array_equal(streaming.pca_lighting(jax.random.key(0), x, std=0.0), x)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import assert_same_values_and_gradients
+from conftest import assert_same_values_and_gradients, jitted
 from lenet_jax.models import summary
 from lenet_jax.models.alexnet import AlexNet
 from lenet_jax.models.lrn import lrn
@@ -69,7 +69,7 @@ def test_grouped_conv_formulations_agree():
   split = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
   grouped = AlexNet(input_shape=(67, 67, 3), num_classes=10, grouped_conv="feature_group",
                     rngs=nnx.Rngs(0))
-  np.testing.assert_allclose(split(x), grouped(x), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(jitted(split)(x), jitted(grouped)(x), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("towers", [1, 2])
@@ -95,7 +95,7 @@ def test_towers_see_only_their_own_maps():
 def test_bfloat16_compute_keeps_float32_params():
   model = AlexNet(input_shape=(67, 67, 3), num_classes=10, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
   assert model.conv1.kernel[...].dtype == jnp.float32
-  out = model(jnp.ones((1, 67, 67, 3)))
+  out = jitted(model)(jnp.ones((1, 67, 67, 3)))
   assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out)))
 
 
@@ -125,8 +125,9 @@ def test_dropout_placement(placement):
     expected = model.fc8(drop(relu(model.fc7(drop(relu(model.fc6(h)), k6))), k7))
   else:
     expected = model.fc8(relu(model.fc7(drop(relu(model.fc6(drop(h, k6))), k7))))
-  np.testing.assert_allclose(model(x, train=True, rngs=key), expected, rtol=1e-5, atol=1e-6)
-  assert not np.allclose(model(x, train=True, rngs=key), model(x))  # dropout was on
+  dropped = jitted(model)(x, train=True, rngs=key)
+  np.testing.assert_allclose(dropped, expected, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(dropped, jitted(model)(x))  # dropout was on
 
 
 def test_caffe_init_is_bvlc_alexnets_fillers():
@@ -192,8 +193,8 @@ def test_a_class_count_the_towers_do_not_divide(classes):
   assert model.fc8.kernel.shape == (2, 4096, units // 2)
   assert n_params(model.fc8) == 4097 * units  # one unit more than the classes
   x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
-  assert model(x).shape == (2, classes)
-  grads = nnx.grad(lambda m: jnp.sum(m(x) ** 2))(model)
+  assert jitted(model)(x).shape == (2, classes)
+  grads = nnx.jit(nnx.grad(lambda m: jnp.sum(m(x) ** 2)))(model)  # one program
   padded = np.asarray(grads.fc8.kernel[...])[1, :, -1]  # tower 2's last unit: the padding
   assert np.all(padded == 0) and np.any(np.asarray(grads.fc8.kernel[...])[0] != 0)
   assert [r.shape for r in summary.rows(model, (67, 67, 3))][-1] == (classes,)

@@ -20,10 +20,11 @@ def test_space_to_depth_conv_equals_the_strided_conv(size, kernel, stride):
   plain = lambda x, w: lax.conv_general_dilated(x, w, (stride, stride), "VALID",  # noqa: E731
                                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
   folded = lambda x, w: alexnet_ops.space_to_depth_conv(x, w, stride)  # noqa: E731
+  folded, plain = jax.jit(folded), jax.jit(plain)  # each one program, not op by op
   np.testing.assert_allclose(folded(x, w), plain(x, w), rtol=1e-4, atol=1e-4)
   r = jax.random.normal(jax.random.key(2), plain(x, w).shape)
-  loss = lambda f: lambda x, w: jnp.sum(f(x, w) * r)  # noqa: E731
-  for a, b in zip(jax.grad(loss(folded), (0, 1))(x, w), jax.grad(loss(plain), (0, 1))(x, w)):
+  grad = lambda f: jax.jit(jax.grad(lambda x, w: jnp.sum(f(x, w) * r), (0, 1)))  # noqa: E731
+  for a, b in zip(grad(folded)(x, w), grad(plain)(x, w)):
     scale = float(jnp.max(jnp.abs(b)))  # summation order differs: rounding only
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * scale)
 

@@ -41,8 +41,10 @@ def test_gauss_newton_diagonal_matches_brute_force():
   import jax.flatten_util  # noqa: F401
   params, xs, ys = _tiny_problem()
   for loss in (cross_entropy, lambda z, y: map_loss(z, y, 0.7)):
-    got = sdlm.gauss_newton_diagonal(_tiny_net, loss, params, xs, ys, chunk=4)
-    want = _brute_force_diagonal(params, xs, ys, loss)
+    # each side compiled whole (one program, not one per operation)
+    got = jax.jit(lambda p, x, y: sdlm.gauss_newton_diagonal(_tiny_net, loss, p, x, y, chunk=4))(
+        params, xs, ys)
+    want = jax.jit(lambda p, x, y: _brute_force_diagonal(p, x, y, loss))(params, xs, ys)
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
@@ -90,7 +92,8 @@ def test_a_few_sdlm_steps_lower_the_map_loss_of_the_1998_network():
   assert set(curvature) == set(GOLDEN_CURVATURE_MEANS)
   for name, mean in GOLDEN_CURVATURE_MEANS.items():
     np.testing.assert_allclose(curvature[name], mean, rtol=1e-3, err_msg=name)
-  loss = lambda p: float(task.loss_fn(task.logits(p, images), labels))
+  loss_of = jax.jit(lambda p: task.loss_fn(task.logits(p, images), labels))
+  loss = lambda p: float(loss_of(p))  # noqa: E731
   before = loss(state["params"])
   step = steps.make_train_chunk(task, tx)
   for _ in range(3):
@@ -132,11 +135,12 @@ def _paper_brute_force_dense(w1, b1, w2, xs, ys, loss):
   """Appendix C's recursion written out with loops, for x -> tanh(x W1 + b1) W2."""
   w1, b1, w2, xs = (np.asarray(a, np.float64) for a in (w1, b1, w2, xs))
   h = {"w1": np.zeros_like(w1), "b1": np.zeros_like(b1), "w2": np.zeros_like(w2)}
+  hessian = jax.jit(jax.hessian(lambda o, y: loss(o[None], y[None])))  # d2E/dz2, compiled once
   for x, y in zip(xs, ys):
     a1 = x @ w1 + b1
     x2 = np.tanh(a1)
     z = x2 @ w2
-    d2_z = np.diag(np.asarray(jax.hessian(lambda o: loss(o[None], y[None]))(jnp.asarray(z))))
+    d2_z = np.diag(np.asarray(hessian(jnp.asarray(z, jnp.float32), y)))
     for j in range(w2.shape[0]):
       for k in range(w2.shape[1]):
         h["w2"][j, k] += d2_z[k] * x2[j] ** 2  # eq. 21: d2E/da_k^2 x_j^2
@@ -162,14 +166,15 @@ def test_paper_diagonal_matches_the_recursion_written_out():
   params, xs, ys = _tiny_problem()
   stages = lambda p: [_Stage(p["w1"], jnp.tanh, p["b1"]), _Stage(p["w2"], None)]  # noqa: E731
   for loss in (cross_entropy, lambda z, y: map_loss(z, y, 0.7)):
-    got = sdlm.paper_diagonal(stages, loss, params, xs, ys, chunk=4)
+    got = jax.jit(lambda p, x, y: sdlm.paper_diagonal(stages, loss, p, x, y, chunk=4))(
+        params, xs, ys)
     want = _paper_brute_force_dense(params["w1"], params["b1"], params["w2"], xs, ys, loss)
     for name in want:
       np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-7, err_msg=name)
     # The last layer's is exact (no cross terms there); the hidden one's is not.
-    exact = sdlm.gauss_newton_diagonal(
+    exact = jax.jit(lambda p, x, y: sdlm.gauss_newton_diagonal(
         lambda p, x: stages(p)[1].pre_activation(jnp.tanh(stages(p)[0].pre_activation(x))),
-        loss, params, xs, ys)
+        loss, p, x, y))(params, xs, ys)
     np.testing.assert_allclose(got["w2"], exact["w2"], rtol=1e-4, atol=1e-7)
     assert not np.allclose(got["w1"], exact["w1"], rtol=1e-2)
 

@@ -184,3 +184,12 @@ def test_seed_devices_must_divide_the_seeds():
   # auto: the most of the host's 4 devices that divide the seeds
   assert seeds_lib.seed_mesh(5, 0) is None and seeds_lib.seed_mesh(3, 0).devices.size == 3
   assert seeds_lib.seed_mesh(8, 0).devices.size == 4 and seeds_lib.seed_mesh(8, 1) is None
+
+
+def test_a_command_line_key_a_cell_sets_again_is_named():
+  # `sweep --config.num_epochs=1` over cells that set their own num_epochs: the cells'
+  # values train, and the note says so.
+  cells = [{"num_epochs": 3, "model.activation": "relu"}, {"num_epochs": 5}]
+  notes = sweep.overridden(cells, ["num_epochs", "learning_rate"])
+  assert notes == ["note: the sweep's cells set num_epochs (3, 5), which is what they train "
+                   "with, over --config.num_epochs"]
