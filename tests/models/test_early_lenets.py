@@ -30,10 +30,34 @@ def test_lenet1_has_the_1990_papers_exact_counts():
                                               "OUTPUT": 1_930}
 
 
-def test_lenet4_matches_the_papers_approximate_counts():
-  # "about 17,000 free parameters" and "about 260,000 connections".
+def _lenet4_counts_by_hand(h):
+  """LeNet-4's totals worked out from its layers (our map counts; the paper gives only
+  the totals): C1 4 maps 5x5 on 32x32 -> 28x28; S2 subsampling (coefficient + bias a
+  map; 4 inputs and a bias a unit); C3 16 maps 5x5 over all 4 S2 maps -> 10x10; S4;
+  F5 h units over S4's 400; 10 outputs."""
+  c1 = (4 * 25 + 4, 28 * 28 * 4 * 26)
+  s2 = (4 * 2, 14 * 14 * 4 * 5)
+  c3 = (16 * (4 * 25 + 1), 10 * 10 * 16 * (4 * 25 + 1))
+  s4 = (16 * 2, 5 * 5 * 16 * 5)
+  f5 = (h * 401, h * 401)
+  out = (10 * (h + 1), 10 * (h + 1))
+  layers = (c1, s2, c3, s4, f5, out)
+  return sum(p for p, _ in layers), sum(c for _, c in layers)
+
+
+def test_lenet4_counts_follow_its_layers():
+  # The paper: "about 17,000 free parameters" and "about 260,000 connections". With
+  # our map counts the totals are 1,770 + 411h and 249,066 + 411h: h = 37 (the
+  # default) meets the parameters, h = 27 would meet the connections; no h meets both.
+  assert _lenet4_counts_by_hand(0) == (1_770, 249_066)
+  assert _lenet4_counts_by_hand(1)[0] - _lenet4_counts_by_hand(0)[0] == 411
+  for h in (27, 37):
+    params, connections, _ = _totals(LeNet4(hidden=h, rngs=nnx.Rngs(0), **PAPER_UNITS),
+                                     (32, 32, 1))
+    assert (params, connections) == _lenet4_counts_by_hand(h)
   params, connections, rows = _totals(LeNet4(rngs=nnx.Rngs(0), **PAPER_UNITS), (32, 32, 1))
   assert (params, connections) == (16_977, 264_273)
+  assert abs(params - 17_000) / 17_000 < 0.002 and (connections - 260_000) / 260_000 < 0.017
   assert [r.name for r in rows] == ["C1", "S2", "C3", "S4", "F5", "OUTPUT"]
   assert [r.shape for r in rows][:5] == [(28, 28, 4), (14, 14, 4), (10, 10, 16), (5, 5, 16),
                                          (37,)]
