@@ -249,7 +249,7 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
     start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
     finished = start_epoch > config.num_epochs
     if last is None and not new_run and main:
-      _refuse_lost_checkpoints(config, workdir, plan, ckpt)
+      _refuse_lost_checkpoints(workdir, plan, ckpt)
     if last is not None and not finished:
       say(f"Resuming {'' if plan.count == 1 else f'{plan.count} seeds '}from the checkpoint at "
           f"step {done_steps} (epoch {start_epoch}"
@@ -434,13 +434,13 @@ def _epoch_orders(config, run, plan):
   return lambda epoch: plan.by_seed(jax.vmap(order_of, in_axes=(0, None))(keys, epoch))
 
 
-def _refuse_lost_checkpoints(config, workdir, plan, ckpt) -> None:
+def _refuse_lost_checkpoints(workdir, plan, ckpt) -> None:
   """A run that saved checkpoints but has none left (checkpoints/ deleted) would restart
-  from step 0 and overwrite its records: refused. (A run stopped before its first
-  checkpoint starts again.)"""
+  from step 0 and overwrite its records: refused. A saved checkpoint is known by its
+  digest, which outlives checkpoints/. (A run stopped before its first checkpoint was
+  whole, its first epoch's records already written, starts again: those records go.)"""
   recorded = max(len(metrics.read(d)) for d in plan.run_dirs)
-  saved = ckpt.saved_before() or (recorded and config.checkpoint_secs == 0)
-  if saved:
+  if ckpt.saved_before():
     raise UserError(f"{workdir} holds a run with {recorded} epoch(s) in metrics.jsonl but no "
                     f"checkpoint in {ckpt.directory} to resume from; restore the checkpoints, "
                     "or train in a new --workdir")

@@ -207,6 +207,26 @@ def test_a_run_whose_checkpoints_were_deleted_is_not_restarted_over_its_records(
   assert len(metrics.read(workdir)) == 1  # the records are as they were
 
 
+def test_a_kill_before_the_first_checkpoint_is_whole_starts_the_run_again(tmp_path,
+                                                                          monkeypatch):
+  # The epoch's records go first, then its checkpoint: a kill between the two (here an
+  # exception out of the first save) leaves records and no checkpoint. That is not a
+  # deleted checkpoints/: the run starts again, and its records end as one run's.
+  from lenet_jax.runs import checkpoint
+
+  def killed(self, step, state):
+    raise KeyboardInterrupt
+
+  workdir = str(tmp_path / "run")
+  monkeypatch.setattr(checkpoint.Checkpointer, "save", killed)
+  with pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(tiny_config(), workdir)
+  assert len(metrics.read(workdir)) == 1
+  monkeypatch.undo()
+  train.train_and_evaluate(tiny_config(), workdir)
+  assert [r["epoch"] for r in metrics.read(workdir)] == [1]
+
+
 def test_nothing_to_train_writes_nothing(tmp_path):
   workdir = str(tmp_path / "run")
   train.train_and_evaluate(tiny_config(), workdir)
