@@ -15,6 +15,7 @@ and FILES names the files a command writes whole. Tables without the marks are
 written by hand; the closing note of each experiment says where its numbers come from.
 """
 
+import functools
 import glob
 import os
 import re
@@ -31,6 +32,7 @@ FILES = {
 }
 
 
+@functools.cache
 def output(command: str) -> str:
   argv = shlex.split(command)
   if argv[0] != "python":
@@ -49,14 +51,14 @@ def readmes() -> list[str]:
 def check(write: bool) -> list[str]:
   """The generated tables and files that differ from what their commands print now
   (rewritten when `write`)."""
-  stale, cache = [], {}
+  stale = []
   for path in readmes():
     with open(path) as f:
       text = f.read()
 
     def regenerate(m):
       command = m.group(2)
-      made = cache.setdefault(command, output(command)).strip() + "\n"
+      made = output(command).strip() + "\n"
       if made != m.group(3):
         stale.append(f"{os.path.relpath(path, ROOT)}: the table made by `{command}`")
       return m.group(1) + made + m.group(4)
@@ -67,7 +69,7 @@ def check(write: bool) -> list[str]:
         f.write(new)
   for name, command in FILES.items():
     path = os.path.join(ROOT, name)
-    made = cache.setdefault(command, output(command))
+    made = output(command)
     with open(path) as f:
       if f.read() == made:
         continue

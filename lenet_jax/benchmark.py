@@ -28,9 +28,8 @@ def main(argv):
   print(json.dumps(record), flush=True)
   print(benchmark.readable(record), file=sys.stderr, flush=True)
   if record.get("profile"):
-    print(f"time per XLA operation over {record['profiled_steps']} traced steps "
-          f"(trace under {f.profile_dir}):", file=sys.stderr)
-    print(profiling.table(record["profile"]), file=sys.stderr, flush=True)
+    print(profiling.report(record["profile"], record["profiled_steps"], f.profile_dir),
+          file=sys.stderr, flush=True)
 
 
 def define_flags():

@@ -77,21 +77,24 @@ def test_no_import_cycle():
     visit(module, [])
 
 
-def test_read_only_commands_do_not_import_the_training_loop():
-  code = ("import sys\n"
-          + "".join(f"import lenet_jax.{name}\n" for name in READ_ONLY)
-          + "print(sorted(m for m in sys.modules if m.startswith('lenet_jax.training.train')))")
+def _printed_after_importing(modules, setup: str, expression: str) -> str:
+  """What a fresh interpreter prints for `expression` after `setup` and importing
+  `modules` (nothing else imported before them)."""
+  code = setup + "\n" + "".join(f"import {m}\n" for m in modules) + f"print({expression})"
   out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
   assert out.returncode == 0, out.stderr
-  assert out.stdout.strip() == "[]"
+  return out.stdout.strip()
+
+
+def test_read_only_commands_do_not_import_the_training_loop():
+  assert _printed_after_importing(
+      [f"lenet_jax.{name}" for name in READ_ONLY], "import sys",
+      "sorted(m for m in sys.modules if m.startswith('lenet_jax.training.train'))") == "[]"
 
 
 def test_no_library_module_defines_flags_when_imported():
   libraries = sorted(m for m in _graph() if m.count(".") >= 1 and not m.endswith("__init__")
                      and m.split(".")[1] not in COMMANDS)
-  code = ("from absl import flags\n"
-          + "".join(f"import {m}\n" for m in libraries)
-          + "print(sorted(m for m in flags.FLAGS.flags_by_module_dict() if 'lenet_jax' in m))")
-  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-  assert out.returncode == 0, out.stderr
-  assert out.stdout.strip() == "[]"
+  assert _printed_after_importing(
+      libraries, "from absl import flags",
+      "sorted(m for m in flags.FLAGS.flags_by_module_dict() if 'lenet_jax' in m)") == "[]"

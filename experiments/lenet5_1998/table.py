@@ -9,9 +9,10 @@ checkpoint) and the training time (the epochs' seconds summed: compilation, per-
 evaluation and checkpoints included).
 """
 
-import json
 import os
 import sys
+
+from lenet_jax.runs.metrics import read_jsonl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = [  # (run, what it is, the command's arguments after `python -m lenet_jax.main`)
@@ -27,19 +28,22 @@ RUNS = [  # (run, what it is, the command's arguments after `python -m lenet_jax
 ]
 
 
-def read_jsonl(path):
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+def read(path):
+  """The records of a JSON-lines file run.sh wrote; one error line if it is not there."""
+  records = read_jsonl(path)
+  if not records:
+    raise SystemExit(f"error: {path} is missing or empty: run run.sh with RECORD_DIR first")
+  return records
 
 
 def main():
   record = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "cpu_2026-12-06")
   official = {os.path.basename(r["workdir"]): r
-              for r in read_jsonl(os.path.join(record, "official_scores.jsonl"))}
+              for r in read(os.path.join(record, "official_scores.jsonl"))}
   print("| run | command | held-out embedded accuracy, best / last | official test error "
         "| training time |\n|---|---|---|---|---|")
   for name, what, args in RUNS:
-    epochs = read_jsonl(os.path.join(record, f"{name}.metrics.jsonl"))
+    epochs = read(os.path.join(record, f"{name}.metrics.jsonl"))
     best = max(r["test_accuracy"] for r in epochs)
     last = epochs[-1]["test_accuracy"]
     held_out = f"{100 * best:.2f}% / {100 * last:.2f}%"

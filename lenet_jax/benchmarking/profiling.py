@@ -170,6 +170,12 @@ def _short(op_name: str) -> str:
   return "/".join(parts[-3:])
 
 
+def report(rows: list[dict], steps: int, directory: str) -> str:
+  """The table of `rows` under a line naming the traced steps and where the trace is."""
+  return (f"time per XLA operation over {steps} traced steps (trace under {directory}):\n"
+          + table(rows))
+
+
 def table(rows: list[dict], top: int = 15) -> str:
   """A readable table of the first `top` rows and the rest summed."""
   lines = [f"{'share':>6}  {'ms/step':>8}  {'operation':<28} {'opcode':<22} source, JAX operation"]

@@ -52,5 +52,4 @@ class StepTrace:
     jax.profiler.stop_trace()
     self.done = True
     rows = profiling.summarize(profiling.latest_trace(self.directory), self.hlo, self.traced)
-    self.say(f"profile: time per XLA operation over {self.traced} traced steps (trace under "
-             f"{self.directory}):\n{profiling.table(rows)}")
+    self.say("profile: " + profiling.report(rows, self.traced, self.directory))

@@ -439,8 +439,8 @@ def _refuse_lost_checkpoints(workdir, plan, ckpt) -> None:
   from step 0 and overwrite its records: refused. A saved checkpoint is known by its
   digest, which outlives checkpoints/. (A run stopped before its first checkpoint was
   whole, its first epoch's records already written, starts again: those records go.)"""
-  recorded = max(len(metrics.read(d)) for d in plan.run_dirs)
   if ckpt.saved_before():
+    recorded = max(len(metrics.read(d)) for d in plan.run_dirs)
     raise UserError(f"{workdir} holds a run with {recorded} epoch(s) in metrics.jsonl but no "
                     f"checkpoint in {ckpt.directory} to resume from; restore the checkpoints, "
                     "or train in a new --workdir")

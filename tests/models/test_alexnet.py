@@ -125,9 +125,10 @@ def test_dropout_placement(placement):
     expected = model.fc8(drop(relu(model.fc7(drop(relu(model.fc6(h)), k6))), k7))
   else:
     expected = model.fc8(relu(model.fc7(drop(relu(model.fc6(drop(h, k6))), k7))))
-  dropped = jitted(model)(x, train=True, rngs=key)
+  run = jitted(model)
+  dropped = run(x, train=True, rngs=key)
   np.testing.assert_allclose(dropped, expected, rtol=1e-5, atol=1e-6)
-  assert not np.allclose(dropped, jitted(model)(x))  # dropout was on
+  assert not np.allclose(dropped, run(x))  # dropout was on
 
 
 def test_caffe_init_is_bvlc_alexnets_fillers():

@@ -38,11 +38,17 @@ def test_one_epoch_on_embedded_digits_learns(tmp_path):
   assert sorted(os.listdir(tmp_path / "checkpoints"), key=int) == ["80", "160"]  # by step
 
 
+def _synthetic_50():
+  """The tiny config on 50 synthetic training images (one step of batch 50) and 50 test
+  images."""
+  return tiny_config(**{"data.name": "synthetic", "data.source": "synthetic",
+                        "data.synthetic_train_size": 50, "data.synthetic_test_size": 50})
+
+
 def test_golden_metrics_after_one_step(tmp_path):
   # Pins the whole path (init, data order, preprocessing, loss, Adam) for seed 0:
   # any change to any of them shows up here.
-  config = tiny_config(**{"data.name": "synthetic", "data.source": "synthetic",
-                          "data.synthetic_train_size": 50, "data.synthetic_test_size": 50})
+  config = _synthetic_50()
   result = train.train_and_evaluate(config, str(tmp_path))
   record = metrics.read(str(tmp_path))[0]
   assert record["step"] == 1
@@ -81,8 +87,7 @@ def test_the_golden_values_agree_with_a_second_computation():
   from lenet_jax import data
   from lenet_jax.config import validation
   from lenet_jax.models import task as task_lib
-  config = tiny_config(**{"data.name": "synthetic", "data.source": "synthetic",
-                          "data.synthetic_train_size": 50, "data.synthetic_test_size": 50})
+  config = _synthetic_50()
   resolved = validation.validate(config)
   task = task_lib.Task(config, resolved)
   splits = data.load(config.data, resolved, ("train", "test"))
@@ -163,11 +168,9 @@ def test_1998_network_trains(tmp_path):
 
 
 def test_top5_is_reported_for_more_than_5_classes(tmp_path):
-  import jax.numpy as jnp
   from lenet_jax.config import validation
   from lenet_jax.models import task as task_lib
-  config = tiny_config(**{"data.name": "synthetic", "data.source": "synthetic",
-                          "data.synthetic_train_size": 50, "data.synthetic_test_size": 50})
+  config = _synthetic_50()
   task = task_lib.Task(config, validation.validate(config))
   evaluate = scores.make_evaluate(task, 4)
   images = jnp.zeros((6, 28, 28, 1), jnp.uint8)
