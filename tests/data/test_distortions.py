@@ -37,7 +37,9 @@ def test_training_with_distortions_runs(tmp_path):
   from lenet_jax.training import train
   config = tiny_config(**{"distortions.enabled": True})
   train.train_and_evaluate(config, str(tmp_path))
-  assert metrics.read(str(tmp_path))[0]["test_accuracy"] > 0.5
+  # 0.93 here; 0.17 with translations 10x their range, 0.11 with the distorted images
+  # one place off their labels (experiments/accuracy_floors)
+  assert metrics.read(str(tmp_path))[0]["test_accuracy"] > 0.6
 
 
 def _dot(r, c, size=9):

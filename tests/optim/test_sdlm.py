@@ -208,4 +208,7 @@ def test_paper_curvature_trains_the_1998_network(tmp_path):
   config.data.source = "embedded"
   config.num_epochs = 1
   train.train_and_evaluate(config, str(tmp_path))
-  assert metrics.read(str(tmp_path))[0]["test_accuracy"] > 0.5
+  # 0.82 here; 0.68 with the curvature 1000x too large, 0.10 at 1e6x
+  # (experiments/accuracy_floors). A zero curvature (steps of eta / mu) reaches 0.82 too
+  # in one epoch: the estimate's values are pinned by the paper-diagonal tests above.
+  assert metrics.read(str(tmp_path))[0]["test_accuracy"] > 0.75
