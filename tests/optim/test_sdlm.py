@@ -65,7 +65,9 @@ def test_with_curvature_reaches_inside_a_chain():
   np.testing.assert_array_equal(state[1].curvature["w"], jnp.ones(3))
 
 
-def test_a_few_sdlm_steps_lower_the_map_loss_of_the_1998_network():
+def _sdlm_1998_problem():
+  """(task, tx, state before the curvature refresh, 64 embedded digits, their labels, the
+  order the refresh reads them in) for the 1998 network with SDLM."""
   from configs import lenet5_1998
   config = lenet5_1998.get_config()
   config.data.source = "embedded"
@@ -81,14 +83,20 @@ def test_a_few_sdlm_steps_lower_the_map_loss_of_the_1998_network():
   task = task_lib.Task(config, resolved)
   tx = optimizers.create(config, 8)
   state = task_lib.init_state(task, tx)
-  order = jnp.arange(64).reshape(8, 8)
+  return task, tx, state, images, labels, jnp.arange(64).reshape(8, 8)
+
+
+def _layer_means(tree):
+  return {".".join(str(p.key) for p in path if hasattr(p, "key")): float(jnp.mean(leaf))
+          for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def test_a_few_sdlm_steps_lower_the_map_loss_of_the_1998_network():
+  task, tx, state, images, labels, order = _sdlm_1998_problem()
   state = steps.make_curvature_refresh(task, 64)(state, images, labels, order)
   # The curvature pinned per layer (mean h_kk of the 64 samples at seed 0's init, jax
   # 0.10.2 CPU): any change to the estimate, its samples or its outputs shows here.
-  curvature = {".".join(str(p.key) for p in path if hasattr(p, "key")):
-               float(jnp.mean(jnp.asarray(leaf)))
-               for path, leaf in jax.tree_util.tree_leaves_with_path(
-                   _curvature(state["opt_state"]))}
+  curvature = _layer_means(_curvature(state["opt_state"]))
   assert set(curvature) == set(GOLDEN_CURVATURE_MEANS)
   for name, mean in GOLDEN_CURVATURE_MEANS.items():
     np.testing.assert_allclose(curvature[name], mean, rtol=1e-3, err_msg=name)
@@ -109,12 +117,36 @@ def _curvature(opt_state):
   return curvature
 
 
+# Recorded from the code, and checked against a second computation below.
 GOLDEN_CURVATURE_MEANS = {
     "c1.conv.bias": 3.4998e-4, "c1.conv.kernel": 6.3012e-5, "c3.bias": 5.0222e-3,
     "c3.kernel": 1.4267e-3, "c5.conv.bias": 3.8754e-2, "c5.conv.kernel": 5.5921e-3,
     "f6.linear.bias": 2.6168, "f6.linear.kernel": 2.5532e-3, "s2.bias": 1.5972e-4,
     "s2.coefficient": 4.2859e-5, "s4.bias": 1.7339e-3, "s4.coefficient": 1.1398e-4,
 }
+
+
+def test_golden_curvature_means_equal_a_brute_force_gauss_newton_diagonal():
+  # The pinned means computed another way: each sample's full Jacobian of the outputs
+  # (F6's 84 states) and the loss's Hessian, diag(J^T H J) summed term by term, where
+  # the estimate uses H's eigenvectors and one vector-Jacobian product per eigenvector.
+  task, _, state, images, labels, order = _sdlm_1998_problem()
+  index = order.reshape(-1)[:64]
+
+  def one(x, y):
+    outputs = lambda p: task.curvature_outputs(p, x[None])[0]  # noqa: E731
+    jacobian = jax.jacrev(outputs)(state["params"])  # leaves [C, *shape]
+    hessian = jax.hessian(lambda z: task.curvature_loss(z[None], y[None]))(
+        outputs(state["params"]))
+    return jax.tree.map(lambda j: jnp.einsum("c...,cd,d...->...", j, hessian, j), jacobian)
+
+  brute = jax.jit(lambda xs, ys: jax.tree.map(
+      lambda d: d.mean(0), jax.lax.map(lambda xy: one(*xy), (xs, ys))))(
+          images[index], labels[index])
+  means = _layer_means(brute)
+  assert set(means) == set(GOLDEN_CURVATURE_MEANS)
+  for name, mean in GOLDEN_CURVATURE_MEANS.items():
+    np.testing.assert_allclose(means[name], mean, rtol=1e-3, err_msg=name)
 
 
 def test_piecewise_schedule_boundaries():
