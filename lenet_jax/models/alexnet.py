@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from lenet_jax.common.errors import ConfigError, check_choice, check_int
-from lenet_jax.models import alexnet_ops, losses, registry
+from lenet_jax.models import alexnet_ops, losses, registry, sampling
 from lenet_jax.models.activations import ACTIVATIONS
 from lenet_jax.models.lrn import CAFFE, PAPER, lrn
 
@@ -54,7 +54,7 @@ def _init_weights(key, shape, fan_in, init, caffe_std=0.01):
   Gaussian fillers, std 0.01, 0.005 for fc6 and fc7 (`caffe_std`); 'he':
   N(0, 2 / fan_in), He et al. 2015."""
   std = {"paper": 0.01, "caffe": caffe_std}.get(init, (2.0 / fan_in) ** 0.5)
-  return std * jax.random.normal(key, shape)
+  return std * sampling.normal(key, shape)
 
 
 def _init_bias(init, paper_value):

@@ -33,7 +33,7 @@ import numpy as np
 from flax import nnx
 
 from lenet_jax.common.errors import ConfigError, check_choice
-from lenet_jax.models import losses, matmul_ops, registry
+from lenet_jax.models import losses, matmul_ops, registry, sampling
 from lenet_jax.models.activations import ACTIVATIONS
 from lenet_jax.models.bitmaps import prototypes
 
@@ -61,7 +61,7 @@ def paper_init(fan_in: int):
   bound = 2.4 / fan_in
 
   def init(key, shape, dtype=jnp.float32):
-    return jax.random.uniform(key, shape, dtype, -bound, bound)
+    return sampling.uniform(key, shape, dtype, -bound, bound)
 
   return init
 
@@ -87,7 +87,7 @@ class Conv(nnx.Module):
     fan_in = kernel_size * kernel_size * in_features
     self.conv = nnx.Conv(
         in_features, out_features, (kernel_size, kernel_size), padding="VALID",
-        kernel_init=_fan_in_init(init, fan_in, nnx.initializers.lecun_normal()),
+        kernel_init=_fan_in_init(init, fan_in, sampling.lecun_normal()),
         bias_init=_fan_in_init(init, fan_in, nnx.initializers.zeros_init()),
         rngs=rngs)
     self.activation = _activation(activation)
@@ -134,12 +134,12 @@ class TableConv(nnx.Module):
       fan_in = k * k * self.maps_read  # per output map
       bound_k = 2.4 / fan_in[self.out_index]
       bound_b = 2.4 / fan_in
-      kernel = jax.random.uniform(rngs.params(), (k, k, n), jnp.float32, -1, 1) * bound_k[None, None]
-      bias = jax.random.uniform(rngs.params(), (out_features,), jnp.float32, -1, 1) * bound_b
+      kernel = sampling.uniform(rngs.params(), (k, k, n), jnp.float32, -1, 1) * bound_k[None, None]
+      bias = sampling.uniform(rngs.params(), (out_features,), jnp.float32, -1, 1) * bound_b
     else:
       # Each connected kernel gets the variance LeCun-normal gives its own map.
       std = np.sqrt(1.0 / (k * k * self.maps_read[self.out_index])) / 0.87962566
-      kernel = jax.random.truncated_normal(rngs.params(), -2, 2, (k, k, n)) * std[None, None]
+      kernel = sampling.truncated_normal(rngs.params(), -2, 2, (k, k, n)) * std[None, None]
       bias = jnp.zeros((out_features,))
     self.kernel = nnx.Param(kernel)
     self.bias = nnx.Param(bias)
@@ -223,7 +223,7 @@ class Dense(nnx.Module):
   def __init__(self, in_features, out_features, activation, init, *, rngs):
     self.linear = nnx.Linear(
         in_features, out_features,
-        kernel_init=_fan_in_init(init, in_features, nnx.initializers.lecun_normal()),
+        kernel_init=_fan_in_init(init, in_features, sampling.lecun_normal()),
         bias_init=_fan_in_init(init, in_features, nnx.initializers.zeros_init()),
         rngs=rngs)
     self.activation = ACTIVATIONS[activation] if activation else None
