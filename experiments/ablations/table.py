@@ -11,8 +11,9 @@ each dataset in bold in the first table), and the H100 runs' mean ± std as thei
 
 import csv
 import os
-import statistics
 import sys
+
+import significance  # the stored sweeps' readers, beside this file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = ("mnist", "fashion")
@@ -25,38 +26,25 @@ HEADERS = {
 }
 
 
-def rows(path):
-  """The rows of a CSV file; one error line if it is not there."""
-  if not os.path.isfile(path):
-    raise SystemExit(f"error: {path} is missing: it is one of the stored sweeps' files")
-  with open(path) as f:
-    return list(csv.DictReader(f))
-
-
-def knobs(row):
-  return tuple(v for k, v in row.items() if k.startswith("model."))
+def params(sweep):
+  """{knob values: parameters} from the MNIST CPU rerun's results.csv."""
+  with open(os.path.join(HERE, f"mnist_{sweep}_cpu", "results.csv")) as f:
+    return {tuple(v for k, v in row.items() if k.startswith("model.")): int(row["params"])
+            for row in csv.DictReader(f)}
 
 
 def main():
   sweep = sys.argv[1] if len(sys.argv) > 1 else ""
   if sweep not in HEADERS:
     raise SystemExit(f"error: the sweep must be one of {', '.join(HEADERS)}, not {sweep!r}")
-  order, params, cpu, h100 = [], {}, {}, {}
-  for dataset in DATASETS:
-    for row in rows(os.path.join(HERE, f"{dataset}_{sweep}", "results.csv")):
-      if knobs(row) not in order:
-        order.append(knobs(row))
-      h100[dataset, knobs(row)] = (f"{float(row['test_error_pct_mean']):.2f} ± "
-                                   f"{float(row['test_error_pct_std']):.2f}")
-    for row in rows(os.path.join(HERE, f"{dataset}_{sweep}_cpu", "results.csv")):
-      params[knobs(row)] = int(row["params"])
-    seeds = {}
-    for row in rows(os.path.join(HERE, f"{dataset}_{sweep}_cpu", "results_seeds.csv")):
-      seeds.setdefault(knobs(row), []).append(float(row["final_test_error_pct"]))
-    for key, errors in seeds.items():
-      cpu[dataset, key] = (statistics.mean(errors), statistics.stdev(errors))
+  h100 = {d: significance.read(d) for d in DATASETS}
+  cpu = {d: significance.read_rerun(d) for d in DATASETS}
+  order = [key[1:] for key in h100["mnist"] if key[0] == sweep]
+  cpu = {(d, key[1:]): value[:2] for d in DATASETS for key, value in cpu[d].items()
+         if key[0] == sweep}
   best = {d: min((k for k in order if (d, k) in cpu), key=lambda k: cpu[d, k][0])
           for d in DATASETS}
+  counts = params(sweep) if sweep == "c3_output" else {}
   print(HEADERS[sweep])
   for key in order:
     cells = list(key)
@@ -64,9 +52,10 @@ def main():
       mean, std = cpu[dataset, key]
       cell = f"{mean:.2f} ± {std:.2f}"
       cells.append(f"**{cell}**" if sweep == "ablations" and key == best[dataset] else cell)
-    cells += [h100[dataset, key] for dataset in DATASETS]
+    cells += ["{:.2f} ± {:.2f}".format(*h100[dataset][(sweep,) + key][:2])
+              for dataset in DATASETS]
     if sweep == "c3_output":
-      cells.append(f"{params[key]:,}")
+      cells.append(f"{counts[key]:,}")
     print("| " + " | ".join(cells) + " |")
 
 
