@@ -3,10 +3,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from lenet_jax.data import distortions, preprocess
+from lenet_jax.models import sampling
 
 
 def _images():
-  return jax.random.uniform(jax.random.key(0), (4, 32, 32, 1))
+  return sampling.uniform(jax.random.key(0), (4, 32, 32, 1))
 
 
 def test_zero_range_is_identity():
@@ -87,7 +88,7 @@ def test_random_draws_stay_in_their_ranges():
 
 
 def test_fixed_protocol_keeps_the_originals_and_adds_copies():
-  images = (255 * jax.random.uniform(jax.random.key(0), (5, 28, 28, 1))).astype(jnp.uint8)
+  images = (255 * sampling.uniform(jax.random.key(0), (5, 28, 28, 1))).astype(jnp.uint8)
   labels = jnp.arange(5)
   padded = preprocess.pad(images, 32)
   made, tiled = distortions.fixed_copies(jax.random.key(1), padded, labels, 3,

@@ -5,7 +5,7 @@ import pytest
 from flax import nnx
 
 from conftest import assert_same_values_and_gradients, jitted
-from lenet_jax.models import summary
+from lenet_jax.models import sampling, summary
 from lenet_jax.models.alexnet import AlexNet
 from lenet_jax.models.lrn import lrn
 
@@ -65,7 +65,7 @@ def test_lrn_hand_computed():
 
 
 def test_grouped_conv_formulations_agree():
-  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
   split = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
   grouped = AlexNet(input_shape=(67, 67, 3), num_classes=10, grouped_conv="feature_group",
                     rngs=nnx.Rngs(0))
@@ -74,7 +74,7 @@ def test_grouped_conv_formulations_agree():
 
 @pytest.mark.parametrize("towers", [1, 2])
 def test_channel_padding_changes_no_value_or_gradient(towers):
-  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
   plain = AlexNet(input_shape=(67, 67, 3), num_classes=10, towers=towers, rngs=nnx.Rngs(0))
   padded = AlexNet(input_shape=(67, 67, 3), num_classes=10, towers=towers, channel_multiple=8,
                    rngs=nnx.Rngs(0))
@@ -85,7 +85,7 @@ def test_channel_padding_changes_no_value_or_gradient(towers):
 
 def test_towers_see_only_their_own_maps():
   model = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
-  x = jax.random.normal(jax.random.key(1), (1, 7, 7, 384))
+  x = sampling.normal(jax.random.key(1), (1, 7, 7, 384))
   base = model.conv4(x)
   poked = model.conv4(x.at[..., :192].add(1.0))  # change tower 0's input maps only
   np.testing.assert_array_equal(base[..., 192:], poked[..., 192:])
@@ -110,7 +110,7 @@ def test_dropout_placement(placement):
   """'paper' drops fc6's and fc7's outputs (section 4.2; Caffe's bvlc_alexnet);
   'torchvision' drops their inputs: each checked against the layers applied by hand."""
   from lenet_jax.models.alexnet import _dropout
-  x = jax.random.normal(jax.random.key(1), (4, 67, 67, 3))
+  x = sampling.normal(jax.random.key(1), (4, 67, 67, 3))
   model = AlexNet(input_shape=(67, 67, 3), num_classes=10, dropout_placement=placement,
                   rngs=nnx.Rngs(0))
   key = jax.random.key(3)
@@ -164,7 +164,7 @@ def test_one_gpu_half_width_net_has_the_papers_layer_sizes():
 
 
 def test_lrn_none_is_the_paper_net_with_lrn_removed(monkeypatch):
-  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
   without = AlexNet(input_shape=(67, 67, 3), num_classes=10, lrn_kind="none", rngs=nnx.Rngs(0))
   import lenet_jax.models.alexnet as alexnet_module
   monkeypatch.setattr(alexnet_module, "lrn", lambda y, **kw: y)
@@ -176,7 +176,7 @@ def test_lrn_none_is_the_paper_net_with_lrn_removed(monkeypatch):
 
 
 def test_activation_and_dropout_rate_are_used():
-  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
   kw = dict(input_shape=(67, 67, 3), num_classes=10)
   assert not np.allclose(AlexNet(activation="tanh", rngs=nnx.Rngs(0), **kw)(x),
                          AlexNet(rngs=nnx.Rngs(0), **kw)(x))
@@ -193,7 +193,7 @@ def test_a_class_count_the_towers_do_not_divide(classes):
   units = classes + 1
   assert model.fc8.kernel.shape == (2, 4096, units // 2)
   assert n_params(model.fc8) == 4097 * units  # one unit more than the classes
-  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
   assert jitted(model)(x).shape == (2, classes)
   grads = nnx.jit(nnx.grad(lambda m: jnp.sum(m(x) ** 2)))(model)  # one program
   padded = np.asarray(grads.fc8.kernel[...])[1, :, -1]  # tower 2's last unit: the padding

@@ -8,21 +8,21 @@ from flax import nnx
 from jax import lax
 
 from conftest import assert_same_values_and_gradients
-from lenet_jax.models import alexnet_ops
+from lenet_jax.models import alexnet_ops, sampling
 from lenet_jax.models.alexnet import AlexNet
 
 
 @pytest.mark.parametrize("size,kernel,stride", [(39, 11, 4), (41, 11, 4), (20, 5, 3)])
 def test_space_to_depth_conv_equals_the_strided_conv(size, kernel, stride):
   kx, kk = jax.random.split(jax.random.key(0))
-  x = jax.random.normal(kx, (2, size, size, 3))
-  w = jax.random.normal(kk, (kernel, kernel, 3, 8))
+  x = sampling.normal(kx, (2, size, size, 3))
+  w = sampling.normal(kk, (kernel, kernel, 3, 8))
   plain = lambda x, w: lax.conv_general_dilated(x, w, (stride, stride), "VALID",  # noqa: E731
                                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
   folded = lambda x, w: alexnet_ops.space_to_depth_conv(x, w, stride)  # noqa: E731
   folded, plain = jax.jit(folded), jax.jit(plain)  # each one program, not op by op
   np.testing.assert_allclose(folded(x, w), plain(x, w), rtol=1e-4, atol=1e-4)
-  r = jax.random.normal(jax.random.key(2), plain(x, w).shape)
+  r = sampling.normal(jax.random.key(2), plain(x, w).shape)
   grad = lambda f: jax.jit(jax.grad(lambda x, w: jnp.sum(f(x, w) * r), (0, 1)))  # noqa: E731
   for a, b in zip(grad(folded)(x, w), grad(plain)(x, w)):
     scale = float(jnp.max(jnp.abs(b)))  # summation order differs: rounding only
@@ -32,7 +32,7 @@ def test_space_to_depth_conv_equals_the_strided_conv(size, kernel, stride):
 def test_first_max_pool_gradient_is_select_and_scatters_with_ties():
   # Small integers: many windows hold their maximum twice or more (as ReLU's zeros do).
   x = jax.random.randint(jax.random.key(0), (2, 13, 13, 4), 0, 3).astype(jnp.float32)
-  g = jax.random.normal(jax.random.key(1), (2, 6, 6, 4))
+  g = sampling.normal(jax.random.key(1), (2, 6, 6, 4))
   ours, vjp_ours = jax.vjp(lambda x: alexnet_ops.max_pool(x, 3, 2), x)
   xla, vjp_xla = jax.vjp(lambda x: nnx.max_pool(x, (3, 3), (2, 2)), x)
   np.testing.assert_array_equal(ours, xla)
@@ -41,7 +41,7 @@ def test_first_max_pool_gradient_is_select_and_scatters_with_ties():
 
 
 def test_alexnet_with_every_alternative_equals_the_plain_network():
-  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
   plain = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
   other = AlexNet(input_shape=(67, 67, 3), num_classes=10, conv1="space_to_depth",
                   pool_gradient="first_max", lrn_dtype="compute", rngs=nnx.Rngs(0))

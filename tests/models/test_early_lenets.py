@@ -8,7 +8,7 @@ from flax import nnx
 from conftest import jitted, tiny_config
 from configs import lenet1, lenet4
 from lenet_jax import models
-from lenet_jax.models import summary
+from lenet_jax.models import sampling, summary
 from lenet_jax.training import train
 from lenet_jax.models.early_lenets import LENET1_TABLE, LeNet1, LeNet4
 
@@ -83,7 +83,7 @@ def test_lenet1_c3_reads_only_the_table():
                                                  (LeNet4, (32, 32, 1), "subsample")])
 def test_matmul_implementation_computes_what_xla_computes(cls, shape, pooling):
   # max: C1 and S2 fused into one product; subsample: every stage on its own.
-  x = jax.random.normal(jax.random.key(0), (3,) + shape)
+  x = sampling.normal(jax.random.key(0), (3,) + shape)
   xla = cls(input_shape=shape, pooling=pooling, implementation="xla", rngs=nnx.Rngs(0))
   matmul = cls(input_shape=shape, pooling=pooling, implementation="matmul", rngs=nnx.Rngs(0))
   assert matmul.fused_c1_s2 == (pooling == "max")
@@ -155,7 +155,7 @@ def test_logits_equal_a_forward_pass_written_with_numpy(cls, shape):
   # the tests' 80 steps: experiments/accuracy_floors), and C3 reading other maps than
   # LENET1_TABLE lists (the table's kernels are scattered here by hand).
   model = cls(input_shape=shape, rngs=nnx.Rngs(1))
-  x = np.asarray(jax.random.normal(jax.random.key(0), (2,) + shape))
+  x = np.asarray(sampling.normal(jax.random.key(0), (2,) + shape))
   p = lambda v: np.asarray(v[...], np.float64)  # noqa: E731
   relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
   y = _numpy_max_pool(relu(_numpy_conv(x, p(model.c1.conv.kernel), p(model.c1.conv.bias))))

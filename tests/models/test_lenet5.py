@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 from lenet_jax.models.losses import map_loss
-from lenet_jax.models import bitmaps, lenet5
+from lenet_jax.models import bitmaps, lenet5, sampling
 from lenet_jax.models.activations import scaled_tanh
 from lenet_jax.models.lenet5 import C3_TABLE, LeNet5, Prototypes
 
@@ -30,7 +30,7 @@ def test_shapes_every_combination(pooling, c3, output, init):
 
 
 def test_forward_is_finite_for_paper_and_modern():
-  x = jax.random.normal(jax.random.key(0), (2, 32, 32, 1))
+  x = sampling.normal(jax.random.key(0), (2, 32, 32, 1))
   for kw in ({}, PAPER):
     assert jnp.all(jnp.isfinite(LeNet5(rngs=nnx.Rngs(0), **kw)(x)))
 
@@ -68,7 +68,7 @@ def _train(model, steps=5, lr=1e-2):
   graphdef, params, rest = nnx.split(model, nnx.Param, ...)
   tx = optax.adam(lr)
   opt_state = tx.init(params)
-  x = jax.random.normal(jax.random.key(1), (8, 32, 32, 1))
+  x = sampling.normal(jax.random.key(1), (8, 32, 32, 1))
   y = jnp.arange(8) % 10
 
   @jax.jit
@@ -145,7 +145,7 @@ def test_paper_init_bounds():
 def test_subsampling_is_sum_times_coefficient_plus_bias_then_squash():
   model = LeNet5(rngs=nnx.Rngs(0), **PAPER)
   pool = model.s2
-  x = jax.random.normal(jax.random.key(3), (1, 4, 4, 6))
+  x = sampling.normal(jax.random.key(3), (1, 4, 4, 6))
   window = x[0, 0:2, 2:4, :].sum(axis=(0, 1))
   expected = scaled_tanh(window * pool.coefficient[...] + pool.bias[...])
   np.testing.assert_allclose(pool(x)[0, 0, 1], expected, rtol=1e-6)

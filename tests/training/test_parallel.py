@@ -10,6 +10,7 @@ import pytest
 from conftest import command_env, run_command, start_command
 from lenet_jax import data
 from lenet_jax.config import validation
+from lenet_jax.models import sampling
 from lenet_jax.models import task as task_lib
 from lenet_jax.runs import load
 from lenet_jax.training import parallel
@@ -96,7 +97,7 @@ def test_every_ablation_knob_gives_the_same_network_split_and_grouped():
   from lenet_jax import models
   config = alexnet_config()
   config.model.update(knobs)
-  x = jax.random.normal(jax.random.key(1), (2, 67, 67, 3))
+  x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
   made = []
   for grouped in ("split", "feature_group"):
     model_config = _with(config.model, grouped_conv=grouped)
