@@ -27,11 +27,25 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
       tempfile.gettempdir(), f"lenet_jax_test_cache_{_RUN}")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+# Most tests compile far more than they run: XLA's cheap settings (LLVM at -O0, no
+# expensive passes; jax_disable_most_optimizations) halve the compile time. Tests marked
+# `full_xla` (full-size AlexNet, whose programs run long enough to repay optimisation)
+# compile with the defaults. Commands a test starts inherit the setting. Set
+# JAX_DISABLE_MOST_OPTIMIZATIONS=0 to run everything as users do.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+_CHEAP_XLA = jax.config.values["jax_disable_most_optimizations"]
+
+
+def pytest_runtest_setup(item):
+  """Before the test's fixtures: XLA's full optimisation for `full_xla` tests, the cheap
+  settings for the rest (see above)."""
+  jax.config.update("jax_disable_most_optimizations",
+                    _CHEAP_XLA and item.get_closest_marker("full_xla") is None)
 
 
 def _mnist_test_dir():

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from conftest import run_command
 from lenet_jax.benchmarking import benchmark
 
@@ -104,6 +105,7 @@ def test_flop_count_agrees_with_xla_on_lenet5():
                                    *args) == counted
 
 
+@pytest.mark.full_xla
 def test_flops_of_alexnet_leave_out_the_padded_channels():
   from configs import alexnet
   config = alexnet.get_config("data=synthetic")

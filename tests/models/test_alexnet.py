@@ -9,6 +9,8 @@ from lenet_jax.models import sampling, summary
 from lenet_jax.models.alexnet import AlexNet
 from lenet_jax.models.lrn import lrn
 
+pytestmark = pytest.mark.full_xla  # full-size AlexNet runs: see tests/conftest.py
+
 PAPER_WEIGHTS = [34_848, 307_200, 884_736, 663_552, 442_368, 37_748_736, 16_777_216, 4_096_000]
 
 

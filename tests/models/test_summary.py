@@ -1,3 +1,4 @@
+import pytest
 from conftest import tiny_config
 from configs import lenet5_1998
 from flax import nnx
@@ -32,6 +33,7 @@ def test_modern_total():
   assert text.splitlines()[-1].split()[3] == "61,706"
 
 
+@pytest.mark.full_xla
 def test_alexnet_table_columns_stay_apart_and_split_weights_from_biases():
   from configs import alexnet
   text = summary.summarize(alexnet.get_config("data=synthetic"))
