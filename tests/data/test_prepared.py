@@ -305,7 +305,8 @@ def test_alexnet_trains_and_evaluates_from_a_prepared_set(tmp_path):
   from configs import alexnet
   config = override(alexnet.get_config("data=imagenette,runlocal=True"),
                     **{"data.source": "prepared", "data.dir": str(tmp_path / "out"),
-                       "data.crop": 67,  # patches of the 256x256 images; a small AlexNet
+                       # patches of the 256x256 images; a small AlexNet
+                       "data.crop": 67, "model.fc_units": 1024,
                        "batch_size": 4, "eval_batch_size": 4, "num_epochs": 1})
   result = train.train_and_evaluate(config, str(tmp_path / "run"))
   assert result["data_source"] == "prepared" and result["epochs"] == 1

@@ -104,6 +104,7 @@ def _alexnet_config(**overrides):
   from configs import alexnet
   config = alexnet.get_config("data=imagenette")
   config.data.crop, config.data.shorter_side, config.data.threads = 67, 72, 2
+  config.model.fc_units = 1024  # a small AlexNet
   config.batch_size = config.eval_batch_size = 4
   config.num_epochs = 1
   return override(config, **overrides)
