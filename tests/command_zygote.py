@@ -10,7 +10,8 @@ the child's stdin, stdout and stderr) forks a child that runs the module as
 is its pid, and later a message with its exit status (negative: the signal that
 ended it, as subprocess reports it). Nothing here has touched a JAX backend before
 the fork: the child initialises its own (XLA_FLAGS, read then, may differ per
-command; the JAX_* variables, read at import, are the zygote's).
+command; the JAX_* variables, read at import, are the zygote's, except
+JAX_DISABLE_MOST_OPTIMIZATIONS, which each child applies).
 """
 
 import atexit
@@ -49,6 +50,10 @@ def _child(request, fds, closing):
   os.chdir(request["cwd"])
   os.environ.clear()
   os.environ.update(request["env"])
+  # The one JAX setting a test may change per command (tests/conftest.py), read again.
+  import jax
+  jax.config.update("jax_disable_most_optimizations", os.environ.get(
+      "JAX_DISABLE_MOST_OPTIMIZATIONS", "0").lower() in ("1", "y", "yes", "t", "true", "on"))
   sys.argv = [request["module"], *request["args"]]
   code = 0
   try:

@@ -29,9 +29,9 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 # Most tests compile far more than they run: XLA's cheap settings (LLVM at -O0, no
 # expensive passes; jax_disable_most_optimizations) halve the compile time. Tests marked
-# `full_xla` (full-size AlexNet, whose programs run long enough to repay optimisation)
-# compile with the defaults. Commands a test starts inherit the setting. Set
-# JAX_DISABLE_MOST_OPTIMIZATIONS=0 to run everything as users do.
+# `full_xla` (full-size AlexNet; runs that train for longer), whose programs run long
+# enough to repay optimisation, compile with the defaults, and so do the commands they
+# start. Set JAX_DISABLE_MOST_OPTIMIZATIONS=0 to run everything as users do.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 import jax  # noqa: E402
@@ -42,10 +42,11 @@ _CHEAP_XLA = jax.config.values["jax_disable_most_optimizations"]
 
 
 def pytest_runtest_setup(item):
-  """Before the test's fixtures: XLA's full optimisation for `full_xla` tests, the cheap
-  settings for the rest (see above)."""
-  jax.config.update("jax_disable_most_optimizations",
-                    _CHEAP_XLA and item.get_closest_marker("full_xla") is None)
+  """Before the test's fixtures: XLA's full optimisation for `full_xla` tests and the
+  commands they start, the cheap settings for the rest (see above)."""
+  cheap = _CHEAP_XLA and item.get_closest_marker("full_xla") is None
+  jax.config.update("jax_disable_most_optimizations", cheap)
+  os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1" if cheap else "0"
 
 
 def _mnist_test_dir():
@@ -90,6 +91,13 @@ def command_env(**extra) -> dict:
               **extra)
 
 
+_SUITE_ENVIRON = dict(os.environ)  # as set up above, before any test changes it
+
+
+def _zygote_env() -> dict:
+  return dict(_SUITE_ENVIRON, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
+
+
 def run_command(module, *args, env=None, timeout=600, cwd=ROOT, **popen):
   """`python -m <module> args...` as a user runs it, from the repository root: the
   finished process (returncode, stdout, stderr as text). `popen`: more of
@@ -126,10 +134,13 @@ _IMPORT_TIME = ("JAX_", "PYTHON", "TF_", "LD_")
 
 
 def _zygote_fits(env) -> bool:
+  """Whether a command with `env` may be forked from the zygote: what is read at import
+  is what the zygote read (it starts with the suite's environment)."""
   if os.environ.get("LENET_JAX_TEST_NO_ZYGOTE"):
     return False
-  base = command_env()
-  keys = {k for k in set(env) | set(base) if k.startswith(_IMPORT_TIME)}
+  base = _zygote_env()
+  keys = {k for k in set(env) | set(base)
+          if k.startswith(_IMPORT_TIME) and k != "JAX_DISABLE_MOST_OPTIMIZATIONS"}  # per child
   return all(env.get(k) == base.get(k) for k in keys)
 
 
@@ -196,7 +207,7 @@ class _Zygote:
     self.path = os.path.join(tempfile.mkdtemp(prefix="lenet_jax_zygote_"), "socket")
     self.process = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "tests", "command_zygote.py"), self.path],
-        env=command_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+        env=_zygote_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
     assert self.process.stdout.readline().strip() == "ready"
     self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     self.conn.connect(self.path)

@@ -8,8 +8,16 @@ import pytest
 
 def test_unmarked_tests_compile_with_the_suite_s_setting():
   assert jax.config.values["jax_disable_most_optimizations"] == conftest._CHEAP_XLA
+  assert conftest._zygote_fits(conftest.command_env())  # commands: forked, as set up
+  out = conftest.run_command("print_xla_setting").stdout
+  assert out.strip() == str(conftest._CHEAP_XLA)
 
 
 @pytest.mark.full_xla
-def test_full_xla_tests_compile_with_xla_s_defaults():
+def test_full_xla_tests_and_their_commands_compile_with_xla_s_defaults():
   assert jax.config.values["jax_disable_most_optimizations"] is False
+  env = conftest.command_env()
+  assert env["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "0"
+  assert conftest._zygote_fits(env)  # each forked command applies the setting
+  out = conftest.run_command("print_xla_setting").stdout
+  assert out.strip() == "False"

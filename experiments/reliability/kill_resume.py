@@ -34,20 +34,29 @@ def env():
   return dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu")
 
 
-def train(workdir):
-  subprocess.run(command(workdir), cwd=ROOT, env=env(), check=True, capture_output=True)
+def start(args):
+  """The command `args` as a new process, its stdout and stderr piped (text)."""
+  return subprocess.Popen(args, cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
 
 
-def train_with_kills(workdir, delays):
+def train(workdir, start=start):
+  """An uninterrupted run (`start`: how a command is started, as `start` above)."""
+  proc = start(command(workdir))
+  _, err = proc.communicate()
+  if proc.returncode != 0:
+    raise RuntimeError(f"the run failed: {err[-2000:]}")
+
+
+def train_with_kills(workdir, delays, start=start):
   """Runs to completion, killing the run after each delay in turn; returns the kills made."""
   kills = 0
   for delay in list(delays) + [None]:
-    proc = subprocess.Popen(command(workdir), cwd=ROOT, env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = start(command(workdir))
     if delay is None:
-      out, err = proc.communicate()
+      _, err = proc.communicate()
       if proc.returncode != 0:
-        raise RuntimeError(f"final run failed: {err.decode()[-2000:]}")
+        raise RuntimeError(f"final run failed: {err[-2000:]}")
       return kills
     try:
       proc.wait(timeout=delay)  # finished before the kill

@@ -3,14 +3,13 @@
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, tiny_config
+from conftest import ROOT, run_command, start_command, tiny_config
 from lenet_jax import data
 from lenet_jax.config import validation
 from lenet_jax.runs import load, metrics, run_record
@@ -19,13 +18,26 @@ from lenet_jax.training import train
 sys.path.insert(0, os.path.join(ROOT, "experiments", "reliability"))
 import kill_resume  # noqa: E402
 
+pytestmark = pytest.mark.full_xla  # runs of whole epochs: see tests/conftest.py
+
+
+def _flags(args):
+  """kill_resume's command without its `python -m lenet_jax.main`."""
+  assert args[:3] == [sys.executable, "-m", "lenet_jax.main"]
+  return args[3:]
+
+
+def _start(args):
+  """Starts kill_resume's command as the suite starts commands (tests/conftest.py)."""
+  return start_command("lenet_jax.main", *_flags(args))
+
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
   """An uninterrupted run: (its directory, the seconds it took)."""
   workdir = str(tmp_path_factory.mktemp("reference"))
   start = time.monotonic()
-  kill_resume.train(workdir)
+  kill_resume.train(workdir, _start)
   return workdir, time.monotonic() - start
 
 
@@ -37,7 +49,7 @@ def test_sigkill_at_random_moments_loses_nothing(reference, tmp_path):
     workdir = str(tmp_path / f"run{tries}")
     tries += 1
     # Anywhere in a run: start-up, a step, an evaluation, a checkpoint write.
-    if kill_resume.train_with_kills(workdir, [rng.uniform(1.0, 0.9 * seconds)]):
+    if kill_resume.train_with_kills(workdir, [rng.uniform(1.0, 0.9 * seconds)], _start):
       killed += 1
       same_params, same_metrics = kill_resume.check(reference, workdir)
       assert same_params and same_metrics, workdir
@@ -47,8 +59,7 @@ def test_sigkill_at_random_moments_loses_nothing(reference, tmp_path):
 def test_sigterm_saves_at_a_step_boundary_and_resumes_exactly(reference, tmp_path):
   reference, _ = reference
   workdir = str(tmp_path / "term")
-  proc = subprocess.Popen(kill_resume.command(workdir), cwd=ROOT, env=kill_resume.env(),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  proc = start_command("lenet_jax.main", *_flags(kill_resume.command(workdir)))
   for line in proc.stdout:  # wait for the first epoch to finish, then stop mid-epoch 2
     if line.startswith("epoch   1/3"):
       break
@@ -58,8 +69,7 @@ def test_sigterm_saves_at_a_step_boundary_and_resumes_exactly(reference, tmp_pat
   assert "Traceback" not in err
   # Mid-epoch 2, or at the end of epoch 1 when the signal came during its checkpoint.
   assert "stopped by SIGTERM at " in out and "run the same command to resume" in out
-  resumed = subprocess.run(kill_resume.command(workdir), cwd=ROOT, env=kill_resume.env(),
-                           capture_output=True, text=True, timeout=300)
+  resumed = run_command("lenet_jax.main", *_flags(kill_resume.command(workdir)), timeout=300)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert "Resuming from the checkpoint at step" in resumed.stdout
   assert kill_resume.check(reference, workdir) == (True, True)
@@ -70,8 +80,7 @@ def test_divergence_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_p
   # A sane first epoch, then a learning rate that blows up in the second.
   flags = ["--config.optimizer=sgd", "--config.learning_rate=0.01", "--config.schedule=piecewise",
            "--config.piecewise_epochs=(1,)", "--config.piecewise_values=(1e12,)"]
-  proc = subprocess.run(kill_resume.command(workdir, flags), cwd=ROOT, env=kill_resume.env(),
-                        capture_output=True, text=True, timeout=300)
+  proc = run_command("lenet_jax.main", *_flags(kill_resume.command(workdir, flags)), timeout=300)
   assert proc.returncode == 1 and "Traceback" not in proc.stderr
   error = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
   assert len(error) == 1 and "became NaN or Inf at step" in error[0], proc.stderr[-2000:]
@@ -101,8 +110,8 @@ def test_same_config_and_seed_give_bitwise_equal_metrics(tmp_path):
 def test_unwritable_workdir_is_one_line(tmp_path):
   blocker = tmp_path / "file"
   blocker.write_text("not a directory")
-  proc = subprocess.run(kill_resume.command(str(blocker / "run")), cwd=ROOT,
-                        env=kill_resume.env(), capture_output=True, text=True, timeout=120)
+  proc = run_command("lenet_jax.main", *_flags(kill_resume.command(str(blocker / "run"))),
+                     timeout=120)
   assert proc.returncode == 1 and "Traceback" not in proc.stderr
   assert f"error: cannot write to {blocker / 'run'} (Not a directory)" in proc.stderr
 
