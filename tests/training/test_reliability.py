@@ -45,15 +45,19 @@ def test_sigkill_at_random_moments_loses_nothing(reference, tmp_path):
   reference, seconds = reference
   rng = random.Random(1)
   killed = tries = 0
-  while killed < 3 and tries < 10:  # a run that ends before its kill is not a point
+  while killed < 3 and tries < 10:
     workdir = str(tmp_path / f"run{tries}")
     tries += 1
-    # Anywhere in a run: start-up, a step, an evaluation, a checkpoint write.
-    if kill_resume.train_with_kills(workdir, [rng.uniform(1.0, 0.9 * seconds)], _start):
-      killed += 1
+    # Kills anywhere in a run (start-up, a step, an evaluation, a checkpoint write, a
+    # restore), each followed by a restart, as in kill_resume's points; a run that ends
+    # before its kill ends the chain.
+    delays = [rng.uniform(1.0, 0.9 * seconds) for _ in range(3 - killed)]
+    kills = kill_resume.train_with_kills(workdir, delays, _start)
+    if kills:
+      killed += kills
       same_params, same_metrics = kill_resume.check(reference, workdir)
       assert same_params and same_metrics, workdir
-  assert killed == 3, f"{tries} runs, {killed} killed before they ended"
+  assert killed == 3, f"{tries} runs, {killed} kills before the runs ended"
 
 
 def test_sigterm_saves_at_a_step_boundary_and_resumes_exactly(reference, tmp_path):
