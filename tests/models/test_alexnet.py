@@ -9,7 +9,10 @@ from lenet_jax.models import sampling, summary
 from lenet_jax.models.alexnet import AlexNet
 from lenet_jax.models.lrn import lrn
 
-pytestmark = pytest.mark.full_xla  # full-size AlexNet runs: see tests/conftest.py
+# AlexNet at 67x67 (conv5 gives 1x1x256 maps) with 256 FC units: the same layers and
+# towers, small enough for XLA's cheap settings (tests/conftest.py). Tests of the
+# full-size network are marked full_xla.
+SMALL = dict(input_shape=(67, 67, 3), num_classes=10, fc_units=256)
 
 PAPER_WEIGHTS = [34_848, 307_200, 884_736, 663_552, 442_368, 37_748_736, 16_777_216, 4_096_000]
 
@@ -37,6 +40,7 @@ def test_parameter_counts():
   assert n_params(shapes_only(towers=1)) == 62_378_344
 
 
+@pytest.mark.full_xla
 def test_shapes(alexnet2):
   shapes = [r[1] for r in summary.rows(alexnet2, (227, 227, 3))]
   assert shapes == [(27, 27, 96), (13, 13, 256), (13, 13, 384), (13, 13, 384), (6, 6, 256),
@@ -45,6 +49,7 @@ def test_shapes(alexnet2):
   assert out.shape == (2, 1000) and out.dtype == jnp.float32
 
 
+@pytest.mark.full_xla
 def test_paper_init(alexnet2):
   assert abs(float(jnp.std(alexnet2.fc7.kernel[...])) - 0.01) < 1e-4
   for name, bias in (("conv1", 0), ("conv2", 1), ("conv3", 0), ("conv4", 1), ("conv5", 1),
@@ -68,25 +73,23 @@ def test_lrn_hand_computed():
 
 def test_grouped_conv_formulations_agree():
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
-  split = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
-  grouped = AlexNet(input_shape=(67, 67, 3), num_classes=10, grouped_conv="feature_group",
-                    rngs=nnx.Rngs(0))
+  split = AlexNet(**SMALL, rngs=nnx.Rngs(0))
+  grouped = AlexNet(**SMALL, grouped_conv="feature_group", rngs=nnx.Rngs(0))
   np.testing.assert_allclose(jitted(split)(x), jitted(grouped)(x), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("towers", [1, 2])
 def test_channel_padding_changes_no_value_or_gradient(towers):
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
-  plain = AlexNet(input_shape=(67, 67, 3), num_classes=10, towers=towers, rngs=nnx.Rngs(0))
-  padded = AlexNet(input_shape=(67, 67, 3), num_classes=10, towers=towers, channel_multiple=8,
-                   rngs=nnx.Rngs(0))
+  plain = AlexNet(**SMALL, towers=towers, rngs=nnx.Rngs(0))
+  padded = AlexNet(**SMALL, towers=towers, channel_multiple=8, rngs=nnx.Rngs(0))
   assert padded.conv1.kernel.shape == plain.conv1.kernel.shape  # the padding is not a parameter
   assert n_params(padded) == n_params(plain)
   assert_same_values_and_gradients(padded, plain, x)
 
 
 def test_towers_see_only_their_own_maps():
-  model = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
+  model = AlexNet(**SMALL, rngs=nnx.Rngs(0))
   x = sampling.normal(jax.random.key(1), (1, 7, 7, 384))
   base = model.conv4(x)
   poked = model.conv4(x.at[..., :192].add(1.0))  # change tower 0's input maps only
@@ -95,12 +98,13 @@ def test_towers_see_only_their_own_maps():
 
 
 def test_bfloat16_compute_keeps_float32_params():
-  model = AlexNet(input_shape=(67, 67, 3), num_classes=10, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+  model = AlexNet(**SMALL, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
   assert model.conv1.kernel[...].dtype == jnp.float32
   out = jitted(model)(jnp.ones((1, 67, 67, 3)))
   assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out)))
 
 
+@pytest.mark.full_xla
 def test_summary_of_the_1000_class_config():
   from configs import alexnet
   text = summary.summarize(alexnet.get_config("data=synthetic"))
@@ -113,8 +117,7 @@ def test_dropout_placement(placement):
   'torchvision' drops their inputs: each checked against the layers applied by hand."""
   from lenet_jax.models.alexnet import _dropout
   x = sampling.normal(jax.random.key(1), (4, 67, 67, 3))
-  model = AlexNet(input_shape=(67, 67, 3), num_classes=10, dropout_placement=placement,
-                  rngs=nnx.Rngs(0))
+  model = AlexNet(**SMALL, dropout_placement=placement, rngs=nnx.Rngs(0))
   key = jax.random.key(3)
   k6, k7 = jax.random.split(key, 2)
   h = x
@@ -133,6 +136,7 @@ def test_dropout_placement(placement):
   assert not np.allclose(dropped, run(x))  # dropout was on
 
 
+@pytest.mark.full_xla
 def test_caffe_init_is_bvlc_alexnets_fillers():
   model = AlexNet(input_shape=(67, 67, 3), num_classes=10, init="caffe", rngs=nnx.Rngs(0))
   stds = {n: float(jnp.std(getattr(model, n).kernel[...])) for n in ("conv1", "fc6", "fc7")}
@@ -156,6 +160,7 @@ def test_parameter_counts_follow_the_knobs(knobs, params):
   assert n_params(shapes_only(**knobs)) == params
 
 
+@pytest.mark.full_xla
 def test_one_gpu_half_width_net_has_the_papers_layer_sizes():
   model = AlexNet(towers=1, width=0.5, rngs=nnx.Rngs(0))
   shapes = [r.shape for r in summary.rows(model, (227, 227, 3))]
@@ -167,22 +172,20 @@ def test_one_gpu_half_width_net_has_the_papers_layer_sizes():
 
 def test_lrn_none_is_the_paper_net_with_lrn_removed(monkeypatch):
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
-  without = AlexNet(input_shape=(67, 67, 3), num_classes=10, lrn_kind="none", rngs=nnx.Rngs(0))
+  without = AlexNet(**SMALL, lrn_kind="none", rngs=nnx.Rngs(0))
   import lenet_jax.models.alexnet as alexnet_module
   monkeypatch.setattr(alexnet_module, "lrn", lambda y, **kw: y)
-  paper_without_lrn = AlexNet(input_shape=(67, 67, 3), num_classes=10, rngs=nnx.Rngs(0))
+  paper_without_lrn = AlexNet(**SMALL, rngs=nnx.Rngs(0))
   np.testing.assert_array_equal(without(x), paper_without_lrn(x))
   monkeypatch.undo()
-  assert not np.allclose(without(x), AlexNet(input_shape=(67, 67, 3), num_classes=10,
-                                             rngs=nnx.Rngs(0))(x))
+  assert not np.allclose(without(x), AlexNet(**SMALL, rngs=nnx.Rngs(0))(x))
 
 
 def test_activation_and_dropout_rate_are_used():
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
-  kw = dict(input_shape=(67, 67, 3), num_classes=10)
-  assert not np.allclose(AlexNet(activation="tanh", rngs=nnx.Rngs(0), **kw)(x),
-                         AlexNet(rngs=nnx.Rngs(0), **kw)(x))
-  no_dropout = AlexNet(dropout=0.0, rngs=nnx.Rngs(0), **kw)
+  assert not np.allclose(AlexNet(activation="tanh", rngs=nnx.Rngs(0), **SMALL)(x),
+                         AlexNet(rngs=nnx.Rngs(0), **SMALL)(x))
+  no_dropout = AlexNet(dropout=0.0, rngs=nnx.Rngs(0), **SMALL)
   np.testing.assert_array_equal(no_dropout(x, train=True, rngs=jax.random.key(3)), no_dropout(x))
 
 
@@ -190,11 +193,11 @@ def test_activation_and_dropout_rate_are_used():
 def test_a_class_count_the_towers_do_not_divide(classes):
   # fc8 gets ceil(classes / 2) units a tower; the padded unit's output is dropped before
   # the softmax: the logits have the classes, the padded weights get no gradient.
-  kw = dict(input_shape=(67, 67, 3), num_classes=classes, rngs=nnx.Rngs(0))
-  model = AlexNet(towers=2, **kw)
+  model = AlexNet(**dict(SMALL, num_classes=classes), towers=2, rngs=nnx.Rngs(0))
   units = classes + 1
-  assert model.fc8.kernel.shape == (2, 4096, units // 2)
-  assert n_params(model.fc8) == 4097 * units  # one unit more than the classes
+  fc = SMALL["fc_units"]
+  assert model.fc8.kernel.shape == (2, fc, units // 2)
+  assert n_params(model.fc8) == (fc + 1) * units  # one unit more than the classes
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
   assert jitted(model)(x).shape == (2, classes)
   grads = nnx.jit(nnx.grad(lambda m: jnp.sum(m(x) ** 2)))(model)  # one program
