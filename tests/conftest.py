@@ -335,6 +335,17 @@ def trained_run(tmp_path_factory):
   return workdir
 
 
+@pytest.fixture
+def finished_run(trained_run, tmp_path):
+  """A copy of `trained_run` in the test's own directory (a pathlib.Path), to resume,
+  change or damage: what a finished run of `tiny_config()` leaves, without training it
+  again."""
+  import shutil
+  workdir = tmp_path / "finished_run"
+  shutil.copytree(trained_run, workdir)
+  return workdir
+
+
 def pytest_sessionfinish(session, exitstatus):
   """The run's compilation cache goes with the run (the controller's finish comes last)."""
   del exitstatus

@@ -3,6 +3,7 @@ line; none restoring, or a full disk, is one `error:` line."""
 
 import os
 import resource
+import shutil
 import signal
 
 import pytest
@@ -29,10 +30,18 @@ def _damage(path, how):
       f.write(b"\xff\x00\xff\x00")
 
 
-@pytest.fixture
-def two_epochs(tmp_path):
-  workdir = str(tmp_path / "run")
+@pytest.fixture(scope="module")
+def trained_two_epochs(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("two_epochs") / "run")
   train.train_and_evaluate(tiny_config(num_epochs=2), workdir)
+  return workdir
+
+
+@pytest.fixture
+def two_epochs(trained_two_epochs, tmp_path):
+  """A copy of a finished two-epoch run, this test's to damage and train again."""
+  workdir = str(tmp_path / "run")
+  shutil.copytree(trained_two_epochs, workdir)
   return workdir
 
 

@@ -147,14 +147,12 @@ def _train_epochs(config, workdir, stop_after):
     steps.epoch_order = original
 
 
-def test_finished_run_is_not_retrained(tmp_path, capsys):
-  config = tiny_config()
-  train.train_and_evaluate(config, str(tmp_path))
+def test_finished_run_is_not_retrained(finished_run, capsys):
   capsys.readouterr()
-  result = train.train_and_evaluate(config, str(tmp_path))
+  result = train.train_and_evaluate(tiny_config(), str(finished_run))
   out = capsys.readouterr().out
   assert "already holds all 1 epochs" in out
-  assert result["epochs"] == 1 and len(metrics.read(str(tmp_path))) == 1
+  assert result["epochs"] == 1 and len(metrics.read(str(finished_run))) == 1
 
 
 def test_1998_network_trains(tmp_path):
@@ -199,11 +197,10 @@ def test_a_one_seed_sweep_cell_is_the_single_run_bitwise(tmp_path):
       assert ra[key] == rb[key], key
 
 
-def test_a_run_whose_checkpoints_were_deleted_is_not_restarted_over_its_records(tmp_path):
+def test_a_run_whose_checkpoints_were_deleted_is_not_restarted_over_its_records(finished_run):
   import shutil
   from lenet_jax.common.errors import UserError
-  workdir = str(tmp_path / "run")
-  train.train_and_evaluate(tiny_config(), workdir)
+  workdir = str(finished_run)
   shutil.rmtree(os.path.join(workdir, "checkpoints"))
   with pytest.raises(UserError, match="1 epoch.*no checkpoint"):
     train.train_and_evaluate(tiny_config(num_epochs=2), workdir)
@@ -230,9 +227,8 @@ def test_a_kill_before_the_first_checkpoint_is_whole_starts_the_run_again(tmp_pa
   assert [r["epoch"] for r in metrics.read(workdir)] == [1]
 
 
-def test_nothing_to_train_writes_nothing(tmp_path):
-  workdir = str(tmp_path / "run")
-  train.train_and_evaluate(tiny_config(), workdir)
+def test_nothing_to_train_writes_nothing(finished_run):
+  workdir = str(finished_run)
   before = sorted(os.listdir(workdir))
   events = [n for n in before if n.startswith("events")]
   train.train_and_evaluate(tiny_config(), workdir)
