@@ -1,25 +1,103 @@
-"""Where the suite's time goes, from after_per_test.jsonl (one line per test: its
-in-process XLA compile seconds and its whole time, by compile_plugin.py).
+"""Where the suite's time goes, from the stored runs.
 
-  python experiments/test_suite/summary.py
+  python experiments/test_suite/summary.py           # where the time goes
+  python experiments/test_suite/summary.py --table   # README.md's table of runs
+
+- after_per_test.jsonl (fd93f1f; compile_plugin.py): one line per test, its in-process
+  XLA compile seconds (backend compile events) and its whole time.
+- steps_*.jsonl (compile_log_plugin.py): the same per test for the three instrumented
+  runs of README.md's table of steps; compile seconds here are every compilation JAX
+  logged, loads from the persistent cache included.
+- before_*.log, after_*.log, run_*.log: plain runs with --durations=0 (the code's commit
+  and the time of day in the name): the seconds of each test's setup, call and
+  teardown, summed per test file.
 """
 
+import collections
+import glob
 import json
 import os
+import re
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+_DURATION = re.compile(r"([0-9.]+)s (call|setup|teardown)\s+(\S+)")
+_LAST = re.compile(r"(\d+) passed.* in ([0-9.]+)s")
+# (log, per-test file or None, what the run was); the steps are instrumented runs
+RUNS = [
+    ("steps_1_64fe7c5.log", "steps_1_64fe7c5.jsonl",
+     "step 1: 64fe7c5, instrumented (default xdist distribution)"),
+    ("steps_2_inputs_loadfile.log", "steps_2_inputs_loadfile.jsonl",
+     "step 2: + tests' random inputs drawn flat (0826c3b), `--dist loadfile`"),
+    ("steps_3_cheap_xla.log", "steps_3_cheap_xla.jsonl",
+     "step 3: + one sharded-seeds test (399f9fb), JAX_DISABLE_MOST_OPTIMIZATIONS=1 for all"),
+    ("run_8454fa4_1651.log", None, "plain, 16:51: 8454fa4 (before the last four test commits)"),
+    ("before_64fe7c5_1658.log", None, "plain, 16:58: 64fe7c5 (before)"),
+    ("after_12c7969_1719.log", None, "plain, 17:19: 12c7969 (after)"),
+    ("before_64fe7c5_1728.log", None, "plain, 17:28: 64fe7c5 (before)"),
+    ("after_12c7969_1739.log", None, "plain, 17:39: 12c7969 (after)"),
+]
 
 
-def main():
-  with open(os.path.join(HERE, "after_per_test.jsonl")) as f:
+def per_test(name):
+  with open(os.path.join(HERE, name)) as f:
     rows = [json.loads(line) for line in f]
   total = sum(r["total_s"] for r in rows)
   compile_s = sum(r["compile_s"] for r in rows)
-  print(f"{len(rows)} tests: {total:.0f} s in the two workers, of which {compile_s:.0f} s "
-        f"in-process XLA compilation ({compile_s / total:.0%})")
+  print(f"{name}: {len(rows)} tests, {total:.0f} s in the two workers, of which "
+        f"{compile_s:.0f} s in-process XLA compilation ({compile_s / total:.0%})")
+  return rows
+
+
+def durations(name):
+  """{test file: seconds} from a --durations=0 log."""
+  files = collections.Counter()
+  with open(os.path.join(HERE, name)) as f:
+    for line in f:
+      if m := _DURATION.match(line):
+        files[m.group(3).split("::")[0]] += float(m.group(1))
+  return files
+
+
+def _minutes(seconds):
+  return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"  # as pytest prints it
+
+
+def table():
+  """Each stored run: its tests, its time, the seconds its tests took in both workers
+  and, where instrumented, their in-process compilation."""
+  print("| run | tests | time | test seconds | of which compiling |")
+  print("|---|---|---|---|---|")
+  for log, jsonl, what in RUNS:
+    with open(os.path.join(HERE, log)) as f:
+      text = f.read()
+    tests, wall = _LAST.search(text.strip().splitlines()[-1]).groups()
+    if jsonl:
+      with open(os.path.join(HERE, jsonl)) as f:
+        rows = [json.loads(line) for line in f]
+      seconds = sum(r["total_s"] for r in rows)
+      compiling = f"{sum(r['compile_s'] for r in rows):.0f}"
+    else:
+      seconds, compiling = sum(durations(log).values()), "not logged"
+    print(f"| {what} | {tests} | {_minutes(float(wall))} | {seconds:.0f} | {compiling} |")
+
+
+def main():
+  if sys.argv[1:] == ["--table"]:
+    return table()
+  rows = per_test("after_per_test.jsonl")
   print("slowest ten:")
   for r in sorted(rows, key=lambda r: -r["total_s"])[:10]:
     print(f"  {r['total_s']:5.1f} s ({r['compile_s']:4.1f} s compiling)  {r['test']}")
+  for name in sorted(glob.glob(os.path.join(HERE, "steps_*.jsonl"))):
+    per_test(os.path.basename(name))
+  before, after = durations("before_64fe7c5_1728.log"), durations("after_12c7969_1739.log")
+  print(f"17:28 and 17:39 runs, test seconds (setup + call + teardown, both workers): "
+        f"{sum(before.values()):.0f} before, {sum(after.values()):.0f} after; by file, the "
+        "ten largest changes:")
+  for path in sorted(set(before) | set(after),
+                     key=lambda p: abs(after[p] - before[p]), reverse=True)[:10]:
+    print(f"  {before[path]:6.1f} s -> {after[path]:6.1f} s  {path}")
 
 
 if __name__ == "__main__":
