@@ -34,21 +34,21 @@ def env():
   return dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu")
 
 
-def start(args):
+def new_process(args):
   """The command `args` as a new process, its stdout and stderr piped (text)."""
   return subprocess.Popen(args, cwd=ROOT, env=env(), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
 
 
-def train(workdir, start=start):
-  """An uninterrupted run (`start`: how a command is started, as `start` above)."""
+def train(workdir, start=new_process):
+  """An uninterrupted run (`start`: how a command is started, as `new_process`)."""
   proc = start(command(workdir))
   _, err = proc.communicate()
   if proc.returncode != 0:
     raise RuntimeError(f"the run failed: {err[-2000:]}")
 
 
-def train_with_kills(workdir, delays, start=start):
+def train_with_kills(workdir, delays, start=new_process):
   """Runs to completion, killing the run after each delay in turn; returns the kills made."""
   kills = 0
   for delay in list(delays) + [None]:
@@ -63,7 +63,8 @@ def train_with_kills(workdir, delays, start=start):
       return kills
     except subprocess.TimeoutExpired:
       proc.send_signal(signal.SIGKILL)
-      proc.wait()
+      if proc.wait() != -signal.SIGKILL:  # it ended on its own just before the kill
+        return kills
       kills += 1
 
 

@@ -155,6 +155,7 @@ def test_finished_run_is_not_retrained(finished_run, capsys):
   assert result["epochs"] == 1 and len(metrics.read(str(finished_run))) == 1
 
 
+@pytest.mark.full_xla  # 500 SDLM steps: optimisation repays
 def test_1998_network_trains(tmp_path):
   from configs import lenet5_1998
   config = lenet5_1998.get_config("runlocal")  # SDLM, batch 16, 2 passes
@@ -181,7 +182,6 @@ def test_top5_is_reported_for_more_than_5_classes(tmp_path):
   assert "test_top5_accuracy" in metrics.read(str(tmp_path))[0]
 
 
-@pytest.mark.full_xla  # four epochs with distortions: optimisation repays
 def test_a_one_seed_sweep_cell_is_the_single_run_bitwise(tmp_path):
   # The one loop: `main`'s run and a sweep cell's seed with the same config compute the
   # same thing, and record the same fields.
