@@ -2,6 +2,8 @@
 
   python experiments/test_suite/summary.py           # where the time goes
   python experiments/test_suite/summary.py --table   # README.md's table of runs
+  python experiments/test_suite/summary.py --join DIR OUT.jsonl   # a steps_*.jsonl from
+      # compile_log_plugin.py's per-worker files in DIR
 
 - after_per_test.jsonl (fd93f1f; compile_plugin.py): one line per test, its in-process
   XLA compile seconds (backend compile events) and its whole time.
@@ -82,9 +84,31 @@ def table():
     print(f"| {what} | {tests} | {_minutes(float(wall))} | {seconds:.0f} | {compiling} |")
 
 
+def join(directory, out):
+  """One line per test from compile_log_plugin's lines (compiles_gw0/gw1.jsonl): its
+  worker, its seconds, the seconds and number of the compilations logged during it."""
+  compile_s, compiles, rows = collections.Counter(), collections.Counter(), []
+  for worker in ("gw0", "gw1"):
+    with open(os.path.join(directory, f"compiles_{worker}.jsonl")) as f:
+      for line in f:
+        r = json.loads(line)
+        if "fn" in r:
+          compile_s[r["test"]] += r["s"]
+          compiles[r["test"]] += 1
+        elif "total_s" in r:
+          rows.append((r["test"], worker, r["total_s"]))
+  with open(out, "w") as f:
+    for test, worker, total in rows:
+      f.write(json.dumps({"test": test, "worker": worker, "total_s": round(total, 3),
+                          "compile_s": round(compile_s[test], 3),
+                          "compiles": compiles[test]}) + "\n")
+
+
 def main():
   if sys.argv[1:] == ["--table"]:
     return table()
+  if sys.argv[1:2] == ["--join"]:
+    return join(*sys.argv[2:4])
   rows = per_test("after_per_test.jsonl")
   print("slowest ten:")
   for r in sorted(rows, key=lambda r: -r["total_s"])[:10]:
