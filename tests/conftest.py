@@ -70,6 +70,11 @@ def _mnist_test_dir():
 MNIST_TEST_DIR, MNIST_TEST_SIZE = _mnist_test_dir()
 
 
+# AlexNet at 67x67 (conv5 gives 1x1x256 maps) with 256 FC units: the same layers and
+# towers as the full-size network, small enough for XLA's cheap settings.
+SMALL_ALEXNET = dict(input_shape=(67, 67, 3), num_classes=10, fc_units=256)
+
+
 def tiny_config(**overrides):
   """configs/lenet5.py shrunk to seconds: embedded digits, one epoch, small batches."""
   from configs import lenet5
@@ -89,16 +94,17 @@ def override(config, **overrides):
   return cells.apply(config, overrides, where="test")
 
 
-def command_env(**extra) -> dict:
-  return dict(os.environ, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1",
-              **extra)
+def command_env(base=None, **extra) -> dict:
+  """The environment a command runs in: `base` (os.environ) with the suite's settings."""
+  return dict(os.environ if base is None else base, LENET_JAX_OFFLINE="1",
+              JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1", **extra)
 
 
 _SUITE_ENVIRON = dict(os.environ)  # as set up above, before any test changes it
 
 
 def _zygote_env() -> dict:
-  return dict(_SUITE_ENVIRON, LENET_JAX_OFFLINE="1", JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
+  return command_env(_SUITE_ENVIRON)
 
 
 def run_command(module, *args, env=None, timeout=600, cwd=ROOT, **popen):

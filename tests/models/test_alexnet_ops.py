@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 from jax import lax
 
-from conftest import assert_same_values_and_gradients
+from conftest import SMALL_ALEXNET, assert_same_values_and_gradients
 from lenet_jax.models import alexnet_ops, sampling
 from lenet_jax.models.alexnet import AlexNet
 
@@ -42,9 +42,8 @@ def test_first_max_pool_gradient_is_select_and_scatters_with_ties():
 
 def test_alexnet_with_every_alternative_equals_the_plain_network():
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
-  small = dict(input_shape=(67, 67, 3), num_classes=10, fc_units=256)  # conv5: 1x1x256
-  plain = AlexNet(**small, rngs=nnx.Rngs(0))
-  other = AlexNet(**small, conv1="space_to_depth", pool_gradient="first_max",
+  plain = AlexNet(**SMALL_ALEXNET, rngs=nnx.Rngs(0))
+  other = AlexNet(**SMALL_ALEXNET, conv1="space_to_depth", pool_gradient="first_max",
                   lrn_dtype="compute", rngs=nnx.Rngs(0))
   assert_same_values_and_gradients(other, plain, x)
 
