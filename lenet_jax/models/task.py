@@ -12,17 +12,30 @@ from lenet_jax.data import crops, distortions, preprocess
 class Task:
   """A model, its loss and its input preparation, as pure functions of state."""
 
-  def __init__(self, config, resolved):
-    """`resolved`: `lenet_jax.config.validation.validate(config)`'s result."""
+  def __init__(self, config, resolved, *, draw_params: bool = True):
+    """`resolved`: `lenet_jax.config.validation.validate(config)`'s result.
+
+    `draw_params=False`: `params` holds only the parameters' shapes and dtypes
+    (jax.ShapeDtypeStruct), for a task whose parameters come from a checkpoint or a
+    file; drawing them (AlexNet's 61M) would be thrown away. A model with other state
+    (the 1998 network's fixed RBF codes, which no checkpoint holds) is built whole, and
+    its parameters are then set aside the same way."""
     self.config = config
     self.resolved = resolved
     self.spec = resolved.spec
     self.input_shape = resolved.input_shape
-    model = self._create(config.seed)
+    if draw_params:
+      model = self._create(config.seed)
+    else:
+      model = nnx.eval_shape(lambda: self._create(config.seed))
+      if jax.tree.leaves(nnx.state(model, nnx.Not(nnx.Param))):
+        model = self._create(config.seed)  # state that is not restored must be real
     # A parameter-free output layer (LeNet-5's RBF units) belongs to the loss for SDLM.
     self.output_is_fixed = not jax.tree.leaves(nnx.state(getattr(model, "output", model),
                                                          nnx.Param))
     self.graphdef, self.params, self.rest = nnx.split(model, nnx.Param, ...)
+    if not draw_params:
+      self.params = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), self.params)
     self.loss_fn = models.loss(config.model)
     self.normalization = config.data.normalization
     self.pca_lighting = resolved.pca_lighting
@@ -122,6 +135,9 @@ class Task:
 
 
 def init_state(task, tx, params=None):
-  """The training state at step 0, from `params` (default: the task's own)."""
+  """The training state at step 0, from `params` (default: the task's own; shapes only,
+  jax.ShapeDtypeStructs, give the state's shapes only)."""
   params = task.params if params is None else params
+  if any(isinstance(x, jax.ShapeDtypeStruct) for x in jax.tree.leaves(params)):
+    return jax.eval_shape(lambda p: init_state(task, tx, p), params)
   return {"params": params, "opt_state": tx.init(params), "step": jnp.zeros((), jnp.int32)}

@@ -25,9 +25,10 @@ def checkpoint_like(task, tx, partial=None) -> dict:
 
 def load_state(config, workdir: str, resolved=None):
   """(step, training state, task) of the newest checkpoint in `workdir` that restores,
-  for `config`'s model (`resolved`: the config's validation, done here if not given)."""
+  for `config`'s model (`resolved`: the config's validation, done here if not given).
+  The task's own `params` are shapes only: the state's are the run's."""
   resolved = resolved or validation.validate(config)
-  task = task_lib.Task(config, resolved)
+  task = task_lib.Task(config, resolved, draw_params=False)
   if not os.path.isdir(os.path.join(workdir, "checkpoints")):
     raise UserError(f"{workdir} holds no checkpoints/; train first with lenet_jax.main")
   ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)

@@ -62,7 +62,7 @@ def _import_bvlc(config, path: str, workdir: str) -> dict:
   with config.unlocked():
     config.imported_from = {"format": "bvlc_npy", "file": os.path.abspath(path),
                             "sha256": digest}
-  task = task_lib.Task(config, resolved)
+  task = task_lib.Task(config, resolved, draw_params=False)
   params = _with_arrays(task.params, bvlc.to_params(weights, config.model.towers))
   tx = optimizers.create(config, 1)
   like = load.checkpoint_like(task, tx)

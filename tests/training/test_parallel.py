@@ -213,8 +213,9 @@ def assert_same_params(workdir, reference):
     config = run_record.load_config(str(directory))
     config.parallel.model = config.parallel.data = 1  # restored onto one device
     _, state, task = load.load_state(config, str(directory))
+    initial = task.init_params(config.seed)
     updates.append([a - b for a, b in zip(jax.tree.leaves(state["params"]),
-                                          jax.tree.leaves(task.params))])
+                                          jax.tree.leaves(initial))])
   for a, b in zip(*updates):
     scale = float(jnp.max(jnp.abs(b)))
     assert scale > 0

@@ -160,10 +160,21 @@ def test_1998_network_trains(tmp_path):
   from configs import lenet5_1998
   config = lenet5_1998.get_config("runlocal")  # SDLM, batch 16, 2 passes
   config.data.source = "embedded"
-  train.train_and_evaluate(config, str(tmp_path))
+  result = train.train_and_evaluate(config, str(tmp_path))
   first, second = metrics.read(str(tmp_path))
   assert second["train_loss"] < first["train_loss"]
   assert second["test_accuracy"] > 0.7
+  # Loading the run draws no parameters, yet builds the RBF codes (not in a checkpoint):
+  # the loaded run's outputs are the trained network's.
+  from lenet_jax.config import validation
+  from lenet_jax.models import task as task_lib
+  from lenet_jax.runs import load
+  _, state, loaded = load.load_state(config, str(tmp_path))
+  assert all(isinstance(x, jax.ShapeDtypeStruct) for x in jax.tree.leaves(loaded.params))
+  trained = task_lib.Task(config, validation.validate(config))
+  images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (8, 28, 28, 1), np.uint8))
+  np.testing.assert_array_equal(loaded.logits(state["params"], images),
+                                trained.logits(result["state"]["params"], images))
 
 
 def test_top5_is_reported_for_more_than_5_classes(tmp_path):

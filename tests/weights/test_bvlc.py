@@ -118,7 +118,7 @@ def _logits_without_a_run(weights, images, **changes):
   from configs import alexnet
   config = override(pretrained.caffe_conventions(alexnet.get_config("data=imagenet2012")),
                     **changes)
-  task = task_lib.Task(config, validation.validate(config))
+  task = task_lib.Task(config, validation.validate(config), draw_params=False)
   params = pretrained._with_arrays(task.params, bvlc.to_params(weights))
   return np.asarray(task.logits(params, jnp.asarray(images)))
 
@@ -184,7 +184,7 @@ def test_fine_tuning_with_a_new_fc8_keeps_every_other_layer(imported, tmp_path, 
                                original["params"][layer]["kernel"][...], rtol=0, atol=1e-7)
   assert tuned["params"]["fc8"]["kernel"][...].shape == (2, 4096, 2)
   with pytest.raises(UserError, match="is not a run directory"):
-    task = task_lib.Task(config, validation.validate(config))
+    task = task_lib.Task(config, validation.validate(config), draw_params=False)
     init_from.parameters_from(task.params, str(tmp_path))
 
 
