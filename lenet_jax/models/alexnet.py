@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from lenet_jax.common.errors import ConfigError, check_choice, check_int
-from lenet_jax.models import alexnet_ops, losses, registry, sampling
+from lenet_jax.models import abstract, alexnet_ops, losses, registry, sampling
 from lenet_jax.models.activations import ACTIVATIONS
 from lenet_jax.models.lrn import CAFFE, PAPER, lrn
 
@@ -299,8 +299,9 @@ class _Stage:
   def connections(self, in_shape, out_shape):
     if self.flatten:
       in_shape = (int(jnp.prod(jnp.array(in_shape))),)
-    layer_out = jax.eval_shape(self.layer, jax.ShapeDtypeStruct((1,) + tuple(in_shape),
-                                                               jnp.float32)).shape[1:]
+    layer_out = abstract.output_shape(self.layer, lambda layer, x: layer(x),
+                                      jax.ShapeDtypeStruct((1,) + tuple(in_shape),
+                                                           jnp.float32)).shape[1:]
     return self.layer.connections(in_shape, layer_out)
 
 

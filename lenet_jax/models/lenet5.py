@@ -125,20 +125,21 @@ class TableConv(nnx.Module):
     self.in_features = in_features
     self.in_index = np.array([i for m in table for i in m], np.int32)
     self.out_index = np.array([o for o, m in enumerate(table) for _ in m], np.int32)
-    self.maps_read = np.array([len(m) for m in table], np.int32)
+    maps_read = np.array([len(m) for m in table], np.int32)
+    self.maps_read = tuple(int(n) for n in maps_read)  # static: counts need no values
     self.kernel_size = kernel_size
     self.out_features = out_features
     n = len(self.in_index)
     k = kernel_size
     if init == "paper":
-      fan_in = k * k * self.maps_read  # per output map
+      fan_in = k * k * maps_read  # per output map
       bound_k = 2.4 / fan_in[self.out_index]
       bound_b = 2.4 / fan_in
       kernel = sampling.uniform(rngs.params(), (k, k, n), jnp.float32, -1, 1) * bound_k[None, None]
       bias = sampling.uniform(rngs.params(), (out_features,), jnp.float32, -1, 1) * bound_b
     else:
       # Each connected kernel gets the variance LeCun-normal gives its own map.
-      std = np.sqrt(1.0 / (k * k * self.maps_read[self.out_index])) / 0.87962566
+      std = np.sqrt(1.0 / (k * k * maps_read[self.out_index])) / 0.87962566
       kernel = sampling.truncated_normal(rngs.params(), -2, 2, (k, k, n)) * std[None, None]
       bias = jnp.zeros((out_features,))
     self.kernel = nnx.Param(kernel)
@@ -163,7 +164,7 @@ class TableConv(nnx.Module):
     return self.activation(self.pre_activation(x))
 
   def connections(self, in_shape, out_shape):
-    per_map = self.kernel_size ** 2 * self.maps_read + 1
+    per_map = self.kernel_size ** 2 * np.array(self.maps_read) + 1
     return int(_spatial(out_shape) * per_map.sum())
 
 

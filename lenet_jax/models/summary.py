@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from lenet_jax import models
+from lenet_jax.models import abstract
 from lenet_jax.config import validation
 
 
@@ -28,11 +29,13 @@ class Row(NamedTuple):
 
 def rows(model, input_shape) -> list[Row]:
   """One `Row` per stage of `model`: output shape, parameters (weights and biases
-  apart), connections and FLOPs."""
+  apart), connections and FLOPs. `model` may be built with nnx.eval_shape (shapes, no
+  values): nothing here needs its values."""
   out = []
   shape = tuple(input_shape)
-  for name, stage in model.stages():
-    y = jax.eval_shape(stage, jax.ShapeDtypeStruct((1,) + shape, jnp.float32))
+  for i, (name, stage) in enumerate(model.stages()):
+    y = abstract.output_shape(model, lambda m, x, i=i: m.stages()[i][1](x),
+                              jax.ShapeDtypeStruct((1,) + shape, jnp.float32))
     out_shape = tuple(y.shape[1:])
     layer = getattr(stage, "layer", stage)  # AlexNet's stages wrap a layer
     leaves = nnx.to_flat_state(nnx.state(layer, nnx.Param))
@@ -73,6 +76,7 @@ def format_table(table, input_shape) -> str:
 def summarize(config) -> str:
   """The table of `config`'s model for its dataset's input and classes."""
   resolved = validation.validate(config)
-  model = models.create(config.model, resolved.knobs, resolved.input_shape,
-                        resolved.spec.num_classes, config.seed)
+  model = nnx.eval_shape(lambda: models.create(config.model, resolved.knobs,
+                                               resolved.input_shape,
+                                               resolved.spec.num_classes, config.seed))
   return format_table(rows(model, resolved.input_shape), resolved.input_shape)

@@ -155,14 +155,13 @@ def test_parameter_counts_follow_the_knobs(knobs, params):
   assert n_params(shapes_only(**knobs)) == params
 
 
-@pytest.mark.full_xla
 def test_one_gpu_half_width_net_has_the_papers_layer_sizes():
-  model = AlexNet(towers=1, width=0.5, rngs=nnx.Rngs(0))
+  model = shapes_only(towers=1, width=0.5)
   shapes = [r.shape for r in summary.rows(model, (227, 227, 3))]
   assert shapes[:5] == [(27, 27, 48), (13, 13, 128), (13, 13, 192), (13, 13, 192), (6, 6, 256)]
-  assert [r.shape for r in summary.rows(AlexNet(pooling="nonoverlapping", rngs=nnx.Rngs(0)),
+  assert [r.shape for r in summary.rows(shapes_only(pooling="nonoverlapping"),
                                         (227, 227, 3))] == [r.shape for r in summary.rows(
-                                            AlexNet(rngs=nnx.Rngs(0)), (227, 227, 3))]
+                                            shapes_only(), (227, 227, 3))]
 
 
 def test_lrn_none_is_the_paper_net_with_lrn_removed(monkeypatch):
