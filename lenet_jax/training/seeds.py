@@ -81,8 +81,12 @@ class Seeds:
     return len(self.seeds)
 
   def pick(self, tree, k: int):
-    """Seed k's part of a tree with the seed axis (the tree itself without one)."""
-    return jax.tree.map(lambda x: x[k], tree) if self.vmapped else tree
+    """Seed k's part of a tree with the seed axis (the tree itself without one), sliced
+    on the host: an eager slice of a device array compiles a program for each leaf's
+    shape and sharding."""
+    if not self.vmapped:
+      return tree
+    return jax.tree.map(lambda x: jnp.asarray(np.asarray(x)[k]), tree)
 
   def per_seed(self, value, k: int):
     return np.asarray(value)[k] if self.vmapped else np.asarray(value)

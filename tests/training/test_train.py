@@ -173,8 +173,8 @@ def test_1998_network_trains(tmp_path):
   assert all(isinstance(x, jax.ShapeDtypeStruct) for x in jax.tree.leaves(loaded.params))
   trained = task_lib.Task(config, validation.validate(config))
   images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (8, 28, 28, 1), np.uint8))
-  np.testing.assert_array_equal(loaded.logits(state["params"], images),
-                                trained.logits(result["state"]["params"], images))
+  np.testing.assert_array_equal(jax.jit(loaded.logits)(state["params"], images),
+                                jax.jit(trained.logits)(result["state"]["params"], images))
 
 
 def test_top5_is_reported_for_more_than_5_classes(tmp_path):
