@@ -54,6 +54,8 @@ def _child(request, fds, closing):
   import jax
   jax.config.update("jax_disable_most_optimizations", os.environ.get(
       "JAX_DISABLE_MOST_OPTIMIZATIONS", "0").lower() in ("1", "y", "yes", "t", "true", "on"))
+  import cheap_xla  # and with it, the cheap settings' emitters (tests/cheap_xla.py)
+  cheap_xla.install()
   sys.argv = [request["module"], *request["args"]]
   code = 0
   try:

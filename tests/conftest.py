@@ -28,19 +28,22 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 # Most tests compile far more than they run: XLA's cheap settings (LLVM at -O0, no
-# expensive passes; jax_disable_most_optimizations) cut in-process compilation by 44%
+# expensive passes; jax_disable_most_optimizations; and XLA CPU's older fusion emitters,
+# tests/cheap_xla.py) cut in-process compilation by 44%, then by more
 # (experiments/test_suite). Tests marked `full_xla` (full-size AlexNet; runs that train
-# for longer), whose programs run long enough to repay optimisation, compile what they
-# compile with the defaults, and so do the commands they start (a program compiled
-# earlier in the process is reused as it is). Set JAX_DISABLE_MOST_OPTIMIZATIONS=0 to
-# run everything as users do.
+# for longer; programs compared with other programs at the tolerance of rounding), compile
+# what they compile with the defaults, and so do the commands they start (a program
+# compiled earlier in the process is reused as it is). Set JAX_DISABLE_MOST_OPTIMIZATIONS=0
+# to run everything as users do.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
+import cheap_xla  # noqa: E402
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 _CHEAP_XLA = jax.config.values["jax_disable_most_optimizations"]
+cheap_xla.install()  # with it, XLA CPU's faster-compiling fusion emitters: see there
 
 
 @pytest.hookimpl(tryfirst=True)

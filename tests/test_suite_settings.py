@@ -3,6 +3,7 @@ settings and which with its defaults."""
 
 import os
 
+import cheap_xla
 import conftest
 import jax
 import pytest
@@ -11,18 +12,26 @@ _NO_ZYGOTE = bool(os.environ.get("LENET_JAX_TEST_NO_ZYGOTE"))
 _HERE = os.path.dirname(os.path.abspath(__file__))  # where print_xla_setting.py is
 
 
+def _emitters(cheap: bool) -> list:
+  return sorted(cheap_xla.OPTIONS) if cheap else []
+
+
 def test_unmarked_tests_compile_with_the_suite_s_setting():
   assert jax.config.values["jax_disable_most_optimizations"] == conftest._CHEAP_XLA
+  assert sorted(cheap_xla.options_in_use()) == _emitters(conftest._CHEAP_XLA)
   assert conftest._zygote_fits(conftest.command_env()) or _NO_ZYGOTE  # forked, as set up
   out = conftest.run_command("print_xla_setting", cwd=_HERE).stdout
-  assert out.strip() == str(conftest._CHEAP_XLA)
+  cheap = conftest._CHEAP_XLA
+  # a new interpreter (no zygote) has jax's setting, not the emitters
+  assert out.strip() == f"{cheap} {_emitters(cheap and not _NO_ZYGOTE)}"
 
 
 @pytest.mark.full_xla
 def test_full_xla_tests_and_their_commands_compile_with_xla_s_defaults():
   assert jax.config.values["jax_disable_most_optimizations"] is False
+  assert cheap_xla.options_in_use() == {}
   env = conftest.command_env()
   assert env["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "0"
   assert conftest._zygote_fits(env) or _NO_ZYGOTE  # each forked command applies it
   out = conftest.run_command("print_xla_setting", cwd=_HERE).stdout
-  assert out.strip() == "False"
+  assert out.strip() == "False []"

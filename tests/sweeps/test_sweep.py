@@ -159,6 +159,7 @@ def test_welch_p_values_against_the_best_cell():
   assert p[1] == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue, rel=1e-6)
 
 
+@pytest.mark.full_xla  # programs for 1, 2 and 4 devices compared at rounding tolerance
 def test_seeds_sharded_over_devices_equal_the_one_device_run(tmp_path):
   """4 seeds trained on one device, then in one program over 4 fake CPU devices (one seed
   each) and over 2 (two each): the same metrics and parameters."""

@@ -189,6 +189,7 @@ def one_device(tmp_path_factory):
 
 
 # pmap runs the same per-tower code; its gradients are compared in process above.
+@pytest.mark.full_xla  # parameters of programs for 1 and 2 devices, at rounding tolerance
 @pytest.mark.parametrize("backend", ["shard_map"])
 def test_cli_two_model_devices_log_the_same_losses(tmp_path, one_device, backend):
   from lenet_jax.runs import metrics
