@@ -4,6 +4,8 @@
   python experiments/test_suite/summary.py --table   # README.md's table of runs
   python experiments/test_suite/summary.py --join DIR OUT.jsonl   # a steps_*.jsonl from
       # compile_log_plugin.py's per-worker files in DIR
+  python experiments/test_suite/summary.py --cpu [DIR]   # CPU seconds per test file, from
+      # cpu_plugin.py's files (default: cpu_3a42cfc, the run at 3a42cfc)
 
 - after_per_test.jsonl (fd93f1f; compile_plugin.py): one line per test, its in-process
   XLA compile seconds (backend compile events) and its whole time.
@@ -38,6 +40,10 @@ RUNS = [
     ("after_12c7969_1719.log", None, "plain, 17:19: 12c7969 (after)"),
     ("before_64fe7c5_1728.log", None, "plain, 17:28: 64fe7c5 (before)"),
     ("after_12c7969_1739.log", None, "plain, 17:39: 12c7969 (after)"),
+    ("before_3a42cfc_2002.log", None, "third round, plain, 20:02: 3a42cfc (before)"),
+    ("after_b3d7b8d_2008.log", None, "third round, plain, 20:08: b3d7b8d (after)"),
+    ("before_3a42cfc_2013.log", None, "third round, plain, 20:13: 3a42cfc (before)"),
+    ("after_b3d7b8d_2019.log", None, "third round, plain, 20:19: b3d7b8d (after)"),
 ]
 
 
@@ -104,11 +110,48 @@ def join(directory, out):
                           "compiles": compiles[test]}) + "\n")
 
 
+def cpu(directory):
+  """CPU seconds per test file from cpu_plugin.py's lines in `directory`: the workers'
+  own, their children's (commands started as new interpreters) and the zygote's
+  children's (forked commands)."""
+  tests, forked = {}, collections.Counter()
+  for name in glob.glob(os.path.join(directory, "tests_gw*.jsonl")):
+    with open(name) as f:
+      for line in f:
+        r = json.loads(line)
+        if "test" in r:
+          tests[r["test"]] = r
+  with open(os.path.join(directory, "zygote.jsonl")) as f:
+    for line in f:
+      r = json.loads(line)
+      forked[(r["test"] or "?").rsplit(" (", 1)[0]] += r["cpu"]  # 'test (call)'
+  files = collections.defaultdict(collections.Counter)
+  for test, r in tests.items():
+    row = files[test.split("::")[0]]
+    row.update(tests=1, wall=r["wall"], own=r["self"], new=r["children"], forked=forked[test])
+  total = collections.Counter()
+  for row in files.values():
+    total.update(row)
+  print(f"{len(tests)} tests: {total['wall']:.0f} s of wall time in the two workers; CPU "
+        f"{total['own'] + total['new'] + total['forked']:.0f} s (the workers "
+        f"{total['own']:.0f}, commands as new interpreters {total['new']:.0f}, forked "
+        f"commands {total['forked']:.0f})")
+  print(f"{'file':46s} {'tests':>5s} {'wall':>6s} {'CPU':>6s} {'own':>6s} {'new':>6s} "
+        f"{'forked':>6s}")
+  for path, row in sorted(files.items(), key=lambda x: -(x[1]["own"] + x[1]["new"]
+                                                          + x[1]["forked"])):
+    print(f"{path:46s} {row['tests']:5d} {row['wall']:6.1f} "
+          f"{row['own'] + row['new'] + row['forked']:6.1f} {row['own']:6.1f} "
+          f"{row['new']:6.1f} {row['forked']:6.1f}")
+
+
 def main():
   if sys.argv[1:] == ["--table"]:
     return table()
   if sys.argv[1:2] == ["--join"]:
     return join(*sys.argv[2:4])
+  if sys.argv[1:2] == ["--cpu"]:
+    return cpu(sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "cpu_3a42cfc"))
   rows = per_test("after_per_test.jsonl")
   print("slowest ten:")
   for r in sorted(rows, key=lambda r: -r["total_s"])[:10]:
@@ -122,6 +165,15 @@ def main():
   for path in sorted(set(before) | set(after),
                      key=lambda p: abs(after[p] - before[p]), reverse=True)[:10]:
     print(f"  {before[path]:6.1f} s -> {after[path]:6.1f} s  {path}")
+  runs = ("before_3a42cfc_2002.log", "after_b3d7b8d_2008.log", "before_3a42cfc_2013.log",
+          "after_b3d7b8d_2019.log")
+  seconds = [durations(name) for name in runs]
+  print("third round, test seconds per run (before 20:02, after 20:08, before 20:13, after "
+        f"20:19): {', '.join(f'{sum(s.values()):.0f}' for s in seconds)}; by file, the "
+        "twelve largest changes (before and after summed over their two runs):")
+  change = lambda p: seconds[1][p] + seconds[3][p] - seconds[0][p] - seconds[2][p]
+  for path in sorted(set().union(*seconds), key=lambda p: abs(change(p)), reverse=True)[:12]:
+    print("  " + ", ".join(f"{s[path]:5.1f}" for s in seconds) + f"  {path}")
 
 
 if __name__ == "__main__":
