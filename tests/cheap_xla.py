@@ -5,20 +5,23 @@ emitters for fusions in place of its newer fusion emitters
 half the time (experiments/test_suite).
 
 jax has no setting for compiler options of every compilation, so `install` wraps
-jax._src.compiler.get_compile_options (jax as pinned in requirements). The suite and
-the commands forked from tests/command_zygote.py install it; a command started as a new
-interpreter compiles with jax_disable_most_optimizations alone."""
+jax._src.compiler.get_compile_options (jax 0.10.2, as pinned in requirements.lock).
+The suite and the commands forked from tests/command_zygote.py install it; a command
+started as a new interpreter compiles with jax_disable_most_optimizations alone."""
 
 import jax
 from jax._src import compiler
 
 OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 _original = compiler.get_compile_options
+_last = {}  # the options the last compilation through the wrapper was given
 
 
 def _get_compile_options(*args, env_options_overrides=None, **kwargs):
   if jax.config.values["jax_disable_most_optimizations"]:
     env_options_overrides = {**OPTIONS, **(env_options_overrides or {})}
+  _last.clear()
+  _last.update(env_options_overrides or {})
   return _original(*args, env_options_overrides=env_options_overrides, **kwargs)
 
 
@@ -31,5 +34,12 @@ def installed() -> bool:
 
 
 def options_in_use() -> dict:
-  """The options the next compilation adds (none with XLA's defaults)."""
-  return dict(compiler.get_compile_options(1, 1).env_option_overrides)
+  """The options a compilation is given now (none with XLA's defaults), seen by
+  compiling a new program through jax.jit ({'wrapper': False} if jax did not call the
+  wrapper)."""
+  if not installed():
+    return {}
+  _last.clear()
+  _last["wrapper"] = False
+  jax.jit(lambda x: x + 1).lower(1.0).compile()
+  return dict(_last)

@@ -13,22 +13,40 @@ $CPU_LOG_DIR/zygote.jsonl.
   python experiments/test_suite/summary.py --cpu /tmp/cpu_log
 """
 
-import json, os, resource, time
+import json
+import os
+import resource
+import time
+
 import pytest
+
 _DIR = os.environ.get("CPU_LOG_DIR", "/tmp/cpu_log")
 os.makedirs(_DIR, exist_ok=True)
-_out = open(os.path.join(_DIR, f"tests_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.jsonl"), "a")
+_out = open(os.path.join(_DIR, f"tests_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.jsonl"),
+            "a")
+
+
 def _cpu(who):
   r = resource.getrusage(who)
   return r.ru_utime + r.ru_stime
-_out.write(json.dumps({"start": True, "self": _cpu(resource.RUSAGE_SELF), "t": time.time()}) + "\n")
+
+
+_out.write(json.dumps({"start": True, "self": _cpu(resource.RUSAGE_SELF), "t": time.time()})
+           + "\n")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-  s0, c0, t0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
+  own, children = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+  start = time.perf_counter()
   yield
-  _out.write(json.dumps({"test": item.nodeid, "wall": time.perf_counter() - t0,
-      "self": _cpu(resource.RUSAGE_SELF) - s0, "children": _cpu(resource.RUSAGE_CHILDREN) - c0}) + "\n")
+  _out.write(json.dumps({"test": item.nodeid, "wall": time.perf_counter() - start,
+                         "self": _cpu(resource.RUSAGE_SELF) - own,
+                         "children": _cpu(resource.RUSAGE_CHILDREN) - children}) + "\n")
   _out.flush()
+
+
 def pytest_sessionfinish(session):
-  _out.write(json.dumps({"end": True, "self": _cpu(resource.RUSAGE_SELF), "children": _cpu(resource.RUSAGE_CHILDREN), "t": time.time()}) + "\n")
+  _out.write(json.dumps({"end": True, "self": _cpu(resource.RUSAGE_SELF),
+                         "children": _cpu(resource.RUSAGE_CHILDREN), "t": time.time()}) + "\n")
   _out.flush()

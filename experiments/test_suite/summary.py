@@ -169,8 +169,9 @@ def main():
           "after_b3d7b8d_2019.log")
   seconds = [durations(name) for name in runs]
   print("third round, test seconds per run (before 20:02, after 20:08, before 20:13, after "
-        f"20:19): {', '.join(f'{sum(s.values()):.0f}' for s in seconds)}; by file, the "
-        "twelve largest changes (before and after summed over their two runs):")
+        f"20:19): {', '.join(f'{sum(s.values()):.0f}' for s in seconds)}; by file, the four "
+        "runs' seconds, for the twelve files whose two after runs differ most from their "
+        "two before runs:")
   change = lambda p: seconds[1][p] + seconds[3][p] - seconds[0][p] - seconds[2][p]
   for path in sorted(set().union(*seconds), key=lambda p: abs(change(p)), reverse=True)[:12]:
     print("  " + ", ".join(f"{s[path]:5.1f}" for s in seconds) + f"  {path}")

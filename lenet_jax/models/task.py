@@ -51,7 +51,8 @@ class Task:
                          self.spec.num_classes, seed)
 
   def init_params(self, seed: int):
-    """The parameters `seed` initialises (the task's own are those of `config.seed`)."""
+    """The parameters `seed` initialises (the task's own are those of `config.seed`,
+    or their shapes only: `draw_params=False`)."""
     return nnx.split(self._create(seed), nnx.Param, ...)[1]
 
   def model(self, params):
@@ -85,7 +86,7 @@ class Task:
     Hessian is taken with respect to those 84 states. (With respect to the 10
     penalties it vanishes wherever the MAP term's "rubbish class" dominates.)
     """
-    if self.output_is_fixed:
+    if self.output_is_fixed:  # a layer without parameters: shapes-only params serve
       outputs = self.model(self.params).output(outputs)
     return self.loss_fn(outputs, labels)
 

@@ -98,6 +98,14 @@ def _os_error(error: Exception) -> str:
   return first_line(error)
 
 
+def _placed_target(x):
+  target = ocp.utils.to_shape_dtype_struct(x)
+  if getattr(target, "sharding", None) is not None:
+    return target
+  return jax.ShapeDtypeStruct(target.shape, target.dtype,
+                              sharding=jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
+
+
 class Checkpointer:
 
   def __init__(self, workdir: str, keep: int = 3):
@@ -166,9 +174,12 @@ class Checkpointer:
         raise ValueError(f"{name} changed since it was written")
 
   def restore(self, step: int, like):
-    """Restores the checkpoint of `step` into the structure, shapes and dtypes of `like`."""
+    """Restores the checkpoint of `step` into the structure, shapes and dtypes of `like`,
+    each array where `like`'s is, or on this process's first device where `like` gives
+    shapes only (never the devices the checkpoint was written from, which may not exist
+    here: a run trained over two GPUs, evaluated on one CPU)."""
     self.verify(step)
-    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+    target = jax.tree.map(_placed_target, like)
     return self._manager.restore(step, args=ocp.args.StandardRestore(target))
 
   def restore_latest(self, like, set_aside: bool = False, say=print):

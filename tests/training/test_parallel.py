@@ -214,6 +214,7 @@ def assert_same_params(workdir, reference):
     config = run_record.load_config(str(directory))
     config.parallel.model = config.parallel.data = 1  # restored onto one device
     _, state, task = load.load_state(config, str(directory))
+    assert {len(x.sharding.device_set) for x in jax.tree.leaves(state)} == {1}
     initial = task.init_params(config.seed)
     updates.append([a - b for a, b in zip(jax.tree.leaves(state["params"]),
                                           jax.tree.leaves(initial))])
