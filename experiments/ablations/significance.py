@@ -82,6 +82,14 @@ def holm(pvalues):
   return adjusted
 
 
+def rerun_tests(rerun, original):
+  """[(cell, difference, detectable, p, p Holm)] of each rerun cell against the same cell of
+  the H100 run."""
+  ps = [welch(v, original[k]) for k, v in rerun.items()]
+  return [(k, v[0] - original[k][0], detectable(v, original[k]), p, a)
+          for (k, v), p, a in zip(rerun.items(), ps, holm(ps))]
+
+
 def star(p):
   return f"{p:.3f}{' *' if p < 0.05 else ''}"
 
@@ -111,36 +119,30 @@ def main():
     print("Each cell of the rerun against the same cell of the H100 run:\n")
     print("| cell | H100 | CPU rerun | difference | detectable | p | p (Holm) |\n"
           "|---|---|---|---|---|---|---|")
-    ps = [welch(v, original[k]) for k, v in rerun.items()]
-    for (k, v), p, adjusted in zip(rerun.items(), ps, holm(ps)):
-      h = original[k]
+    for k, difference, smallest, p, adjusted in rerun_tests(rerun, original):
+      h, v = original[k], rerun[k]
       print(f"| {k[0]}: {fmt(k)} | {h[0]:.2f} ± {h[1]:.2f} | {v[0]:.2f} ± {v[1]:.2f} | "
-            f"{v[0] - h[0]:+.2f} | {detectable(v, h):.2f} | {star(p)} | {star(adjusted)} |")
+            f"{difference:+.2f} | {smallest:.2f} | {star(p)} | {star(adjusted)} |")
     print()
     report(rerun)
 
 
-def report(cells):
-  """Every cell against its sweep's best cell, then the pairs the conclusions rest on."""
-  for sweep in SWEEP_KINDS:
-    group = {k: v for k, v in cells.items() if k[0] == sweep}
-    if not group:
-      continue
-    best = min(group, key=lambda k: group[k][0])
-    print(f"{sweep}: every cell against the best, {fmt(best)} "
-          f"({group[best][0]:.2f} ± {group[best][1]:.2f}%)\n")
-    print("| cell | test error % | difference | detectable | p | p (Holm) |\n"
-          "|---|---|---|---|---|---|")
-    others = [k for k in group if k != best]
-    ps = [welch(group[k], group[best]) for k in others]
-    for k, p, adjusted in zip(others, ps, holm(ps)):
-      v = group[k]
-      print(f"| {fmt(k)} | {v[0]:.2f} ± {v[1]:.2f} | {v[0] - group[best][0]:+.2f} | "
-            f"{detectable(v, group[best]):.2f} | {star(p)} | {star(adjusted)} |")
-    print()
-  print("Pairs the conclusions rest on:\n")
-  print("| pair | difference (first - second) | detectable | p | p (Holm) |\n"
-        "|---|---|---|---|---|")
+def against_best(cells, sweep):
+  """(best cell, [(cell, difference, detectable, p, p Holm)]) of one sweep's cells against
+  its best (lowest mean) cell, in the cells' order."""
+  group = {k: v for k, v in cells.items() if k[0] == sweep}
+  if not group:
+    return None, []
+  best = min(group, key=lambda k: group[k][0])
+  others = [k for k in group if k != best]
+  ps = [welch(group[k], group[best]) for k in others]
+  return best, [(k, group[k][0] - group[best][0], detectable(group[k], group[best]), p, a)
+                for k, p, a in zip(others, ps, holm(ps))]
+
+
+def pair_tests(cells):
+  """[(first, second, difference, detectable, p, p Holm)] of the pairs the conclusions rest
+  on, Holm's adjustment over these pairs."""
   pairs = [((a, p), (b, p)) for p in ("max", "avg", "subsample")
            for a, b in (("gelu", "relu"), ("tanh", "relu"), ("gelu", "tanh"),
                         ("scaled_tanh", "tanh"), ("gelu", "scaled_tanh"))]
@@ -149,11 +151,32 @@ def report(cells):
   pairs.append((("c3_output", "table", "dense"), ("c3_output", "full", "dense")))
   pairs = [(x, y) for x, y in pairs if x in cells and y in cells]
   ps = [welch(cells[x], cells[y]) for x, y in pairs]
-  for (x, y), p, adjusted in zip(pairs, ps, holm(ps)):
-    a, b = cells[x], cells[y]
+  return [(x, y, cells[x][0] - cells[y][0], detectable(cells[x], cells[y]), p, a)
+          for (x, y), p, a in zip(pairs, ps, holm(ps))]
+
+
+def report(cells):
+  """Every cell against its sweep's best cell, then the pairs the conclusions rest on."""
+  for sweep in SWEEP_KINDS:
+    best, rows = against_best(cells, sweep)
+    if best is None:
+      continue
+    print(f"{sweep}: every cell against the best, {fmt(best)} "
+          f"({cells[best][0]:.2f} ± {cells[best][1]:.2f}%)\n")
+    print("| cell | test error % | difference | detectable | p | p (Holm) |\n"
+          "|---|---|---|---|---|---|")
+    for k, difference, smallest, p, adjusted in rows:
+      v = cells[k]
+      print(f"| {fmt(k)} | {v[0]:.2f} ± {v[1]:.2f} | {difference:+.2f} | "
+            f"{smallest:.2f} | {star(p)} | {star(adjusted)} |")
+    print()
+  print("Pairs the conclusions rest on:\n")
+  print("| pair | difference (first - second) | detectable | p | p (Holm) |\n"
+        "|---|---|---|---|---|")
+  for x, y, difference, smallest, p, adjusted in pair_tests(cells):
     name = (f"C3 {fmt(x)} vs {fmt(y)}" if x[0] == "c3_output"
             else f"{fmt(x)} vs {fmt(y)}")
-    print(f"| {name} | {a[0] - b[0]:+.2f} | {detectable(a, b):.2f} | {star(p)} | "
+    print(f"| {name} | {difference:+.2f} | {smallest:.2f} | {star(p)} | "
           f"{star(adjusted)} |")
   print()
 

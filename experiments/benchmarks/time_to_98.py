@@ -7,11 +7,18 @@ Time to 98% is the sum of the epochs' `seconds` (training and evaluation, the fi
 epoch's compilation included) up to the first epoch whose `test_accuracy` is at least 98%.
 """
 
+import json
 import os
 
-from lenet_jax.runs import metrics
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_jsonl(path: str) -> list[dict]:
+  """The JSON objects of a stored JSON-lines file, or [] when it does not exist."""
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
 # metrics file -> the machine that wrote it
 RUNS = {
     "time_to_98_h100.metrics.jsonl": "one NVIDIA H100 80GB HBM3 (jax 0.11.2), 2026-11-22",
@@ -43,7 +50,7 @@ def main():
   print("|---|---|---|---|---|---|")
   for name, machine in RUNS.items():
     epoch, step, accuracy, seconds, first, last_epoch, last = row(
-        metrics.read_jsonl(os.path.join(HERE, name)))
+        read_jsonl(os.path.join(HERE, name)))
     print(f"| {machine} | `{name}` | {epoch} (step {step}), {accuracy:.2%} | "
           f"**{seconds:.1f} s** | {first:.1f} s | {last:.2%} (epoch {last_epoch}) |")
 

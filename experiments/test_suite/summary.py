@@ -2,6 +2,8 @@
 
   python experiments/test_suite/summary.py           # where the time goes
   python experiments/test_suite/summary.py --table   # README.md's table of runs
+  python experiments/test_suite/summary.py --first_round   # the first round's two runs
+  python experiments/test_suite/summary.py --ci      # the clean-clone run of .ci/run
   python experiments/test_suite/summary.py --join DIR OUT.jsonl   # a steps_*.jsonl from
       # compile_log_plugin.py's per-worker files in DIR
   python experiments/test_suite/summary.py --cpu [DIR]   # CPU seconds per test file, from
@@ -90,6 +92,33 @@ def table():
     print(f"| {what} | {tests} | {_minutes(float(wall))} | {seconds:.0f} | {compiling} |")
 
 
+FIRST_ROUND = [  # (code, log)
+    ("before the restructuring (9072408, a worktree)", "before_9072408.log"),
+    ("fd93f1f (initial values drawn flat: `lenet_jax/models/sampling.py`)", "after.log"),
+]
+
+
+def last_line(log):
+  """(tests passed, seconds) of a pytest log's last line."""
+  with open(os.path.join(HERE, log)) as f:
+    lines = [line for line in f.read().splitlines() if _LAST.search(line)]
+  tests, wall = _LAST.search(lines[-1]).groups()
+  return int(tests), float(wall)
+
+
+def first_round():
+  print("| code | tests | time | log |\n|---|---|---|---|")
+  for what, log in FIRST_ROUND:
+    tests, wall = last_line(log)
+    print(f"| {what} | {tests} passed | {_minutes(wall)} | `{log}` |")
+
+
+def ci():
+  """The `.ci/run` line of the README's Results table."""
+  tests, wall = last_line("ci_34d2cf5.log")
+  print(f"{tests} passed in {_minutes(wall)}")
+
+
 def join(directory, out):
   """One line per test from compile_log_plugin's lines (compiles_gw0/gw1.jsonl): its
   worker, its seconds, the seconds and number of the compilations logged during it."""
@@ -148,6 +177,10 @@ def cpu(directory):
 def main():
   if sys.argv[1:] == ["--table"]:
     return table()
+  if sys.argv[1:] == ["--first_round"]:
+    return first_round()
+  if sys.argv[1:] == ["--ci"]:
+    return ci()
   if sys.argv[1:2] == ["--join"]:
     return join(*sys.argv[2:4])
   if sys.argv[1:2] == ["--cpu"]:
