@@ -43,4 +43,4 @@ def define_flags():
 
 
 if __name__ == "__main__":
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, stop_anywhere="before the measurement ended; nothing was measured")

@@ -36,4 +36,5 @@ def define_flags():
 
 
 if __name__ == "__main__":
-  cli.run(main, define_flags, config=cli.NO_CONFIG)
+  cli.run(main, define_flags, config=cli.NO_CONFIG,
+          stop_anywhere="before the committee was scored; nothing was written")

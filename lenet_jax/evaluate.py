@@ -31,4 +31,4 @@ def define_flags():
 
 
 if __name__ == "__main__":
-  cli.run(main, define_flags, config=cli.RUN_CONFIG)
+  cli.run(main, define_flags, config=cli.RUN_CONFIG, stop_anywhere="before the score was recorded")

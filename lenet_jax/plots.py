@@ -22,4 +22,4 @@ def define_flags():
 
 
 if __name__ == "__main__":
-  cli.run(main, define_flags, config=cli.NO_CONFIG)
+  cli.run(main, define_flags, config=cli.NO_CONFIG, stop_anywhere="before --out was written")

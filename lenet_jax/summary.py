@@ -15,4 +15,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run(main)
+  cli.run(main, stop_anywhere="before the table was printed")

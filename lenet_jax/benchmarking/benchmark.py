@@ -31,7 +31,7 @@ import numpy as np
 
 from lenet_jax import data
 from lenet_jax.benchmarking import profiling
-from lenet_jax.common import preemption
+from lenet_jax.common import files, preemption
 from lenet_jax.common.errors import ConfigError, UserError
 from lenet_jax.config import validation
 from lenet_jax.models import task as task_lib
@@ -291,6 +291,8 @@ def run(config, mode: str, steps: int, warmup: int, profile_dir: str | None) -> 
     raise UserError(f"--steps={steps} is invalid: must be >= 1")
   if profile_dir and mode != "step":
     raise UserError("--profile_dir traces the step mode only: leave out --mode=epoch")
+  if profile_dir:
+    files.writable_dir(profile_dir, "--profile_dir")
   parallel.initialize_distributed(config)
   if mode == "step":  # random images of the dataset's shape; nothing is loaded
     return measure_steps(config, steps, warmup, profile_dir)

@@ -111,6 +111,17 @@ def _parse_or_exit(argv) -> list:
 
 
 def _define_config(argv, kind: str, default_config: str | None, lock_config: bool) -> None:
+  """Defines --config (and --print_config) for `kind`, shown by --help with the command's
+  own flags."""
+  try:
+    _define_config_flags(argv, kind, default_config, lock_config)
+  finally:
+    for name in ("config", "print_config"):
+      if name in flags.FLAGS:
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
+
+
+def _define_config_flags(argv, kind: str, default_config: str | None, lock_config: bool) -> None:
   from ml_collections import config_flags
 
   from lenet_jax.config import loading
@@ -149,16 +160,20 @@ def _define_config(argv, kind: str, default_config: str | None, lock_config: boo
                                     sys_argv=_config_value(argv)[1])
   except AttributeError as e:  # an override of a key the config lacks
     raise UserError(_unknown_key_message(argv, e, loaded)) from None
-  flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS["print_config"])
 
 
 def run(main, define_flags=None, config: str = CONFIG_FILE, default_config: str | None = None,
-        lock_config: bool = True) -> None:
+        lock_config: bool = True, stop_anywhere: str | None = None) -> None:
   """Runs a command: defines its flags (`define_flags()`, the config's), parses them with
   every mistake as one `error:` line, then runs `main(argv)` with a UserError as one
   `error:` line and a stop signal's message printed (exit 128 + the signal); stop
-  signals are held from the start (a Ctrl-C during start-up is seen by the work)."""
-  with preemption.StopSignals():
+  signals are held from the start (a Ctrl-C during start-up is seen by the work).
+
+  A command that saves as it goes stops itself at its safe points
+  (`lenet_jax.common.preemption`). One whose work may be dropped at any moment (it writes
+  its result at the end, in one piece) names what a stop leaves in `stop_anywhere`
+  ('nothing was written'): a stop then ends it at once, whatever it is doing."""
+  with preemption.StopSignals() as stop:
     try:
       if define_flags is not None:
         define_flags()
@@ -166,7 +181,10 @@ def run(main, define_flags=None, config: str = CONFIG_FILE, default_config: str 
     except UserError as e:
       print(f"error: {e}", file=sys.stderr, flush=True)
       sys.exit(1)
-    app.run(exit_on_user_error(main), flags_parser=_parse_or_exit)
+    body = main
+    if stop_anywhere is not None:
+      body = lambda argv: stop.wait_for(lambda: main(argv), stop_anywhere)  # noqa: E731
+    app.run(exit_on_user_error(body), flags_parser=_parse_or_exit)
 
 
 def begin(argv, positional: bool = False, **required) -> None:

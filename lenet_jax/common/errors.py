@@ -46,19 +46,26 @@ def first_line(error: Exception, limit: int = 160) -> str:
 
 
 def exit_on_user_error(fn):
-  """Wraps an absl `main` so that a UserError prints one line and exits 1, and a stop
-  signal's `StopRequested` prints what was saved and exits 128 + the signal."""
-  from lenet_jax.common.preemption import StopRequested
+  """Wraps an absl `main` so that a UserError prints one line and exits 1, a stop signal's
+  `StopRequested` prints what was saved and exits 128 + the signal, and a stop signal that
+  came when nothing was left to stop says so and exits 128 + the signal too."""
+  from lenet_jax.common import preemption
 
   @functools.wraps(fn)
   def wrapper(*args, **kwargs):
     try:
-      return fn(*args, **kwargs)
+      out = fn(*args, **kwargs)
     except UserError as e:
       print(f"error: {e}", file=sys.stderr, flush=True)
-      sys.exit(1)
-    except StopRequested as e:
+      preemption.finish(1)
+    except preemption.StopRequested as e:
       print(str(e), flush=True)
-      sys.exit(e.exit_code)
+      preemption.finish(e.exit_code)
+    stop = preemption.StopSignals()
+    if stop.signum is not None:
+      print(f"stopped by {stop.name} after the command's work was done; all of it is kept",
+            flush=True)
+      preemption.finish(128 + stop.signum)
+    return out
 
   return wrapper

@@ -1,19 +1,25 @@
-"""SIGTERM and Ctrl-C: finish the step in flight, save, and exit cleanly.
+"""SIGTERM and Ctrl-C: finish the step in flight, save, and exit cleanly, never crash.
 
-While any `StopSignals` context is active (each command holds one for its whole
-life, the training loop one more), SIGTERM and SIGINT only record the signal;
-the loop checks it at every dispatched chunk and every epoch end, saves, and raises
-`StopRequested`, which the command prints before exiting with 128 + the signal.
-A second signal stops at once, without waiting for the loop.
+While any `StopSignals` context is active (each command holds one for its whole life, the
+training loop one more), SIGTERM and SIGINT only record the signal: the handler never
+raises, so no exception ever lands inside another library's code (a JAX callback, a
+compiler, a garbage-collection hook). The work checks the record at its safe points (every
+dispatched chunk, every epoch end, between a sweep's cells), saves, and raises
+`StopRequested` from its own code; the command prints it and exits with 128 + the signal.
 
-Where nothing is at stake yet (a training run's start-up: loading data, building
-the model, compiling the step), `immediately(what)` makes a signal stop at once, and
-`wait_for(fn)` runs a long call (a compilation, which no signal interrupts) in a
-thread so that the wait for it can be stopped.
+Work that cannot stop itself part-way (loading data, building a model, compiling a step:
+nothing of it is saved yet) runs through `wait_for(fn, what)`: `fn` runs in a thread while
+the caller waits, and a stop ends the wait at once with `what` ('during start-up; nothing
+was trained'). The thread is left behind, and the process then ends with `finish`, which
+skips the interpreter's shutdown (joining a thread inside a compiler aborts the process)
+after the command's own clean-up (its locks released on the way out) has run.
+
+A second signal stops at once: one line, the locks this process holds removed, and exit.
 """
 
-import contextlib
+import os
 import signal
+import sys
 import threading
 
 
@@ -29,19 +35,52 @@ class StopRequested(BaseException):
     self.exit_code = 128 + signum
 
 
-_state = {"signum": None, "depth": 0, "previous": {}, "immediately": None}
+POLL_S = 0.05  # how often a wait looks for a stop
+_state = {"signum": None, "depth": 0, "previous": {}, "left_behind": [], "on_exit_now": []}
+
+
+def on_exit_now(fn) -> None:
+  """`fn()` runs before the process ends at once (a second signal, or work left behind): a
+  lower layer's clean-up that cannot wait for the unwinding (lock files)."""
+  _state["on_exit_now"].append(fn)
+
+
+def _exit_now(code: int, message: str | None = None) -> None:
+  for fn in _state["on_exit_now"]:
+    try:
+      fn()
+    except Exception:  # the process is ending either way  # noqa: BLE001
+      pass
+  try:
+    if message:
+      print(message, flush=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+  finally:
+    os._exit(code)
 
 
 def _handle(signum, frame):
   del frame
-  name = signal.Signals(signum).name
-  if _state["immediately"] is not None:
-    _state["signum"] = signum
-    raise StopRequested(f"stopped by {name} {_state['immediately']}", signum)
   if _state["signum"] is not None:
-    raise StopRequested(f"stopped at once by a second {name}; "
-                        "the last checkpoint written (if any) is kept", signum)
+    name = signal.Signals(signum).name
+    _exit_now(128 + signum, f"stopped at once by a second {name}; the last checkpoint "
+              "written (if any) is kept")
   _state["signum"] = signum
+
+
+def left_behind() -> bool:
+  """Whether work a stop left behind is still running in a thread of this process."""
+  _state["left_behind"] = [t for t in _state["left_behind"] if t.is_alive()]
+  return bool(_state["left_behind"])
+
+
+def finish(code: int) -> None:
+  """Ends the process with `code`: at once when a stop left work running in a thread
+  (the interpreter's shutdown would wait for it, or abort inside it), else normally."""
+  if left_behind():
+    _exit_now(code)
+  sys.exit(code)
 
 
 class StopSignals:
@@ -87,22 +126,13 @@ class StopSignals:
     return self.stopped(f"{where}; checkpoint saved in {directory}; run the same command to "
                         "resume")
 
-  @contextlib.contextmanager
-  def immediately(self, what: str):
-    """Within the block a signal stops at once, saying `what` ('during start-up; nothing
-    was trained'); one that arrived before it stops on entry."""
+  def wait_for(self, fn, what: str):
+    """fn() run in a thread while this thread waits for it, so that a stop ends the wait
+    within `POLL_S` (a compilation or a file read does not return to Python until it is
+    done): raises StopRequested saying `what` then, and the thread is left behind (see
+    `finish`). A stop that came before the call stops it before it starts."""
     if self.signum is not None:
       raise self.stopped(what)
-    _state["immediately"] = what
-    try:
-      yield
-    finally:
-      _state["immediately"] = None
-
-  def wait_for(self, fn, what: str):
-    """fn() run in a thread while this thread waits for it, so that a signal stops the
-    wait (a compilation does not return to Python until it is done): raises
-    StopRequested saying `what` then, the thread left to end with the process."""
     result = {}
 
     def work():
@@ -114,8 +144,9 @@ class StopSignals:
     thread = threading.Thread(target=work, daemon=True, name="stoppable_wait")
     thread.start()
     while thread.is_alive():
-      thread.join(0.05)
+      thread.join(POLL_S)
       if self.signum is not None and thread.is_alive():
+        _state["left_behind"].append(thread)
         raise self.stopped(what)
     if "error" in result:
       raise result["error"]

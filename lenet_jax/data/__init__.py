@@ -138,14 +138,14 @@ def validate(data_config) -> tuple[DatasetSpec, dict | None]:
   return spec, manifest
 
 
-def _check_dir(directory: str, splits) -> None:
+def _check_dir(directory: str, splits, key: str = "data.dir") -> None:
   if not os.path.isdir(directory):
-    raise UserError(f"config.data.dir={directory!r} is not a directory; point it at the IDX files")
+    raise UserError(f"config.{key}={directory!r} is not a directory; point it at the IDX files")
   have = idx.available_splits(directory)
   missing = [s for s in splits if s not in have]
   if missing:
     names = ", ".join(f"{n}[.gz]" for s in missing for n in idx.FILES[s])
-    raise UserError(f"config.data.dir={directory!r} lacks the IDX files {names}; "
+    raise UserError(f"config.{key}={directory!r} lacks the IDX files {names}; "
                     "copy them there or choose another data.source")
 
 
@@ -236,7 +236,7 @@ def load(data_config, resolved, splits=("train", "test")) -> Dataset:
   if test_dir and "test" in wanted:
     # The test split from its own IDX directory (config.data.test_dir), e.g. the
     # official MNIST test split beside the embedded training digits.
-    _check_dir(test_dir, ("test",))
+    _check_dir(test_dir, ("test",), "data.test_dir")
     arrays["test"] = idx.load_split(test_dir, "test")
     location = f"{location}; test split from {test_dir}"
   _check_arrays(spec, source, location, arrays)

@@ -241,7 +241,9 @@ def prepare(data_config, spec, out: str, command: str, workers: int = 0, stop=No
   `out`'s lock (one writer at a time); returns the manifest. `stop`: a
   `preemption.StopSignals`, checked between shards."""
   from lenet_jax.runs import lock
-  the_plan, jobs = plan(data_config, spec, out)
+  listing = functools.partial(plan, data_config, spec, out)
+  the_plan, jobs = (stop.wait_for(listing, "while the input was listed; nothing was written")
+                    if stop is not None else listing())
   with lock.hold(out, "lenet_jax.prepare"):
     check_out_dir(out, the_plan)
     try:

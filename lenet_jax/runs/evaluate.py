@@ -31,6 +31,8 @@ def evaluate_run(config, workdir: str, out: str = "") -> dict:
   """Test loss and accuracy of the last checkpoint in `workdir` on `config.data`'s test
   split; appended to `<workdir>/evaluations.jsonl` (and to `out`, a JSON-lines file,
   when given)."""
+  run_record.check_single_run(workdir)
+  overrides = run_record.reader_overrides(workdir, config)
   trained = run_record.load_config(workdir)
   before, now = validation.validate(trained), validation.validate(config)
   check_same_shapes(before, now, workdir)
@@ -53,6 +55,8 @@ def evaluate_run(config, workdir: str, out: str = "") -> dict:
             "data": spec.name, "source": dataset.source, "location": dataset.location,
             "patches": "ten" if task.ten_crop else ("centre" if task.crop else "whole"),
             "workdir": os.path.abspath(workdir), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+  if overrides:  # how this scoring differs from the run's own config
+    record["overrides"] = {k: list(v) for k, v in overrides.items()}
   line = json.dumps(record) + "\n"
   for path in filter(None, (os.path.join(workdir, EVALUATIONS), out)):
     try:

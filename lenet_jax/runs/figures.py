@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lenet_jax import data
-from lenet_jax.common import preemption
+from lenet_jax.common import files, preemption
 from lenet_jax.runs import load, predict
 
 FILES = ("misclassified.png", "confusion.png", "activations.png", "filters.png")
@@ -184,20 +184,27 @@ def first_kernel(params):
 
 
 def _save(fig, path):
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=110, bbox_inches="tight")
-  _plt().close(fig)
+  files.save_figure(fig, path, dpi=110, bbox_inches="tight")
 
 
 def write_all(config, workdir: str, out: str, image_path: str | None = None,
               keep: int = 100) -> dict:
   """The four figures of the run in `workdir` into `out`; returns what they show."""
+  files.writable_dir(out, "--out")
   step, state, task = load.load_state(config, workdir)
   params, resolved = state["params"], task.resolved
   names = predict.class_names(config, resolved)
+  first = []  # the first test image, for activations.png: the split is read once
+
+  def remembered(batches):
+    for images, y in batches:
+      if not first:
+        first.append(np.asarray(images[:1]))
+      yield images, y
+
   with preemption.StopSignals() as stop:
-    labels, predicted, wrong = predict_split(task, params, test_batches(config, resolved),
-                                             keep, stop)
+    labels, predicted, wrong = predict_split(
+        task, params, remembered(test_batches(config, resolved)), keep, stop)
   errors = int(np.sum(labels != predicted))
   misclassified(os.path.join(out, "misclassified.png"), wrong, names, errors)
   counts = confusion(os.path.join(out, "confusion.png"), labels, predicted, names)
@@ -205,7 +212,7 @@ def write_all(config, workdir: str, out: str, image_path: str | None = None,
     image = predict.load_images([image_path], config, resolved)
     title = os.path.basename(image_path)
   else:
-    image = next(iter(test_batches(config, resolved)))[0][:1]
+    image = first[0]
     title = "the first test image"
   outputs = [(name, predict.activations(task, params, image, name))
              for name in predict.stage_names(task, params)]

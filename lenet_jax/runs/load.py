@@ -13,7 +13,7 @@ from lenet_jax.config import validation
 from lenet_jax.data import prepared, streaming
 from lenet_jax.models import task as task_lib
 from lenet_jax.optim import optimizers
-from lenet_jax.runs import checkpoint, metrics
+from lenet_jax.runs import checkpoint, metrics, run_record
 
 
 def checkpoint_like(task, tx, partial=None) -> dict:
@@ -27,6 +27,8 @@ def load_state(config, workdir: str, resolved=None):
   """(step, training state, task) of the newest checkpoint in `workdir` that restores,
   for `config`'s model (`resolved`: the config's validation, done here if not given).
   The task's own `params` are shapes only: the state's are the run's."""
+  run_record.check_single_run(workdir)
+  run_record.reader_overrides(workdir, config)
   resolved = resolved or validation.validate(config)
   task = task_lib.Task(config, resolved, draw_params=False)
   if not os.path.isdir(os.path.join(workdir, "checkpoints")):

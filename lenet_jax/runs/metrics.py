@@ -7,6 +7,8 @@ import os
 import jax.numpy as jnp
 import numpy as np
 
+from lenet_jax.common.errors import UserError
+
 NO_STEP = np.iinfo(np.int32).max  # "no non-finite step yet"
 
 
@@ -32,11 +34,25 @@ class MetricWriter:
 
 
 def read_jsonl(path: str) -> list[dict]:
-  """The JSON objects of a JSON-lines file, or [] when it does not exist."""
+  """The JSON objects of a JSON-lines file, or [] when it does not exist. A last line cut
+  short (a process killed while appending it) is left out; any other line that is not JSON
+  is one UserError naming the file and line."""
   if not os.path.exists(path):
     return []
   with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+    lines = f.read().split("\n")
+  records = []
+  for number, line in enumerate(lines, 1):
+    if not line.strip():
+      continue
+    try:
+      records.append(json.loads(line))
+    except ValueError:
+      if number == len(lines):  # no newline after it: a write cut short
+        continue
+      raise UserError(f"{path}, line {number} is not a JSON record; restore the file or "
+                      "remove that line") from None
+  return records
 
 
 def read(workdir: str) -> list[dict]:
@@ -53,10 +69,9 @@ def truncate(workdir: str, last_epoch: int, last_step: int) -> list[dict]:
       f.writelines(json.dumps(r) + "\n" for r in kept)
   steps_path = os.path.join(workdir, "steps.jsonl")
   if os.path.exists(steps_path):
-    with open(steps_path) as f:
-      lines = [line for line in f if line.strip() and json.loads(line)["step"] <= last_step]
+    kept_steps = [r for r in read_jsonl(steps_path) if r["step"] <= last_step]
     with open(steps_path, "w") as f:
-      f.writelines(lines)
+      f.writelines(json.dumps(r) + "\n" for r in kept_steps)
   return kept
 
 

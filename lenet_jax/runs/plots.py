@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from lenet_jax.common import files  # noqa: E402
 from lenet_jax.common.errors import UserError  # noqa: E402
 
 # Error axes are logarithmic above this many percent and linear below it, so a
@@ -74,14 +75,7 @@ def learning_curves(runs: dict, out: str, title: str = "") -> None:
 
 def save(fig, out: str, dpi: int) -> None:
   """Saves and closes `fig`; makes the folder; a failure is one UserError."""
-  try:
-    if os.path.dirname(out):
-      os.makedirs(os.path.dirname(out), exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-  except (OSError, ValueError) as e:
-    raise UserError(f"cannot write --out={out} ({e})") from None
-  finally:
-    plt.close(fig)
+  files.save_figure(fig, out, "--out", dpi=dpi)
 
 
 def plot_runs(paths, out: str) -> None:

@@ -6,6 +6,7 @@ in Euclidean distance to a test image's)."""
 
 import functools
 import importlib.util
+import io
 import os
 
 import jax
@@ -13,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lenet_jax import data
-from lenet_jax.common import preemption
+from lenet_jax.common import files, preemption
 from lenet_jax.common.errors import UserError, first_line
 from lenet_jax.data import digit_box, prepare, streaming
 from lenet_jax.runs import load
@@ -219,9 +220,7 @@ def neighbours_png(path: str, queries: np.ndarray, pool: np.ndarray, index: np.n
     if titles is not None:
       axes[r, 0].set_ylabel(titles[r], fontsize=7)
   fig.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  files.save_figure(fig, path, "--out", dpi=110)
 
 
 def training_pool(config, resolved):
@@ -248,6 +247,8 @@ def predict(config, workdir: str, paths, top: int = 5, layer: str | None = None,
     raise UserError("name at least one image file to predict")
   if (layer or neighbours) and not out:
     raise UserError("--out is required with --layer or --neighbours")
+  if out:
+    files.writable_file(out, "--out")
   step, state, task = load.load_state(config, workdir)
   resolved, params = task.resolved, state["params"]
   images = load_images(paths, config, resolved)
@@ -266,8 +267,10 @@ def predict(config, workdir: str, paths, top: int = 5, layer: str | None = None,
             f"each of {len(paths)} images"]
   if layer:
     features = activations(task, params, images, layer)
+    buffer = io.BytesIO()
+    np.save(buffer, features)
     try:
-      np.save(out, features)
+      files.write_atomic(out, buffer.getvalue())
     except OSError as e:
       raise UserError(f"cannot write --out={out} ({e.strerror})") from None
     return [f"wrote {out}: {layer} activations {features.shape} of {len(paths)} images "

@@ -28,6 +28,8 @@ from lenet_jax.common.errors import UserError
 
 CONFIG, VERSIONS, HISTORY = "config.json", "versions.json", "config_history.jsonl"
 COMMANDS = "commands.jsonl"
+SWEEP = "sweep.json"  # a sweep's directory: its cells and seeds (lenet_jax.sweeps.sweep)
+SEED_DIR = "seed_{}"  # a cell's seed k, under a directory of seeds trained together
 # Keys a resumed run may change: they alter neither the checkpoint nor what the
 # steps already taken computed.
 RESUMABLE = frozenset({
@@ -36,6 +38,12 @@ RESUMABLE = frozenset({
     "log_step_losses", "progress_secs", "data.dir", "data.test_dir", "data.tfds_data_dir", "data.workers",
     "data.read_threads", "data.device_prefetch", "eval.ten_crop"})
 _RESOLVED = ("data.resolved_source", "data.resolved_location")
+# What a reader of a run (evaluate, predict, figures) may not override: the network the run
+# trained (its model section) and what that network's input looks like.
+NETWORK_SECTIONS = ("model",)
+NETWORK_KEYS = frozenset({
+    "data.normalization", "data.channel_order", "data.pixel_mean", "data.resize",
+    "data.channels", "data.pad_to", "data.digit_size", "data.crop"})
 # Keys that runs recorded before they existed lack, with the value the code used then
 # (for every model, and for the LeNets' sections).
 LEGACY = {"checkpoint_secs": 0.0, "data.channel_order": "rgb", "data.pixel_mean": ()}
@@ -57,10 +65,44 @@ def diff(before, after) -> dict:
   return {k: (a.get(k), b[k]) for k in sorted(b) if a.get(k) != b[k]}
 
 
+def seed_dirs(workdir: str) -> list[str]:
+  """The seed directories of seeds trained together in `workdir` (a sweep cell), in order;
+  [] for a single run."""
+  found = []
+  while os.path.isfile(os.path.join(workdir, SEED_DIR.format(len(found)), CONFIG)):
+    found.append(os.path.join(workdir, SEED_DIR.format(len(found))))
+  return found
+
+
+def check_kind(workdir: str, seeded: bool) -> None:
+  """Refuses, before anything is written, a --workdir that a training of the other kind
+  made: a sweep's directory, or (for a single run, `seeded` False) a sweep cell whose
+  seeds were trained together."""
+  if os.path.isfile(os.path.join(workdir, SWEEP)):
+    raise UserError(f"{workdir} is a sweep's directory ({SWEEP}): its cells are trained by "
+                    "lenet_jax.sweep; rerun the sweep to resume it, or use a new --workdir")
+  seeds = seed_dirs(workdir)
+  if seeds and not seeded:
+    raise UserError(f"{workdir} is a sweep cell of {len(seeds)} seeds trained together "
+                    "(lenet_jax.sweep resumes it); a single run needs a new --workdir")
+
+
+def check_single_run(workdir: str) -> None:
+  """A reader's check that `workdir` holds one run: a sweep cell's seeds and a sweep's
+  directory are named with the run directories they hold."""
+  seeds = seed_dirs(workdir)
+  if seeds:
+    raise UserError(f"{workdir} holds {len(seeds)} seeds trained together; name one seed's "
+                    f"run directory: {seeds[0]}" + (f" ... {seeds[-1]}" if len(seeds) > 1 else ""))
+
+
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a run in `workdir` now has: config.json with its history's changes applied."""
   path = os.path.join(workdir, CONFIG)
   if not os.path.isfile(path):
+    if os.path.isfile(os.path.join(workdir, SWEEP)):
+      raise UserError(f"{workdir} is a sweep's directory; name one run in it: "
+                      f"{os.path.join(workdir, '<cell>', SEED_DIR.format(0))}")
     raise UserError(f"{path} not found: is --workdir a lenet_jax run directory?")
   try:
     with open(path) as f:
@@ -99,6 +141,21 @@ def check_resume(workdir: str, config, resumable=RESUMABLE) -> dict:
     may = (f"a resume may change only {', '.join(sorted(resumable))}; " if resumable else "")
     raise UserError(f"{workdir} holds a run made with another config ({what}); {may}rerun with "
                     "the run's values or use a new --workdir")
+  return changed
+
+
+def reader_overrides(workdir: str, config) -> dict:
+  """{dotted key: (the run's value, `config`'s)} of the overrides a reader of the run in
+  `workdir` was given: those that change only how it scores or reads data (the data's
+  location, batch sizes, ten patches). One UserError naming the first override that
+  would make it read another network than the run trained."""
+  changed = diff(load_config(workdir), config)
+  for key, (before, after) in changed.items():
+    if key.split(".")[0] in NETWORK_SECTIONS or key in NETWORK_KEYS:
+      raise UserError(f"--config.{key}={after!r}: the run in {workdir} was trained with "
+                      f"{before!r}, and a reader scores the network the run trained; drop the "
+                      "override (those that change how scoring runs, e.g. config.data.dir, "
+                      "config.eval_batch_size, are allowed)")
   return changed
 
 

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from lenet_jax.common import files  # noqa: E402
 from lenet_jax.runs import metrics, plots  # noqa: E402
 from lenet_jax.sweeps import cells  # noqa: E402
 from lenet_jax.training import seeds as seeds_lib  # noqa: E402
@@ -136,8 +137,7 @@ def bar_chart(rows, path: str, title: str = "") -> None:
   ax.set(xlabel=f"test error (%), mean ± std over {n} seeds", title=title)
   ax.grid(True, axis="x", alpha=0.3)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  files.save_figure(fig, path, dpi=110)
 
 
 def learning_curves(rows, workdir: str, path: str, title: str = "") -> None:

@@ -2,6 +2,8 @@
 tables and plots.
 
   <workdir>/sweep.json             the cells and seeds this sweep was started with
+  <workdir>/lock.shared-*.json     held by each worker while it runs (`lenet_jax.runs.lock`):
+                                   nothing but the sweep's workers writes under <workdir>
   <workdir>/<cell>/                one run of the training loop per cell, its seeds together
   <workdir>/<cell>/lock.json       held by the worker training the cell (`lenet_jax.runs.lock`)
   <workdir>/<cell>/result.json     written when the cell is finished: re-running skips it
@@ -27,6 +29,8 @@ from lenet_jax.sweeps import cells as cells_lib
 from lenet_jax.sweeps import results as results_lib
 from lenet_jax.training import seeds as seeds_lib
 from lenet_jax.training import train
+
+SWEEP = run_record.SWEEP
 
 
 def _normal(value):
@@ -134,20 +138,12 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
   config = cells_lib.apply(config, {"checkpoint_secs": float(checkpoint_secs)},
                            where="--checkpoint_secs")
   configs = check_cells(config, cells)
-  os.makedirs(workdir, exist_ok=True)
-  setup = {"seeds": num_seeds, "shared_order": shared_order}
-  started = files.read_json(os.path.join(workdir, "sweep.json"))
-  if started is not None and {k: started[k] for k in setup} != setup:
-    raise UserError(f"{workdir} holds a sweep started with --seeds={started['seeds']} "
-                    f"(shared order {started['shared_order']}); rerun with those or use a new "
-                    "--workdir")
-  files.write_json(os.path.join(workdir, "sweep.json"), dict(setup, cells=_normal(cells)),
-                   indent=2)
-
   index, count = shard
   label = f"{index}/{count}"
-  trained_seconds, t_start = [], time.perf_counter()
-  with preemption.StopSignals() as stop:
+  with lock.hold(workdir, f"lenet_jax.sweep shard {label}", claim_timeout_s, shared=True), \
+      preemption.StopSignals() as stop:
+    _check_sweep_dir(workdir, cells, configs, num_seeds, shared_order)
+    trained_seconds, t_start = [], time.perf_counter()
     for k, (overrides, cell_config) in enumerate(zip(cells, configs), 1):
       if (k - 1) % count != index:
         continue
@@ -155,13 +151,13 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
                         "the same command resumes the sweep")
       name = cells_lib.cell_name(overrides)
       directory = os.path.join(workdir, cells_lib.cell_dir(overrides))
-      _check_same_config(cell_config, directory, name)
       done = _finished(directory, overrides)
       if done is not None:
         print(f"[cell {k}/{len(cells)}] {name}: finished earlier "
               f"({100 * done['test_accuracy_mean']:.2f}% test accuracy); skipped", flush=True)
         continue
-      claim, other = lock.acquire(directory, f"lenet_jax.sweep shard {label}", claim_timeout_s)
+      claim, other = lock.acquire(directory, f"lenet_jax.sweep shard {label}", claim_timeout_s,
+                                  within=workdir)
       if claim is None:
         print(f"[cell {k}/{len(cells)}] {name}: being trained by {_who(other)}; left to it",
               flush=True)
@@ -188,14 +184,53 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
         trained_seconds.append(time.perf_counter() - t0)
       finally:
         claim.release()
-  rows, missing = collect(cells, workdir, claim_timeout_s)
-  if missing:
-    print(f"{len(cells) - len(missing)} of {len(cells)} cells finished; left to other workers: "
-          + "; ".join(missing) + ". The last to finish writes the results, or run with "
-          "--collect", flush=True)
-    return None
-  results_lib.write(rows, workdir)
-  return rows
+    rows, missing = collect(cells, workdir, claim_timeout_s)
+    if missing:
+      print(f"{len(cells) - len(missing)} of {len(cells)} cells finished; left to other "
+            "workers: " + "; ".join(missing) + ". The last to finish writes the results, or run "
+            "with --collect", flush=True)
+      return None
+    _write_results(rows, workdir)
+    return rows
+
+
+def _check_sweep_dir(workdir: str, cells, configs, num_seeds: int, shared_order: bool) -> None:
+  """Refuses a --workdir that is not this sweep's, before anything is written there: a run of
+  lenet_jax.main, a sweep started with other seeds, a cell started with another config.
+  Then records the sweep's cells and seeds in sweep.json."""
+  if os.path.isfile(os.path.join(workdir, run_record.CONFIG)):
+    raise UserError(f"{workdir} holds a run of lenet_jax.main ({run_record.CONFIG}), not a "
+                    "sweep; use a new --workdir for the sweep")
+  setup = {"seeds": num_seeds, "shared_order": shared_order}
+  started = _read_sweep(workdir)
+  if started is not None and {k: started.get(k) for k in setup} != setup:
+    raise UserError(f"{workdir} holds a sweep started with --seeds={started.get('seeds')} "
+                    f"(shared order {started.get('shared_order')}); rerun with those or use a "
+                    "new --workdir")
+  for overrides, cell_config in zip(cells, configs):
+    _check_same_config(cell_config, os.path.join(workdir, cells_lib.cell_dir(overrides)),
+                       cells_lib.cell_name(overrides))
+  try:
+    files.write_json(os.path.join(workdir, SWEEP), dict(setup, cells=_normal(cells)), indent=2)
+  except OSError as e:
+    raise UserError(f"cannot write to --workdir={workdir} ({e.strerror}); choose a writable "
+                    "directory") from None
+
+
+def _read_sweep(workdir: str) -> dict | None:
+  try:
+    return files.read_json(os.path.join(workdir, SWEEP))
+  except (OSError, ValueError) as e:
+    raise UserError(f"{os.path.join(workdir, SWEEP)} cannot be read ({e}); it is not a sweep "
+                    "lenet_jax wrote: use a new --workdir") from None
+
+
+def _write_results(rows, workdir: str) -> None:
+  try:
+    results_lib.write(rows, workdir)
+  except OSError as e:
+    raise UserError(f"cannot write the sweep's results into {workdir} ({e.strerror}); the cells "
+                    "are kept: make it writable and run the same command with --collect") from None
 
 
 def _who(holder) -> str:
@@ -230,11 +265,19 @@ def collect(cells, workdir: str, claim_timeout_s: float = lock.TIMEOUT_S) -> tup
 def write_collected(cells, workdir: str,
                     claim_timeout_s: float = lock.TIMEOUT_S) -> tuple[list, list]:
   """Writes the results of every finished cell (`--collect`); returns (rows, unfinished)."""
-  rows, missing = collect(cells, workdir, claim_timeout_s)
-  if not rows:
-    raise UserError(f"{workdir} holds no finished cell of this sweep yet")
-  results_lib.write(rows, workdir)
-  if missing:
-    with open(os.path.join(workdir, "results.md"), "a") as f:
-      f.write(f"\n\nUnfinished ({len(missing)} of {len(cells)} cells): {'; '.join(missing)}.\n")
+  if not os.path.isfile(os.path.join(workdir, SWEEP)):
+    raise UserError(f"--workdir={workdir} holds no sweep ({SWEEP}); name the directory a sweep "
+                    "trained in")
+  with lock.hold(workdir, "lenet_jax.sweep --collect", claim_timeout_s, shared=True):
+    rows, missing = collect(cells, workdir, claim_timeout_s)
+    if not rows:
+      raise UserError(f"{workdir} holds no finished cell of this sweep yet")
+    _write_results(rows, workdir)
+    if missing:
+      try:
+        with open(os.path.join(workdir, "results.md"), "a") as f:
+          f.write(f"\n\nUnfinished ({len(missing)} of {len(cells)} cells): "
+                  f"{'; '.join(missing)}.\n")
+      except OSError as e:
+        raise UserError(f"cannot write {workdir}/results.md ({e.strerror})") from None
   return rows, missing

@@ -191,7 +191,8 @@ def boost(config, workdir: str, say=print) -> dict:
 
 
 def _boost(config, resolved, workdir, say, stop) -> dict:
-  dataset = data.load(config.data, resolved)
+  dataset = stop.wait_for(lambda: data.load(config.data, resolved),
+                          "while the data was loaded; the members trained before are kept")
   images, labels = dataset.split("train")
   test_x, test_y = dataset.split("test")
   set_size = config.boosting.set_size or len(labels)

@@ -23,10 +23,11 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from lenet_jax.common.errors import UserError
+from lenet_jax.runs import run_record
 
 
 def seed_dir(workdir: str, k: int) -> str:
-  return os.path.join(workdir, f"seed_{k}")
+  return os.path.join(workdir, run_record.SEED_DIR.format(k))
 
 
 def seed_config(config, seed: int):

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import os
 import time
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +24,7 @@ import optax
 from absl import logging
 
 from lenet_jax import data
-from lenet_jax.common import preemption
+from lenet_jax.common import files, preemption
 from lenet_jax.common.errors import ConfigError, UserError
 from lenet_jax.config import validation
 from lenet_jax.data import device_prefetch, distortions, preprocess
@@ -198,59 +199,94 @@ def train_and_evaluate(config, workdir: str, *, seeds: int | None = None,
   main = parallel.is_main_process()
   # Only process 0 writes: it holds the workdir, made (and removed again if training
   # stops before writing anything) by taking the lock.
+  if profile and main:
+    files.writable_dir(profile[0], "--profile_dir")
   held = lock.hold(workdir, "lenet_jax training") if main else contextlib.nullcontext()
   with held, preemption.StopSignals() as stop:
+    run_record.check_kind(workdir, seeded=seeds is not None)
     return _train(config, workdir, resolved, seeds, shared_order, seed_devices, main, stop,
                   profile)
+
+
+@dataclasses.dataclass
+class _Session:
+  """What start-up made for the epochs to run on: the run, its seeds, the compiled
+  functions, and the state restored from the last checkpoint (or the initial one)."""
+  run: Run
+  plan: seeds_lib.Seeds
+  place: Callable  # places a value every seed shares (on the mesh, for a mesh)
+  place_rows: Callable  # places this process's rows of a streamed batch
+  train_chunk: Callable
+  evaluate: Callable
+  refresh_curvature: Callable | None  # SDLM's, else None
+  epoch_order: Callable  # epoch -> the epoch's batch order, placed
+  dropout_keys: jax.Array
+  zero_sums: dict  # each seed's metric sums before an epoch's first step
+  ckpt: checkpoint.Checkpointer
+  last: int | None  # the step of the checkpoint restored, None for none
+  state: dict  # the training state restored (or initial)
+  partial: dict  # the metric sums of an epoch a stop interrupted
+  new_run: bool  # no config.json yet
+
+
+def _start_up(config, workdir, resolved, num_seeds, shared_order, seed_devices, main,
+              say) -> _Session:
+  """Loads the data, builds the task, restores the state and compiles the evaluation: all
+  the work before the first step, which writes nothing (a stop during it loses nothing)."""
+  # On a mesh, host values go to every device as global arrays, so that any
+  # process can feed the compiled steps; on one device, to that device.
+  place = parallel.replicated(config) if resolved.mesh != (1, 1) else jax.device_put
+  place_rows = parallel.rows_sharded(config) if resolved.mesh != (1, 1) else jax.device_put
+  if num_seeds is None:
+    plan = seeds_lib.single(workdir, config, place)
+  else:
+    plan = seeds_lib.several(workdir, config, num_seeds, shared_order, seed_devices)
+    place = plan.place
+  run = setup(config, workdir, resolved, place)
+  task, tx = run.task, run.tx
+  new_run = not os.path.isfile(os.path.join(workdir, run_record.CONFIG))
+  state = _initial_state(config, plan, task, tx, new_run, say)
+  state, loss_and_grads = parallel.setup(task, config, state)
+  if loss_and_grads is not None:
+    d, m = resolved.mesh
+    say(f"parallel: {d} data x {m} model devices ({config.parallel.backend}) of "
+        f"{jax.device_count()} {jax.devices()[0].platform} devices in {jax.process_count()} "
+        f"process{'es' if jax.process_count() > 1 else ''}")
+  train_chunk = steps.make_train_chunk(task, tx, loss_and_grads, seeds=plan.vmapped,
+                                       shared_order=plan.shared_order)
+  evaluate = jax.jit(jax.vmap(run.evaluate, in_axes=(0, None, None))) if plan.vmapped \
+      else run.evaluate
+  zero_sums = jax.tree.map(plan.by_seed, _per_seed(plan, metrics.zero_sums()))
+  ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
+  # `partial`: the metric sums of an epoch interrupted by a signal.
+  last, restored = ckpt.restore_latest({"train": state, "partial": zero_sums}, set_aside=main,
+                                       say=say)
+  return _Session(run=run, plan=plan, place=place, place_rows=place_rows,
+                  train_chunk=train_chunk, evaluate=evaluate,
+                  refresh_curvature=_curvature_refresh(config, run, plan),
+                  epoch_order=_epoch_orders(config, run, plan),
+                  dropout_keys=plan.by_seed(_keys(plan, 2)), zero_sums=zero_sums, ckpt=ckpt,
+                  last=last, state=restored["train"], partial=restored["partial"],
+                  new_run=new_run)
 
 
 def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, main, stop,
            profile):
   say = functools.partial(print, flush=True) if main else (lambda *a, **k: None)
   trace = tracing.StepTrace(*profile, say) if profile and main else None
-  with stop.immediately(STARTING):
-    # On a mesh, host values go to every device as global arrays, so that any
-    # process can feed the compiled steps; on one device, to that device.
-    place = parallel.replicated(config) if resolved.mesh != (1, 1) else jax.device_put
-    place_rows = parallel.rows_sharded(config) if resolved.mesh != (1, 1) else jax.device_put
-    if num_seeds is None:
-      plan = seeds_lib.single(workdir, config, place)
-    else:
-      plan = seeds_lib.several(workdir, config, num_seeds, shared_order, seed_devices)
-      place = plan.place
-    run = setup(config, workdir, resolved, place)
-    task, tx = run.task, run.tx
-    new_run = not os.path.isfile(os.path.join(workdir, run_record.CONFIG))
-    state = _initial_state(config, plan, task, tx, new_run, say)
-    state, loss_and_grads = parallel.setup(task, config, state)
-    if loss_and_grads is not None:
-      d, m = resolved.mesh
-      say(f"parallel: {d} data x {m} model devices ({config.parallel.backend}) of "
-          f"{jax.device_count()} {jax.devices()[0].platform} devices in {jax.process_count()} "
-          f"process{'es' if jax.process_count() > 1 else ''}")
-    train_chunk = steps.make_train_chunk(task, tx, loss_and_grads, seeds=plan.vmapped,
-                                         shared_order=plan.shared_order)
-    evaluate = jax.jit(jax.vmap(run.evaluate, in_axes=(0, None, None))) if plan.vmapped \
-        else run.evaluate
-    refresh_curvature = _curvature_refresh(config, run, plan)
-    epoch_order = _epoch_orders(config, run, plan)
-    dropout_keys = plan.by_seed(_keys(plan, 2))
-    zero_sums = jax.tree.map(plan.by_seed, _per_seed(plan, metrics.zero_sums()))
-
-    ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
-    # `partial`: the metric sums of an epoch interrupted by a signal.
-    last, restored = ckpt.restore_latest({"train": state, "partial": zero_sums}, set_aside=main,
-                                         say=say)
+  session = stop.wait_for(lambda: _start_up(config, workdir, resolved, num_seeds, shared_order,
+                                            seed_devices, main, say), STARTING)
+  plan, run, ckpt = session.plan, session.run, session.ckpt
   log = _Records(config, workdir, plan, run, main)
+  state = session.state
   try:
-    state, partial = restored["train"], restored["partial"]
     done_steps = int(np.asarray(state["step"]).reshape(-1)[0])
     steps_per_epoch = run.steps_per_epoch
     start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
     finished = start_epoch > config.num_epochs
-    if last is None and not new_run and main:
+    if session.last is None and not session.new_run and main:
       _refuse_lost_checkpoints(workdir, plan, ckpt)
-    if last is not None and not finished:
+    if session.last is not None and not finished:
       say(f"Resuming {'' if plan.count == 1 else f'{plan.count} seeds '}from the checkpoint at "
           f"step {done_steps} (epoch {start_epoch}"
           + (f", step {offset} of {steps_per_epoch}" if offset else "")
@@ -258,63 +294,18 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
     histories = log.kept(start_epoch - 1, done_steps)
     reported, last_save = set(), time.perf_counter()
     for epoch in range(start_epoch, config.num_epochs + 1):
-      order = None
-      if run.streams is None:
-        order = epoch_order(epoch)
-      if not offset and refresh_curvature is not None and (
-          (epoch - 1) % config.sdlm.period_epochs == 0):
-        state = _started(stop, log, lambda: refresh_curvature(
-            state, run.train_images, run.train_labels, order))
-      bar = progress.step_progress(steps_per_epoch - offset, f"epoch {epoch}",
-                                   config.progress_secs) if main else None
       t0 = time.perf_counter()
-      sums = partial if offset else zero_sums
+      first_step = (epoch - 1) * steps_per_epoch + offset + 1  # of this invocation's epoch
       images_before = offset * config.batch_size  # trained before a stop signal
-      losses_of_epoch = []
-      first_step = (epoch - 1) * steps_per_epoch + offset + 1  # of this dispatch loop
-      # closed on leaving (a stop signal raises out of it): no reading thread outlives it
-      with contextlib.closing(run.dispatches(epoch, offset, order, place,
-                                             place_rows)) as dispatches:
-        for start, stop_at, images, labels, index in dispatches:
-          args = (state, images, labels, index, dropout_keys)
-          if trace is not None:
-            trace.before(train_chunk, args, stop_at - start)
-          state, chunk_sums, step_losses = _started(stop, log, functools.partial(train_chunk, *args))
-          if trace is not None:
-            trace.after(state)
-          sums = metrics.merge_sums(sums, chunk_sums)
-          if config.log_step_losses:
-            losses_of_epoch.append(step_losses)
-          if bar is not None:
-            bar.dispatched(step_losses, stop_at - start)
-          if stop.signum is not None and stop_at < steps_per_epoch:
-            log.step_losses(first_step, losses_of_epoch)
-            step = int(np.asarray(state["step"]).reshape(-1)[0])
-            ckpt.save(step, {"train": state, "partial": sums})
-            raise stop.saved(f"at step {step} (epoch {epoch})", ckpt.directory)
+      state, sums, losses_of_epoch = _train_epoch(config, session, state, epoch, offset, stop,
+                                                  log, trace, main)
       offset = 0
-      sums = jax.device_get(sums)  # the one sync of the epoch
       train_seconds = time.perf_counter() - t0
-      if bar is not None:
-        bar.close()
-      test = run.test_scores(evaluate, state["params"], place)
+      test = run.test_scores(session.evaluate, state["params"], session.place)
       seconds = time.perf_counter() - t0
-      step = int(np.asarray(state["step"]).reshape(-1)[0])
-      records, bad = [], {}
-      for k in range(plan.count):
-        count = plan.per_seed(sums["count"], k)
-        record = {
-            "epoch": epoch, "step": step, "seed": plan.seeds[k],
-            "train_loss": float(plan.per_seed(sums["loss"], k) / count),
-            "train_accuracy": float(plan.per_seed(sums["correct"], k) / count),
-            **scores.test_fields(test, k if plan.vmapped else None),
-            "images_per_sec": float((count - images_before) / train_seconds),
-            "learning_rate": float(run.learning_rate(step - 1)), "seconds": seconds,
-        }
-        bad_step = int(plan.per_seed(sums["first_nonfinite"], k))
-        if bad_step < metrics.NO_STEP or not np.isfinite(record["train_loss"]):
-          record["nonfinite_step"] = bad[k] = min(bad_step, step)
-        records.append(record)
+      step = _step(state)
+      records, bad = _epoch_records(plan, run, epoch, step, sums, test,
+                                    (images_before, train_seconds, seconds))
       diverged = len(bad) == plan.count
       # The records go first, so that a kill before the checkpoint is whole leaves
       # records that the resume drops; a save that fails takes them back itself.
@@ -322,7 +313,7 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
       if not diverged and (epoch == config.num_epochs or stop.signum is not None
                            or time.perf_counter() - last_save >= config.checkpoint_secs):
         try:
-          ckpt.save(step, {"train": state, "partial": zero_sums})
+          ckpt.save(step, {"train": state, "partial": session.zero_sums})
         except UserError:
           log.withdraw(epoch - 1, (epoch - 1) * steps_per_epoch)
           raise
@@ -340,7 +331,7 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
                               _summary(plan, histories, state, run))
       if stop.signum is not None and epoch < config.num_epochs:
         raise stop.saved(f"at the end of epoch {epoch} (step {step})", ckpt.directory)
-    if main and finished and last is not None:
+    if main and finished and session.last is not None:
       say(f"{workdir} already holds all {config.num_epochs} epochs; nothing to train")
   finally:
     if trace is not None:
@@ -360,6 +351,77 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
     say(f"done: best test accuracy {result['best_test_accuracy']:.4f} (epoch "
         f"{result['best_epoch']}), last {result['last_test_accuracy']:.4f}; workdir {workdir}")
   return result
+
+
+def _step(state) -> int:
+  """The state's step (the first seed's, where there is a seed axis)."""
+  return int(np.asarray(state["step"]).reshape(-1)[0])
+
+
+def _train_epoch(config, session, state, epoch, offset, stop, log, trace, main):
+  """The training steps of `epoch` from step `offset` on: (state, the epoch's metric sums on
+  the host, its step losses). A stop signal ends it after the chunk in flight: the state
+  and the partial sums are saved there and StopRequested raised."""
+  run, plan = session.run, session.plan
+  steps_per_epoch = run.steps_per_epoch
+  order = session.epoch_order(epoch) if run.streams is None else None
+  if not offset and session.refresh_curvature is not None and (
+      (epoch - 1) % config.sdlm.period_epochs == 0):
+    state = _started(stop, log, lambda: session.refresh_curvature(
+        state, run.train_images, run.train_labels, order))
+  bar = progress.step_progress(steps_per_epoch - offset, f"epoch {epoch}",
+                               config.progress_secs) if main else None
+  sums = session.partial if offset else session.zero_sums
+  losses_of_epoch = []
+  first_step = (epoch - 1) * steps_per_epoch + offset + 1  # of this dispatch loop
+  # closed on leaving (a stop signal raises out of it): no reading thread outlives it
+  with contextlib.closing(run.dispatches(epoch, offset, order, session.place,
+                                         session.place_rows)) as dispatches:
+    for start, stop_at, images, labels, index in dispatches:
+      args = (state, images, labels, index, session.dropout_keys)
+      if trace is not None:
+        trace.before(session.train_chunk, args, stop_at - start)
+      state, chunk_sums, step_losses = _started(
+          stop, log, functools.partial(session.train_chunk, *args))
+      if trace is not None:
+        trace.after(state)
+      sums = metrics.merge_sums(sums, chunk_sums)
+      if config.log_step_losses:
+        losses_of_epoch.append(step_losses)
+      if bar is not None:
+        bar.dispatched(step_losses, stop_at - start)
+      if stop.signum is not None and stop_at < steps_per_epoch:
+        log.step_losses(first_step, losses_of_epoch)
+        step = _step(state)
+        session.ckpt.save(step, {"train": state, "partial": sums})
+        raise stop.saved(f"at step {step} (epoch {epoch})", session.ckpt.directory)
+  sums = jax.device_get(sums)  # the one sync of the epoch
+  if bar is not None:
+    bar.close()
+  return state, sums, losses_of_epoch
+
+
+def _epoch_records(plan, run, epoch, step, sums, test, times):
+  """(each seed's metrics.jsonl record of `epoch`, {seed index: the first non-finite step}
+  of the seeds whose loss or gradients stopped being finite). `times`: (images trained
+  before a stop this epoch, training seconds, seconds)."""
+  images_before, train_seconds, seconds = times
+  records, bad = [], {}
+  for k in range(plan.count):
+    count = plan.per_seed(sums["count"], k)
+    record = {
+        "epoch": epoch, "step": step, "seed": plan.seeds[k],
+        "train_loss": float(plan.per_seed(sums["loss"], k) / count),
+        "train_accuracy": float(plan.per_seed(sums["correct"], k) / count),
+        **scores.test_fields(test, k if plan.vmapped else None),
+        "images_per_sec": float((count - images_before) / train_seconds),
+        "learning_rate": float(run.learning_rate(step - 1)), "seconds": seconds,
+    }
+    bad_step = int(plan.per_seed(sums["first_nonfinite"], k))
+    if bad_step < metrics.NO_STEP or not np.isfinite(record["train_loss"]):
+      record["nonfinite_step"] = bad[k] = min(bad_step, step)
+    records.append(record)
+  return records, bad
 
 
 def _summary(plan, histories, state, run) -> dict:
@@ -403,7 +465,8 @@ def _initial_state(config, plan, task, tx, new_run: bool, say):
   `config.init_from`'s parameters for a new run that names one."""
   params = [task.params] if not plan.vmapped else [task.init_params(s) for s in plan.seeds]
   if config.init_from and new_run:
-    params = [init_from.parameters_from(p, config.init_from, say) for p in params]
+    params = [init_from.parameters_from(p, config.model.name, config.init_from, say)
+              for p in params]
   if not plan.vmapped:
     return task_lib.init_state(task, tx, params[0])
   return jax.tree.map(plan.by_seed, jax.vmap(functools.partial(task_lib.init_state, task, tx))(
@@ -462,7 +525,7 @@ def _epoch_line(config, plan, records, images_before, train_seconds, seconds) ->
 def _final_seed_checkpoints(config, plan, state) -> None:
   """Each seed's run directory gets the final checkpoint, so that evaluate and the
   figures take it as any run."""
-  final_step = int(np.asarray(state["step"]).reshape(-1)[0])
+  final_step = _step(state)
   for k, directory in enumerate(plan.run_dirs):
     seed_ckpt = checkpoint.Checkpointer(directory, config.checkpoint_keep)
     try:

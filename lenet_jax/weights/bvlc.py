@@ -16,6 +16,7 @@ import hashlib
 import numpy as np
 
 from lenet_jax.common.errors import UserError
+from lenet_jax.weights import untrusted
 
 CONVS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 DENSES = ("fc6", "fc7", "fc8")
@@ -38,13 +39,8 @@ def sha256(path: str) -> str:
 def load(path: str) -> dict:
   """{layer: (weights, biases)} from a bvlc_alexnet.npy; one UserError line when the file
   or a layer's shape does not fit."""
-  try:
-    raw = np.load(path, allow_pickle=True, encoding="latin1").item()
-  except FileNotFoundError:
-    raise UserError(f"--file={path}: no such file") from None
-  except Exception as e:  # not an .npy, not a pickled dict, truncated
-    raise UserError(f"--file={path} is not a bvlc_alexnet.npy (a pickled dict of layer -> "
-                    f"[weights, biases]): {type(e).__name__}: {e}") from None
+  array = untrusted.load_npy(path)  # no code in the file runs
+  raw = array.item() if array.shape == () else array
   if not isinstance(raw, dict):
     raise UserError(f"--file={path} holds a {type(raw).__name__}, not a dict of layers")
   missing = [name for name in LAYERS if name not in raw]

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT, run_command, tiny_config
 from lenet_jax.common.errors import UserError
-from lenet_jax.runs import load, metrics
+from lenet_jax.runs import load, metrics, run_record
 from lenet_jax.sweeps import cells as cells_lib
 from lenet_jax.sweeps import sweep
 from lenet_jax.training import seeds as seeds_lib
@@ -65,8 +65,8 @@ def test_a_2x2_sweep_with_2_seeds_end_to_end_then_resume(tmp_path, capsys, monke
     assert row["test_accuracy_std"] == pytest.approx(np.std(finals, ddof=1))
     assert row["params"] == 61706 and row["epochs"] == 3 and row["seeds"] == [0, 1]
     for k in (0, 1):  # each seed is a run directory of its own, with its final checkpoint
-      step, state, _ = load.load_state(seeds_lib.seed_config(config, k),
-                                        seeds_lib.seed_dir(directory, k))
+      seed_run = seeds_lib.seed_dir(directory, k)
+      step, state, _ = load.load_state(run_record.load_config(seed_run), seed_run)
       assert step == 12 and int(state["step"]) == 12
   with open(os.path.join(workdir, "results.csv")) as f:
     lines = f.read().splitlines()

@@ -14,9 +14,9 @@ from lenet_jax.runs import metrics
 from lenet_jax.training import steps, train
 
 
-def _start(module, *args):
+def _start(module, *args, **popen):
   # stderr into stdout: the log lines mark the moments to send a signal at
-  return start_command(module, *args, merge_stderr=True)
+  return start_command(module, *args, merge_stderr=True, **popen)
 
 
 seconds = [None]  # from the last signal sent to the process's end
@@ -51,18 +51,43 @@ def test_readme_training_run_stops_when_one_chunk_is_the_whole_epoch(tmp_path):
   assert sorted(os.listdir(tmp_path / "checkpoints"), key=int)[-1] == str(20 * epochs)
 
 
-@pytest.mark.parametrize("marker", ["data: mnist from embedded", "OUTPUT "])
-def test_sigterm_during_start_up_stops_at_once_and_leaves_nothing(tmp_path, marker):
-  # after the data is loaded, and after the model's table (the step compiling next)
+CRASH = ("Traceback", "terminate called", "FATAL", "Fatal Python", "Segmentation fault",
+         "Exception ignored", "Aborted", "core dumped")
+LENET5 = ("lenet_jax.main", "--config=configs/lenet5.py", "--config.data.source=embedded",
+          "--config.model.implementation=xla", "--config.steps_per_scan=20")  # a long compile
+SWEEP = ("lenet_jax.sweep", "--config=configs/lenet5.py", "--sweep=smoke", "--seeds=2",
+         "--config.data.source=embedded", "--config.model.implementation=xla")
+# AlexNet's layers and towers at 67x67 with 256 FC units (conftest.SMALL_ALEXNET)
+ALEXNET = ("lenet_jax.main", "--config=configs/alexnet.py:data=synthetic,runlocal",
+           "--config.data.resize=67", "--config.data.synthetic_shape=(67, 67, 3)",
+           "--config.model.fc_units=256", "--config.data.synthetic_classes=10")
+
+
+@pytest.mark.parametrize("command, marker, signum", [
+    (LENET5, "data: mnist from embedded", signal.SIGTERM),  # the model being built
+    (LENET5, "OUTPUT ", signal.SIGINT),  # the step compiling
+    (SWEEP, "[cell 1/4]", signal.SIGTERM),  # a cell's data, model, compilation
+    (ALEXNET, "data: synthetic", signal.SIGINT),  # 2 towers being initialised
+    (ALEXNET, "fc8 ", signal.SIGTERM),  # compiling
+], ids=["lenet5-data", "lenet5-compile", "sweep-cell", "alexnet-model", "alexnet-compile"])
+def test_a_stop_during_start_up_ends_at_once_without_a_crash(tmp_path, command, marker,
+                                                              signum):
   workdir = tmp_path / "run"
-  proc = _start("lenet_jax.main", "--config=configs/lenet5.py", f"--workdir={workdir}",
-                "--config.data.source=embedded", "--config.model.implementation=xla",
-                "--config.steps_per_scan=20")  # XLA's convolutions in a scan: a long compile
-  out = _stop_after(proc, marker, signal.SIGTERM)  # before any step
-  assert proc.returncode == 128 + signal.SIGTERM, out[-3000:]
-  assert "stopped by SIGTERM during start-up; nothing was trained" in out
+  # One case as a user starts it, a new interpreter (its exit is the interpreter's own; the
+  # others are forked from the suite's zygote, which exits at once).
+  popen = {"close_fds": True} if marker == "OUTPUT " else {}
+  proc = _start(*command, f"--workdir={workdir}", **popen)
+  out = _stop_after(proc, marker, signum)  # before any step
+  assert proc.returncode == 128 + signum, out[-3000:]
+  assert not [word for word in CRASH if word in out], out[-3000:]
+  name = signal.Signals(signum).name
+  assert [line for line in out.splitlines() if line.startswith("stopped")] == [
+      f"stopped by {name} during start-up; nothing was trained"], out[-3000:]
   assert seconds[0] < 5, seconds[0]  # not after compiling
-  assert not workdir.exists()  # no config.json, events file or empty checkpoints/
+  if command is SWEEP:  # the sweep's record of its cells, nothing of the cell
+    assert sorted(os.listdir(workdir)) == ["sweep.json"]
+  else:
+    assert not workdir.exists()  # no config.json, events file or empty checkpoints/
 
 
 def test_sweep_stops_at_the_epoch_boundary_and_resumes(tmp_path):
@@ -73,6 +98,29 @@ def test_sweep_stops_at_the_epoch_boundary_and_resumes(tmp_path):
   assert proc.returncode == 128 + signal.SIGINT, out[-3000:]
   assert "stopped by SIGINT" in out and "Traceback" not in out
   assert not (tmp_path / "results.csv").exists()
+
+
+def test_a_signal_never_raises_inside_the_code_it_interrupts(tmp_path, monkeypatch):
+  # A stop is a flag checked at safe points: an exception raised by the handler would land
+  # wherever Python is, inside a library's callback included (a JAX gc hook swallowed it,
+  # XLA aborted the process). Here it arrives while the data loads.
+  raised = []
+  original = train.data.load
+
+  def load_interrupted(*args, **kwargs):
+    try:
+      preemption._handle(signal.SIGTERM, None)
+    except BaseException:
+      raised.append(True)
+      raise
+    return original(*args, **kwargs)
+
+  monkeypatch.setattr(train.data, "load", load_interrupted)
+  with preemption.StopSignals(), pytest.raises(preemption.StopRequested,
+                                               match="during start-up; nothing was trained"):
+    train.train_and_evaluate(tiny_config(), str(tmp_path / "run"))
+  assert not raised
+  assert not (tmp_path / "run").exists()
 
 
 def _interrupt_after_second_chunk(monkeypatch):

@@ -185,7 +185,7 @@ def test_fine_tuning_with_a_new_fc8_keeps_every_other_layer(imported, tmp_path, 
   assert tuned["params"]["fc8"]["kernel"][...].shape == (2, 4096, 2)
   with pytest.raises(UserError, match="is not a run directory"):
     task = task_lib.Task(config, validation.validate(config), draw_params=False)
-    init_from.parameters_from(task.params, str(tmp_path))
+    init_from.parameters_from(task.params, "alexnet", str(tmp_path))
 
 
 def test_predict_on_an_imported_run_gives_imagenet_s_top5_and_fc7(imported, tmp_path):
