@@ -44,6 +44,9 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.model = ml_collections.ConfigDict()
   config.model.name = ""  # set by the family's config
+  # A family defined outside lenet_jax: the Python module that registers it (the model
+  # contract, lenet_jax/models/registry.py); "": one of lenet_jax/models/.
+  config.model.module = ""
 
   config.data = ml_collections.ConfigDict()
   config.data.name = "mnist"

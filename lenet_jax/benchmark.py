@@ -15,8 +15,9 @@ import sys
 
 from absl import flags
 
-from lenet_jax.benchmarking import benchmark, profiling
-from lenet_jax.common import cli
+from lenet_jax.benchmarking import benchmark
+from lenet_jax.training import profiling
+from lenet_jax.config import cli
 
 
 def main(argv):

@@ -12,7 +12,7 @@ committee's test error. Rerunning the command resumes where it stopped.
 
 from absl import flags
 
-from lenet_jax.common import cli
+from lenet_jax.config import cli
 from lenet_jax.common.errors import UserError
 from lenet_jax.config import loading
 from lenet_jax.training import boost

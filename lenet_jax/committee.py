@@ -11,7 +11,7 @@ the committee's, and writes them to --out as JSON.
 
 from absl import flags
 
-from lenet_jax.common import cli
+from lenet_jax.config import cli
 from lenet_jax.runs import committee
 
 

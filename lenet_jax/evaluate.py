@@ -15,8 +15,8 @@ the data used, to `<workdir>/evaluations.jsonl` and to `--out`. On a prepared se
 
 from absl import flags
 
-from lenet_jax.common import cli
-from lenet_jax.runs import evaluate
+from lenet_jax.config import cli
+from lenet_jax.runs import evaluate, run_record
 
 
 def main(argv):
@@ -31,4 +31,5 @@ def define_flags():
 
 
 if __name__ == "__main__":
-  cli.run(main, define_flags, config=cli.RUN_CONFIG, stop_anywhere="before the score was recorded")
+  cli.run(main, define_flags, config=run_record.load_config,
+          stop_anywhere="before the score was recorded")

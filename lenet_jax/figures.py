@@ -14,8 +14,8 @@ import os
 
 from absl import flags
 
-from lenet_jax.common import cli
-from lenet_jax.runs import figures
+from lenet_jax.config import cli
+from lenet_jax.runs import figures, run_record
 
 
 def main(argv):
@@ -37,5 +37,5 @@ def define_flags():
 
 
 if __name__ == "__main__":
-  cli.run(main, define_flags, config=cli.RUN_CONFIG,
+  cli.run(main, define_flags, config=run_record.load_config,
           stop_anywhere="before every figure was written (each one written is whole)")

@@ -9,7 +9,7 @@ mean 104/117/123) and is then evaluated, fine-tuned or used by predict like any 
 
 from absl import flags
 
-from lenet_jax.common import cli
+from lenet_jax.config import cli
 from lenet_jax.weights import import_weights
 
 

@@ -10,7 +10,7 @@ import os
 import jax
 from absl import flags
 
-from lenet_jax.common import cli
+from lenet_jax.config import cli
 from lenet_jax.common.errors import UserError
 from lenet_jax.config import loading
 from lenet_jax.training import train

@@ -7,7 +7,7 @@ A workdir or its metrics.jsonl may be given.
 
 from absl import flags
 
-from lenet_jax.common import cli
+from lenet_jax.config import cli
 from lenet_jax.runs import plots
 
 

@@ -14,8 +14,8 @@ the run's config (the training set the neighbours are searched in, for example).
 
 from absl import flags
 
-from lenet_jax.common import cli
-from lenet_jax.runs import predict
+from lenet_jax.config import cli
+from lenet_jax.runs import predict, run_record
 
 
 def main(argv):
@@ -38,4 +38,5 @@ def define_flags():
 
 
 if __name__ == "__main__":
-  cli.run(main, define_flags, config=cli.RUN_CONFIG, stop_anywhere="before --out was written")
+  cli.run(main, define_flags, config=run_record.load_config,
+          stop_anywhere="before --out was written")

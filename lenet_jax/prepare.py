@@ -16,7 +16,8 @@ import sys
 from absl import flags
 
 from lenet_jax import data
-from lenet_jax.common import cli, preemption
+from lenet_jax.common import preemption
+from lenet_jax.config import cli
 from lenet_jax.data import prepare
 
 

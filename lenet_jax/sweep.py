@@ -19,7 +19,7 @@ import os
 
 from absl import flags, logging
 
-from lenet_jax.common import cli
+from lenet_jax.config import cli
 from lenet_jax.config import loading
 from lenet_jax.runs import run_record
 from lenet_jax.sweeps import cells, sweep

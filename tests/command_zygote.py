@@ -30,7 +30,7 @@ PRELOAD = (
     "jax", "jax.numpy", "flax.nnx", "optax", "orbax.checkpoint", "numpy", "ml_collections",
     "absl.app", "absl.flags", "absl.logging", "tensorboardX", "PIL.Image", "grain",
     "matplotlib.pyplot", "scipy.stats",
-    "lenet_jax.common.cli", "lenet_jax.training.train", "lenet_jax.training.boost",
+    "lenet_jax.config.cli", "lenet_jax.training.train", "lenet_jax.training.boost",
     "lenet_jax.sweeps.sweep", "lenet_jax.runs.evaluate", "lenet_jax.runs.predict",
     "lenet_jax.runs.figures", "lenet_jax.runs.committee", "lenet_jax.runs.plots",
     "lenet_jax.models.summary", "lenet_jax.data.prepare", "lenet_jax.weights.import_weights",

@@ -1,6 +1,6 @@
-"""The package's shape: commands at the top, libraries below them, and the seams between
-them (read-only commands without the training loop, no import cycle, flags defined by
-commands only)."""
+"""The package's shape: commands at the top, libraries below them in floors, and the seams
+between them (read-only commands without the training loop, no import cycle, flags
+defined by commands only)."""
 
 import ast
 import glob
@@ -14,6 +14,13 @@ PACKAGE = os.path.join(ROOT, "lenet_jax")
 COMMANDS = sorted(os.path.splitext(os.path.basename(p))[0]
                   for p in glob.glob(os.path.join(PACKAGE, "*.py")) if not p.endswith("__init__.py"))
 READ_ONLY = ("evaluate", "predict", "figures", "summary", "import_weights", "committee", "plots")
+# Folders are floors: the commands on top; training, sweeps and runs (with the weight formats
+# and the benchmarks) below them; then models, data and optim; config and common at the
+# ground. An import runs down, or along a floor, never up.
+COMMANDS_FLOOR = 4
+FLOORS = {"training": 3, "sweeps": 3, "runs": 3, "weights": 3, "benchmarking": 3,
+          "models": 2, "data": 2, "optim": 2,
+          "config": 1, "common": 1}
 
 
 def _module(path: str) -> str:
@@ -98,3 +105,62 @@ def test_no_library_module_defines_flags_when_imported():
   assert _printed_after_importing(
       libraries, "from absl import flags",
       "sorted(m for m in flags.FLAGS.flags_by_module_dict() if 'lenet_jax' in m)") == "[]"
+
+
+def _folder(module: str) -> str | None:
+  """The library folder of a lenet_jax module, 'command' for a command, None for the
+  package itself."""
+  parts = module.split(".")
+  if len(parts) == 1:
+    return None
+  return parts[1] if parts[1] in FLOORS or os.path.isdir(os.path.join(PACKAGE, parts[1])) \
+      else "command"
+
+
+def _floor(folder: str) -> int:
+  return COMMANDS_FLOOR if folder == "command" else FLOORS[folder]
+
+
+def _folder_imports(graph) -> dict:
+  """{(importing folder, imported folder): [the importing modules]}, across folders, every
+  import counted (at module level and inside functions)."""
+  edges = {}
+  for module, imported in graph.items():
+    for target in imported:
+      a, b = _folder(module), _folder(target)
+      if a and b and a != b:
+        edges.setdefault((a, b), []).append(module)
+  return edges
+
+
+def test_every_folder_stands_on_a_floor_and_imports_run_down():
+  graph = _graph()
+  folders = {_folder(m) for m in graph} - {None, "command"}
+  assert folders <= set(FLOORS), f"place {sorted(folders - set(FLOORS))} on a floor"
+  upward = {f"{a} -> {b}: {sorted(set(modules))}"
+            for (a, b), modules in _folder_imports(graph).items() if _floor(a) < _floor(b)}
+  assert not upward, upward
+
+
+def test_the_folders_import_each_other_without_a_loop():
+  edges = _folder_imports(_graph())
+  after = {}
+  for a, b in edges:
+    after.setdefault(a, set()).add(b)
+  done, on_path = set(), []
+
+  def visit(folder):
+    if folder in on_path:
+      raise AssertionError(" -> ".join(on_path[on_path.index(folder):] + [folder]) + ": "
+                           + str({k: sorted(set(v)) for k, v in edges.items()
+                                  if k[0] in on_path and k[1] in on_path}))
+    if folder in done:
+      return
+    on_path.append(folder)
+    for target in sorted(after.get(folder, ())):
+      visit(target)
+    on_path.pop()
+    done.add(folder)
+
+  for folder in sorted(after):
+    visit(folder)

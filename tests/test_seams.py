@@ -108,14 +108,14 @@ def test_a_metrics_line_damaged_in_the_middle_is_one_line(tmp_path):
 
 def test_a_missing_test_dir_is_named_as_data_test_dir(tmp_path):
   from lenet_jax import data
-  from lenet_jax.config import validation
+  from lenet_jax.runs import validation
   config = tiny_config(**{"data.test_dir": str(tmp_path / "nonexistent")})
   with pytest.raises(UserError, match=r"^config\.data\.test_dir="):
     data.load(config.data, validation.validate(config))
 
 
 def test_init_from_another_family_is_one_line(trained_run):
-  from lenet_jax.config import validation
+  from lenet_jax.runs import validation
   from lenet_jax.models import task as task_lib
   config = tiny_config(**{"model.name": "lenet1", "data.pad_to": 28})
   params = task_lib.Task(config, validation.validate(config)).params

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from configs import alexnet  # noqa: E402
 from lenet_jax import data
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.optim import optimizers
 from lenet_jax.training import steps  # noqa: E402
 from lenet_jax.models import task as task_lib  # noqa: E402

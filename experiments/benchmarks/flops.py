@@ -14,7 +14,7 @@ import jax.numpy as jnp
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 from configs import alexnet, lenet5  # noqa: E402
 from lenet_jax.benchmarking import benchmark  # noqa: E402
-from lenet_jax.config import validation  # noqa: E402
+from lenet_jax.runs import validation  # noqa: E402
 from lenet_jax.models import task as task_lib  # noqa: E402
 from lenet_jax.optim import optimizers  # noqa: E402
 from lenet_jax.training import steps  # noqa: E402

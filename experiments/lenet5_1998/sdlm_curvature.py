@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from configs import lenet5_1998  # noqa: E402
 from lenet_jax import data
-from lenet_jax.config import validation  # noqa: E402
+from lenet_jax.runs import validation  # noqa: E402
 from lenet_jax.models import task as task_lib  # noqa: E402
 from lenet_jax.optim import sdlm  # noqa: E402
 

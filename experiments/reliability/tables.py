@@ -46,7 +46,7 @@ FAULTS = [  # (fault, what happened, lost, test)
     ("every config key with an invalid value (the keys of the test's CASES, plus SDLM, "
      "AlexNet and mesh keys)", "one line: `config.KEY=VALUE is invalid: ...` with the valid "
      "choices; on the CLI, exit 1 and no traceback", "nothing",
-     "tests/config/test_validation.py::test_invalid_value"),
+     "tests/runs/test_validation.py::test_invalid_value"),
     ("the same config and seed twice", "bitwise-equal metrics and parameters on CPU", "",
      f"{REL}::test_same_config_and_seed_give_bitwise_equal_metrics"),
 ]

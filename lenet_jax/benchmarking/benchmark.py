@@ -30,10 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from lenet_jax import data
-from lenet_jax.benchmarking import profiling
+from lenet_jax.training import profiling
 from lenet_jax.common import files, preemption
 from lenet_jax.common.errors import ConfigError, UserError
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.models import task as task_lib
 from lenet_jax.optim import optimizers
 from lenet_jax.training import parallel

@@ -191,7 +191,7 @@ def _check_arrays(spec, source, location, arrays) -> None:
 
 def load(data_config, resolved, splits=("train", "test")) -> Dataset:
   """Loads `splits` of the dataset `data_config` names from its source, as `resolved`
-  (`lenet_jax.config.validation.Resolved`) says (streamed datasets: see
+  (`lenet_jax.runs.validation.Resolved`) says (streamed datasets: see
   `lenet_jax.data.streaming`).
 
   Synthetic data is drawn from a fixed seed, so runs that differ in

@@ -240,7 +240,7 @@ def prepare(data_config, spec, out: str, command: str, workers: int = 0, stop=No
   """Prepares `data_config`'s source into `out` (continuing a stopped preparation), holding
   `out`'s lock (one writer at a time); returns the manifest. `stop`: a
   `preemption.StopSignals`, checked between shards."""
-  from lenet_jax.runs import lock
+  from lenet_jax.common import lock
   listing = functools.partial(plan, data_config, spec, out)
   the_plan, jobs = (stop.wait_for(listing, "while the input was listed; nothing was written")
                     if stop is not None else listing())

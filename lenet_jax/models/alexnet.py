@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from lenet_jax.common.errors import ConfigError, check_choice, check_int
-from lenet_jax.models import abstract, alexnet_ops, losses, registry, sampling
+from lenet_jax.models import abstract, alexnet_ops, registry, sampling
 from lenet_jax.models.activations import ACTIVATIONS
 from lenet_jax.models.lrn import CAFFE, PAPER, lrn
 
@@ -360,5 +360,13 @@ def _build(model_config, knobs, input_shape, num_classes, rngs):
       width=model_config.width, fc_units=model_config.fc_units, rngs=rngs)
 
 
-registry.register(registry.Family("alexnet", _validate, _resolve, _build,
-                                  lambda model_config: losses.cross_entropy))
+def _check(config) -> None:
+  """Caffe's LRN windows span both towers' maps, which one tower a device does not see."""
+  if "parallel" in config and config.parallel.model > 1 and config.model.lrn == "caffe":
+    raise ConfigError("model.lrn", "caffe", "Caffe's LRN windows span both towers' maps, "
+                      "which one tower a device does not see; use parallel.model=1")
+
+
+registry.register(registry.Family("alexnet", build=_build, validate=_validate, resolve=_resolve,
+                                  check=_check, towers=lambda model_config: model_config.towers,
+                                  legacy={"model.fc_units": 4096}))

@@ -41,10 +41,10 @@ connections but 12,867 parameters. We match the parameter count.
 from flax import nnx
 
 from lenet_jax.common.errors import check_choice, check_int
-from lenet_jax.models import losses, registry
-from lenet_jax.models.lenet5 import (Conv, Dense, Pool, StagedNet, TableConv,
-                                     check_implementation, fuses_c1_s2, resolve_stages,
-                                     stage_kwargs, validate_stages)
+from lenet_jax.models import registry
+from lenet_jax.models.lenet5 import (LEGACY, Conv, Dense, Pool, StagedNet, TableConv,
+                                     check_implementation, check_run, fuses_c1_s2,
+                                     resolve_stages, stage_kwargs, validate_stages)
 
 # Which S2 maps each of LeNet-1's 12 C3 maps reads: each S2 map alone, every pair,
 # and the two diagonal pairs again, so every S2 map feeds five C3 maps (20 kernels).
@@ -125,10 +125,8 @@ def _validate_lenet4(model_config, num_classes: int) -> None:
 
 
 registry.register(registry.Family(
-    "lenet1", _validate_lenet1, resolve_stages,
-    lambda c, knobs, *a: LeNet1(c3=c.c3, **stage_kwargs(c, knobs, *a)),
-    lambda c: losses.cross_entropy, staged_digits=True))
+    "lenet1", build=lambda c, knobs, *a: LeNet1(c3=c.c3, **stage_kwargs(c, knobs, *a)),
+    validate=_validate_lenet1, resolve=resolve_stages, check=check_run, legacy=LEGACY))
 registry.register(registry.Family(
-    "lenet4", _validate_lenet4, resolve_stages,
-    lambda c, knobs, *a: LeNet4(hidden=c.hidden, **stage_kwargs(c, knobs, *a)),
-    lambda c: losses.cross_entropy, staged_digits=True))
+    "lenet4", build=lambda c, knobs, *a: LeNet4(hidden=c.hidden, **stage_kwargs(c, knobs, *a)),
+    validate=_validate_lenet4, resolve=resolve_stages, check=check_run, legacy=LEGACY))

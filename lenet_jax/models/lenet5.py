@@ -387,5 +387,18 @@ def _loss(model_config):
   return losses.cross_entropy
 
 
-registry.register(registry.Family("lenet5", _validate, resolve_stages, _build, _loss,
-                                  staged_digits=True))
+def check_run(config) -> None:
+  """SDLM's paper curvature back-propagates second derivatives through every stage's
+  weighted sums: the paper's subsampling has them, max and average pooling do not."""
+  if (config.optimizer == "sdlm" and config.sdlm.curvature == "paper"
+      and config.model.pooling != "subsample"):
+    raise ConfigError("sdlm.curvature", "paper", "the paper's estimate needs weighted sums in "
+                      "every layer: use model.pooling='subsample' (the paper's S2 and S4)")
+
+
+# Keys the LeNet configs gained after runs were recorded, with the values used before.
+LEGACY = {"data.pad_to": 32, "data.digit_size": 0}
+
+registry.register(registry.Family("lenet5", build=_build, validate=_validate,
+                                  resolve=resolve_stages, loss=_loss, check=check_run,
+                                  legacy=LEGACY))

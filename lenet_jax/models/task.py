@@ -13,7 +13,7 @@ class Task:
   """A model, its loss and its input preparation, as pure functions of state."""
 
   def __init__(self, config, resolved, *, draw_params: bool = True):
-    """`resolved`: `lenet_jax.config.validation.validate(config)`'s result.
+    """`resolved`: `lenet_jax.runs.validation.validate(config)`'s result.
 
     `draw_params=False`: `params` holds only the parameters' shapes and dtypes
     (jax.ShapeDtypeStruct), for a task whose parameters come from a checkpoint or a

@@ -2,7 +2,6 @@
 
 import optax
 
-from lenet_jax import models
 from lenet_jax.common.errors import ConfigError, check_choice, check_int, check_positive
 from lenet_jax.optim.sdlm import sdlm
 
@@ -26,10 +25,6 @@ def validate(config) -> None:
                         "1998 digit networks: configs/lenet5_1998.py)")
     check_positive("sdlm.mu", config.sdlm.mu)
     check_choice("sdlm.curvature", config.sdlm.curvature, ("exact", "paper"))
-    if (config.sdlm.curvature == "paper" and models.staged_digits(config.model)
-        and config.model.pooling != "subsample"):
-      raise ConfigError("sdlm.curvature", "paper", "the paper's estimate needs weighted sums in "
-                        "every layer: use model.pooling='subsample' (the paper's S2 and S4)")
     for key in ("samples", "period_epochs"):
       check_int(f"sdlm.{key}", config.sdlm[key])
   if config.schedule == "piecewise":
@@ -65,7 +60,7 @@ def schedule(config, steps_per_epoch: int):
 
 
 def create(config, steps_per_epoch: int) -> optax.GradientTransformation:
-  """The optimizer of a validated `config` (`lenet_jax.config.validation`)."""
+  """The optimizer of a validated `config` (`lenet_jax.runs.validation`)."""
   lr = schedule(config, steps_per_epoch)
   if config.optimizer == "adamw":
     return optax.adamw(lr, weight_decay=config.weight_decay)

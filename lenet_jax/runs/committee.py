@@ -11,7 +11,7 @@ import numpy as np
 from lenet_jax import data
 from lenet_jax.common import files, preemption
 from lenet_jax.common.errors import UserError
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.runs import load, run_record
 
 COMBINES = ("probabilities", "logits")

@@ -10,7 +10,7 @@ import jax
 
 from lenet_jax import data
 from lenet_jax.common.errors import UserError
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.runs import load, run_record, scores
 
 EVALUATIONS = "evaluations.jsonl"

@@ -9,7 +9,7 @@ import os
 
 from lenet_jax import data
 from lenet_jax.common.errors import UserError
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.data import prepared, streaming
 from lenet_jax.models import task as task_lib
 from lenet_jax.optim import optimizers

@@ -23,6 +23,7 @@ import ml_collections
 from flax import traverse_util
 
 from lenet_jax.common import files
+from lenet_jax.models import registry
 from lenet_jax.runs import metrics, versions
 from lenet_jax.common.errors import UserError
 
@@ -44,11 +45,10 @@ NETWORK_SECTIONS = ("model",)
 NETWORK_KEYS = frozenset({
     "data.normalization", "data.channel_order", "data.pixel_mean", "data.resize",
     "data.channels", "data.pad_to", "data.digit_size", "data.crop"})
-# Keys that runs recorded before they existed lack, with the value the code used then
-# (for every model, and for the LeNets' sections).
-LEGACY = {"checkpoint_secs": 0.0, "data.channel_order": "rgb", "data.pixel_mean": ()}
-LEGACY_LENET = {"data.pad_to": 32, "data.digit_size": 0}
-LEGACY_ALEXNET = {"model.fc_units": 4096}
+# Keys that runs recorded before they existed lack, with the value the code used then, for
+# every model (a family's own keys: its `legacy` in the model contract).
+LEGACY = {"checkpoint_secs": 0.0, "data.channel_order": "rgb", "data.pixel_mean": (),
+          "model.module": ""}
 
 
 def _flat(config) -> dict:
@@ -97,7 +97,12 @@ def check_single_run(workdir: str) -> None:
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config a run in `workdir` now has: config.json with its history's changes applied."""
+  """The config a run in `workdir` now has: config.json with its history's changes applied.
+
+  How old runs keep loading, all of it here: a key the run's config lacks because it was
+  recorded before the key existed gets the value the code used then (`LEGACY` for every
+  model, the family's `legacy`), and the family's `upgrade` brings renamed keys and retired
+  values to today's (lenet_jax/models/registry.py)."""
   path = os.path.join(workdir, CONFIG)
   if not os.path.isfile(path):
     if os.path.isfile(os.path.join(workdir, SWEEP)):
@@ -114,12 +119,10 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
     flat.update({k: new for k, (_, new) in entry.get("changed", {}).items()})
   # JSON has no tuples; the configs' sequences are tuples (and only those are overridable).
   flat = {k: tuple(v) if isinstance(v, list) else v for k, v in flat.items()}
-  legacy = dict(LEGACY)
-  if resolved["model"]["name"] == "alexnet":
-    legacy.update(LEGACY_ALEXNET)
-  elif "distortions" in resolved:
-    legacy.update(LEGACY_LENET)
-  flat.update({k: v for k, v in legacy.items() if k not in flat})
+  family = registry.of(ml_collections.ConfigDict(
+      {"name": flat["model.name"], "module": flat.get("model.module", "")}))
+  flat.update({k: v for k, v in {**LEGACY, **family.legacy}.items() if k not in flat})
+  flat = family.upgrade(flat)
   resolved = traverse_util.unflatten_dict(flat, sep=".")
   for key in _RESOLVED:
     resolved["data"].pop(key.split(".")[1], None)

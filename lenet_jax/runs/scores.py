@@ -7,7 +7,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from lenet_jax.data import device_prefetch
-from lenet_jax.training import parallel
 
 
 def make_evaluate(task, batch_size):
@@ -57,12 +56,21 @@ def stream_scores(evaluate, stream, place, ahead: int = 0) -> dict:
   processes gather their rows, a collective kept in the main thread)."""
   ahead = ahead if jax.process_count() == 1 else 0
   sums, count = {}, 0
-  for images, labels in device_prefetch.placed(stream.epoch(0), parallel.gathered(place), ahead):
+  for images, labels in device_prefetch.placed(stream.epoch(0), _gathered(place), ahead):
     n = labels.shape[0]
     scores = jax.device_get(evaluate(images, labels))
     sums = {k: sums.get(k, 0.0) + np.asarray(v, np.float64) * n for k, v in scores.items()}
     count += n
   return {k: v / count for k, v in sums.items()}
+
+
+def _gathered(place):
+  """`place` for rows that differ between processes: every process's rows, in
+  process order, then placed (a test batch scored as a whole)."""
+  if jax.process_count() == 1:
+    return place
+  from jax.experimental import multihost_utils
+  return lambda x: place(multihost_utils.process_allgather(np.asarray(x), tiled=True))
 
 
 def test_fields(scores, index=None) -> dict:

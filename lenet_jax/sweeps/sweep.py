@@ -2,10 +2,10 @@
 tables and plots.
 
   <workdir>/sweep.json             the cells and seeds this sweep was started with
-  <workdir>/lock.shared-*.json     held by each worker while it runs (`lenet_jax.runs.lock`):
+  <workdir>/lock.shared-*.json     held by each worker while it runs (`lenet_jax.common.lock`):
                                    nothing but the sweep's workers writes under <workdir>
   <workdir>/<cell>/                one run of the training loop per cell, its seeds together
-  <workdir>/<cell>/lock.json       held by the worker training the cell (`lenet_jax.runs.lock`)
+  <workdir>/<cell>/lock.json       held by the worker training the cell (`lenet_jax.common.lock`)
   <workdir>/<cell>/result.json     written when the cell is finished: re-running skips it
   <workdir>/results.{csv,md}, test_error.png, curves.png
 
@@ -23,8 +23,9 @@ import numpy as np
 
 from lenet_jax.common import files, preemption
 from lenet_jax.common.errors import UserError
-from lenet_jax.config import validation
-from lenet_jax.runs import lock, run_record
+from lenet_jax.runs import validation
+from lenet_jax.common import lock
+from lenet_jax.runs import run_record
 from lenet_jax.sweeps import cells as cells_lib
 from lenet_jax.sweeps import results as results_lib
 from lenet_jax.training import seeds as seeds_lib

@@ -33,10 +33,10 @@ from absl import logging
 from lenet_jax import data
 from lenet_jax.common import files, preemption
 from lenet_jax.common.errors import ConfigError, UserError, check_choice, check_int
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.data import distortions, idx
 from lenet_jax.runs import committee as committee_lib
-from lenet_jax.runs import lock
+from lenet_jax.common import lock
 from lenet_jax.training import train
 
 PATTERNS = ("distorted", "training")
@@ -48,7 +48,7 @@ CHUNK = 2000  # candidate patterns made and classified at a time
 
 def validate(config):
   """Raises ConfigError for an invalid `config.boosting` or a config boosting can't use;
-  returns the config's validation (`lenet_jax.config.validation.Resolved`)."""
+  returns the config's validation (`lenet_jax.runs.validation.Resolved`)."""
   if "boosting" not in config:
     raise UserError("the config has no boosting section; use configs/lenet4_boosted.py or add "
                     "one like it")

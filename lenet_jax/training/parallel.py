@@ -20,10 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from lenet_jax.common.errors import ConfigError, UserError, check_choice, check_int
+from lenet_jax.common.errors import UserError
 
 AXES = ("data", "model")
-BACKENDS = ("shard_map", "pmap")
 
 
 def sizes(config) -> tuple[int, int]:
@@ -87,41 +86,6 @@ def replicated(config):
   return place
 
 
-def validate(config) -> tuple[int, int]:
-  """Checks the `parallel` section; returns the mesh's (data, model) sizes."""
-  if "parallel" not in config:
-    return 1, 1
-  parallel = config.parallel
-  check_choice("parallel.backend", parallel.backend, BACKENDS)
-  for key in ("data", "model"):
-    check_int(f"parallel.{key}", parallel[key])
-  d, m = parallel.data, parallel.model
-  if parallel.distributed:
-    if parallel.backend != "shard_map":
-      raise ConfigError("parallel.backend", parallel.backend,
-                        "multi-host runs (parallel.distributed=True) use 'shard_map'")
-    for key, minimum in (("num_processes", 0), ("process_id", -1)):
-      check_int(f"parallel.{key}", parallel[key], minimum,
-                f"must be an integer >= {minimum} ({minimum}: from the environment)")
-  if m > 1:
-    if config.model.name != "alexnet":
-      raise ConfigError("parallel.model", m, "only AlexNet's towers split over devices; use 1")
-    if m != config.model.towers:
-      raise ConfigError("parallel.model", m,
-                        f"must equal config.model.towers={config.model.towers} (one tower a device)")
-    if config.model.lrn == "caffe":
-      raise ConfigError("model.lrn", "caffe", "Caffe's LRN windows span both towers' maps, "
-                        "which one tower a device does not see; use parallel.model=1")
-  available = jax.device_count()
-  if d * m > available:
-    raise ConfigError("parallel.data", d, f"a {d}x{m} mesh needs {d * m} devices, "
-                      f"{available} exist (on CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N)")
-  for key in ("batch_size", "eval_batch_size"):
-    if config[key] % d:
-      raise ConfigError(key, config[key], f"must be divisible by parallel.data={d}")
-  return d, m
-
-
 def make_mesh(config):
   d, m = sizes(config)
   return jax.make_mesh((d, m), AXES, axis_types=(jax.sharding.AxisType.Auto,) * 2,
@@ -154,15 +118,6 @@ def rows_sharded(config):
   over `data` (streamed input: each process reads its own rows)."""
   sharding = NamedSharding(make_mesh(config), P("data"))
   return lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x))
-
-
-def gathered(place):
-  """`place` for rows that differ between processes: every process's rows, in
-  process order, then placed (a test batch scored as a whole)."""
-  if jax.process_count() == 1:
-    return place
-  from jax.experimental import multihost_utils
-  return lambda x: place(multihost_utils.process_allgather(np.asarray(x), tiled=True))
 
 
 class NamedAxes:

@@ -1,5 +1,5 @@
 """`main --profile_dir`: a jax.profiler trace of a few steps of a real run, and the
-time per XLA operation of its compiled training call (`lenet_jax.benchmarking.profiling`).
+time per XLA operation of its compiled training call (`lenet_jax.training.profiling`).
 
 The trace starts at this invocation's second training call (the first compiles) and
 covers whole calls until `steps` steps have run, so it sees the run's own input
@@ -9,7 +9,7 @@ batches.
 
 import jax
 
-from lenet_jax.benchmarking import profiling
+from lenet_jax.training import profiling
 
 
 class StepTrace:

@@ -24,14 +24,14 @@ import optax
 from absl import logging
 
 from lenet_jax import data
-from lenet_jax.common import files, preemption
+from lenet_jax.common import files, lock, preemption
 from lenet_jax.common.errors import ConfigError, UserError
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.data import device_prefetch, distortions, preprocess
 from lenet_jax.models import summary
 from lenet_jax.models import task as task_lib
 from lenet_jax.optim import optimizers
-from lenet_jax.runs import checkpoint, load, lock, metrics, run_record, scores
+from lenet_jax.runs import checkpoint, load, metrics, run_record, scores
 from lenet_jax.training import parallel, progress, steps, tracing
 from lenet_jax.training import seeds as seeds_lib
 from lenet_jax.weights import init_from
@@ -362,7 +362,7 @@ def _train_epoch(config, session, state, epoch, offset, stop, log, trace, main):
   """The training steps of `epoch` from step `offset` on: (state, the epoch's metric sums on
   the host, its step losses). A stop signal ends it after the chunk in flight: the state
   and the partial sums are saved there and StopRequested raised."""
-  run, plan = session.run, session.plan
+  run = session.run
   steps_per_epoch = run.steps_per_epoch
   order = session.epoch_order(epoch) if run.streams is None else None
   if not offset and session.refresh_curvature is not None and (

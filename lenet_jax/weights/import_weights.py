@@ -14,10 +14,11 @@ import jax.numpy as jnp
 
 from lenet_jax import data
 from lenet_jax.common.errors import UserError
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.models import task as task_lib
 from lenet_jax.optim import optimizers
-from lenet_jax.runs import checkpoint, load, lock, run_record
+from lenet_jax.common import lock
+from lenet_jax.runs import checkpoint, load, run_record
 from lenet_jax.weights import bvlc
 
 CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)

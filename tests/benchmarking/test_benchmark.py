@@ -78,7 +78,7 @@ def test_flop_count_agrees_with_xla_on_lenet5():
   import jax
   import jax.numpy as jnp
   from configs import lenet5
-  from lenet_jax.config import validation
+  from lenet_jax.runs import validation
   from lenet_jax.optim import optimizers
   from lenet_jax.training import steps
   from lenet_jax.models import task as task_lib

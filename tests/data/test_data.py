@@ -6,7 +6,7 @@ import pytest
 
 from conftest import MNIST_TEST_DIR, MNIST_TEST_SIZE, tiny_config
 from lenet_jax import data
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 
 
 def load(config, splits=("train", "test")):

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import tiny_config
 from lenet_jax import data
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 
 
 def load(config, splits=("train", "test")):

@@ -102,7 +102,7 @@ def test_fixed_protocol_keeps_the_originals_and_adds_copies():
 
 def test_training_with_the_fixed_protocol_makes_the_set_once(tmp_path):
   from conftest import tiny_config
-  from lenet_jax.config import validation
+  from lenet_jax.runs import validation
   from lenet_jax.runs import metrics
   from lenet_jax.training import train
   config = tiny_config(**{"distortions.enabled": True, "distortions.protocol": "fixed",

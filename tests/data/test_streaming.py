@@ -141,7 +141,7 @@ def test_training_streams_imagenette(tmp_path):
 
 def test_streamed_dataset_config_errors():
   from configs import lenet5
-  from lenet_jax.config import validation
+  from lenet_jax.runs import validation
   with pytest.raises(ConfigError, match="streamed from TFDS"):
     data.validate(_alexnet_config(**{"data.source": "embedded"}).data)
   with pytest.raises(ConfigError, match="data.crop=300"):

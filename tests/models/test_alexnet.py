@@ -8,6 +8,7 @@ from conftest import SMALL_ALEXNET, assert_same_values_and_gradients, jitted
 from lenet_jax.models import sampling, summary
 from lenet_jax.models.alexnet import AlexNet
 from lenet_jax.models.lrn import lrn
+from lenet_jax.runs import validation
 
 PAPER_WEIGHTS = [34_848, 307_200, 884_736, 663_552, 442_368, 37_748_736, 16_777_216, 4_096_000]
 
@@ -102,7 +103,8 @@ def test_bfloat16_compute_keeps_float32_params():
 @pytest.mark.full_xla
 def test_summary_of_the_1000_class_config():
   from configs import alexnet
-  text = summary.summarize(alexnet.get_config("data=synthetic"))
+  config = alexnet.get_config("data=synthetic")
+  text = summary.summarize(config, validation.validate(config))
   assert "60,965,224" in text and "4,097,000" in text
 
 

@@ -11,6 +11,7 @@ from lenet_jax import models
 from lenet_jax.models import sampling, summary
 from lenet_jax.training import train
 from lenet_jax.models.early_lenets import LENET1_TABLE, LeNet1, LeNet4
+from lenet_jax.runs import validation
 
 PAPER_UNITS = dict(activation="scaled_tanh", pooling="subsample", init="paper")
 
@@ -128,7 +129,8 @@ def test_configs_pick_the_networks_and_their_inputs():
   c1, c4 = lenet1.get_config("paper"), lenet4.get_config()
   assert (c1.model.name, c1.data.digit_size, c1.data.pad_to) == ("lenet1", 16, 28)
   assert c1.model.pooling == "subsample" and c1.data.normalization == "paper"
-  assert summary.summarize(c1).splitlines()[-1].split()[3:5] == ["2,578", "98,442"]
+  table = summary.summarize(c1, validation.validate(c1))
+  assert table.splitlines()[-1].split()[3:5] == ["2,578", "98,442"]
   assert c4.model.name == "lenet4" and isinstance(
       models.create(c4.model, models.validate(c4.model, 10), (32, 32, 1), 10, 0), LeNet4)
 

@@ -5,6 +5,7 @@ from flax import nnx
 
 from lenet_jax.models import summary
 from lenet_jax.models.lenet5 import LeNet5
+from lenet_jax.runs import validation
 
 PAPER_TABLE = {  # LeCun et al. 1998, section II.B: (trainable parameters, connections)
     "C1": (156, 122_304), "S2": (12, 5_880), "C3": (1_516, 151_600), "S4": (32, 2_000),
@@ -24,12 +25,12 @@ def test_1998_table_matches_the_paper():
   assert sum(r[3] for r in rows) == 340_908
   assert [r[1] for r in rows][:5] == [(28, 28, 6), (14, 14, 6), (10, 10, 16), (5, 5, 16),
                                       (1, 1, 120)]
-  text = summary.summarize(config)
+  text = summary.summarize(config, validation.validate(config))
   assert "60,000" in text and "340,908" in text and "151,600" in text
 
 
 def test_modern_total():
-  text = summary.summarize(tiny_config())
+  text = summary.summarize(tiny_config(), validation.validate(tiny_config()))
   assert text.splitlines()[-1].split()[3] == "61,706"
 
 
@@ -76,7 +77,7 @@ def test_alexnet_table_equals_the_layer_sizes_worked_out(towers, width, params):
   from conftest import override
   config = override(alexnet.get_config("data=synthetic"),
                     **{"model.towers": towers, "model.width": width})
-  text = summary.summarize(config)
+  text = summary.summarize(config, validation.validate(config))
   header = text.splitlines()[0]
   assert header.split() == ["layer", "output", "weights", "biases", "params", "connections",
                             "FLOPs"]

@@ -5,7 +5,7 @@ import optax
 
 from conftest import tiny_config
 from lenet_jax import data
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.optim import optimizers
 from lenet_jax.training import steps
 from lenet_jax.models import task as task_lib

@@ -24,7 +24,7 @@ import numpy as np
 from flax import nnx
 
 from configs import lenet5_1998
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.models import task as task_lib
 from test_sdlm import GOLDEN_CURVATURE_MEANS
 

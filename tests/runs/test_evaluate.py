@@ -5,7 +5,7 @@ import pytest
 from conftest import override
 from configs import alexnet
 from lenet_jax.common.errors import UserError
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.runs import evaluate
 
 

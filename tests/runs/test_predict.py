@@ -106,7 +106,7 @@ def test_imagenet_classes_are_named_in_english_in_tfds_s_order():
     assert names[wnid] == name
   assert list(names)[:2] == ["n01440764", "n01443537"]  # TFDS's label order
   from configs import alexnet
-  from lenet_jax.config import validation
+  from lenet_jax.runs import validation
   config = alexnet.get_config("data=imagenet2012")
   listed = inference.class_names(config, validation.validate(config))
   assert listed[0] == "tench" and listed[999] == "toilet tissue"

@@ -1,5 +1,5 @@
 """Sweeps shared by several workers: shards, cells held by one worker at a time
-(`lenet_jax.runs.lock`), take-over of a dead worker's cell, --collect."""
+(`lenet_jax.common.lock`), take-over of a dead worker's cell, --collect."""
 
 import os
 import re
@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, start_command
 from lenet_jax.common.errors import UserError
-from lenet_jax.runs import lock
+from lenet_jax.common import lock
 from lenet_jax.sweeps import cells as cells_lib
 from lenet_jax.sweeps import sweep
 from test_sweep import _small
@@ -133,7 +133,7 @@ def test_a_stale_lock_is_taken_over_once(tmp_path):
   mine, old = lock.acquire(directory, "0/2", 300.0)
   assert mine is not None and old["pid"] == int(dead)
   # held by this process: another process is refused, this one may take it again
-  other = subprocess.run([sys.executable, "-c", "import sys; from lenet_jax.runs import lock; "
+  other = subprocess.run([sys.executable, "-c", "import sys; from lenet_jax.common import lock; "
                           f"print(lock.acquire({directory!r}, 'x')[1]['pid'])"],
                          capture_output=True, text=True, cwd=ROOT)
   assert other.stdout.strip() == str(os.getpid()), other.stderr

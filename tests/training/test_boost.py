@@ -11,7 +11,7 @@ from conftest import run_command, tiny_config
 from configs import lenet4_boosted
 from lenet_jax import data
 from lenet_jax.common.errors import ConfigError
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.data import idx
 from lenet_jax.runs import committee, metrics
 from lenet_jax.training import boost as boosting

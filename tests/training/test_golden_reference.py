@@ -15,7 +15,7 @@ import numpy as np
 from flax import nnx
 
 from conftest import tiny_config
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.models import task as task_lib
 from test_train import GOLDEN_TEST_LOSS, GOLDEN_TRAIN_LOSS
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import command_env, run_command, start_command
 from lenet_jax import data
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.models import sampling
 from lenet_jax.models import task as task_lib
 from lenet_jax.runs import load
@@ -135,7 +135,7 @@ def test_tower_logits_equal_grouped_logits(batch, channel_multiple):
 
 @pytest.mark.parametrize("key,value,match", [
     ("data", 3, "needs 6 devices, 4 exist"),
-    ("model", 4, "must equal config.model.towers=2"),
+    ("model", 4, "must equal the model's 2 towers"),
     ("backend", "mpi", "choose one of shard_map, pmap"),
 ])
 def test_bad_parallel_config(key, value, match):

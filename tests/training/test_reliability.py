@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT, run_command, start_command, tiny_config
 from lenet_jax import data
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.runs import load, metrics, run_record
 from lenet_jax.training import train
 

@@ -89,7 +89,7 @@ def test_the_golden_values_agree_with_a_second_computation():
   # (One step of weight decay, lr x wd = 1e-4 of each weight, moves the test loss by
   # less than the 1e-4 tolerance: a lost decay is not caught here, a wrong step is.)
   from lenet_jax import data
-  from lenet_jax.config import validation
+  from lenet_jax.runs import validation
   from lenet_jax.models import task as task_lib
   config = _synthetic_50()
   resolved = validation.validate(config)
@@ -174,7 +174,7 @@ def test_1998_network_trains(tmp_path):
   assert second["test_accuracy"] > 0.7
   # Loading the run draws no parameters, yet builds the RBF codes (not in a checkpoint):
   # the loaded run's outputs are the trained network's.
-  from lenet_jax.config import validation
+  from lenet_jax.runs import validation
   from lenet_jax.models import task as task_lib
   from lenet_jax.runs import load
   _, state, loaded = load.load_state(config, str(tmp_path))
@@ -186,7 +186,7 @@ def test_1998_network_trains(tmp_path):
 
 
 def test_top5_is_reported_for_more_than_5_classes(tmp_path):
-  from lenet_jax.config import validation
+  from lenet_jax.runs import validation
   from lenet_jax.models import task as task_lib
   config = _synthetic_50()
   task = task_lib.Task(config, validation.validate(config))

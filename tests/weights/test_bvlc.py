@@ -10,7 +10,7 @@ import pytest
 
 from conftest import override
 from lenet_jax.common.errors import UserError
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 from lenet_jax.models import task as task_lib
 from lenet_jax.runs import load, run_record
 from lenet_jax.runs import predict as inference

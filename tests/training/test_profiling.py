@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from lenet_jax.benchmarking import profiling
+from lenet_jax.training import profiling
 
 
 def _write_trace(path, events, processes, threads=None):

@@ -334,9 +334,11 @@ def hold(directory: str, what: str, timeout_s: float = TIMEOUT_S, *,
   try:
     held, holder = acquire(directory, what, timeout_s, shared=shared)
   except OSError as e:
-    what = "is a file, not a directory" if os.path.isfile(directory) else (
-        f"cannot be written ({e.strerror})")
-    raise UserError(f"{directory} {what}; choose a writable directory") from None
+    if os.path.isfile(directory):
+      raise UserError(f"{directory} is a file, not a directory; choose a writable "
+                      "directory") from None
+    raise UserError(f"cannot write to {directory} ({e.strerror}); choose a writable "
+                    "directory") from None
   if held is None:
     raise UserError(refusal(directory, holder))
   return held

@@ -1,4 +1,4 @@
-"""One writer at a time in a run directory (`lenet_jax.runs.lock`): a second training on
+"""One writer at a time in a run directory (`lenet_jax.common.lock`): a second training on
 the same --workdir stops at once with one line naming the first; a killed holder's lock
 needs no hand cleaning; readers still read a run being trained."""
 
@@ -14,7 +14,8 @@ import pytest
 
 from conftest import MNIST_TEST_DIR, ROOT, assert_one_line_error, run_command, start_command
 from lenet_jax.common.errors import UserError
-from lenet_jax.runs import lock, metrics
+from lenet_jax.common import lock
+from lenet_jax.runs import metrics
 
 RUN = ["--config=configs/lenet5.py", "--config.data.source=embedded", "--config.batch_size=50",
        "--config.num_epochs=40"]
@@ -99,7 +100,7 @@ def test_a_lock_names_its_holder_and_a_garbled_one_goes_stale(tmp_path):
     holder = lock.read(directory)
     assert (holder["pid"], holder["host"], holder["what"]) == (
         os.getpid(), socket.gethostname(), "lenet_jax training")
-    other = subprocess.run([sys.executable, "-c", "from lenet_jax.runs import lock; "
+    other = subprocess.run([sys.executable, "-c", "from lenet_jax.common import lock; "
                             f"lock.hold({directory!r}, 'x')"], capture_output=True, text=True,
                            cwd=ROOT)
     assert "is being written by lenet_jax training (pid" in other.stderr
@@ -129,7 +130,7 @@ def test_a_reused_pid_does_not_keep_a_dead_holder_alive(tmp_path):
 
 def _holder(directory, **kwargs):
   """A process (not this one) holding `directory`'s lock until killed."""
-  code = ("import sys, time; from lenet_jax.runs import lock; "
+  code = ("import sys, time; from lenet_jax.common import lock; "
           f"held, _ = lock.acquire({str(directory)!r}, 'holder', **{kwargs!r}); "
           "print('held' if held else 'refused', flush=True); time.sleep(600)")
   proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT, tiny_config
 from lenet_jax.common.errors import ConfigError, UserError
-from lenet_jax.config import validation
+from lenet_jax.runs import validation
 
 CASES = [
     ("seed", -1, "integer >= 0"),
@@ -33,7 +33,7 @@ CASES = [
     ("distortions.scale", 1.5, "< 1"),
     ("distortions.squeeze", -0.1, ">= 0"),
     ("distortions.shear", -0.2, ">= 0"),
-    ("model.name", "resnet", "lenet5, lenet1, lenet4, alexnet"),
+    ("model.name", "resnet", "alexnet, lenet1, lenet4, lenet5"),
     ("model.activation", "swish", "relu, tanh, scaled_tanh"),
     ("model.pooling", "lp", "max, avg, subsample"),
     ("model.c3", "dense", "full, table"),

@@ -14,8 +14,9 @@ A command module holds its flags and one call:
     cli.run(main, define_flags)                  # --config=FILE[:ARGS] required
 
 `config=CONFIG_FILE` loads `--config=path/file.py[:ARGS]` with the one config loader
-(`lenet_jax.config.loading`), `RUN_CONFIG` takes the config of the run in `--workdir`
-(evaluate, predict, figures), `NO_CONFIG` none. Either way `--config.KEY=VALUE`
+(`lenet_jax.config.loading`); a function `config=load(workdir)` takes the config of the run
+in `--workdir` (evaluate, predict and figures pass `lenet_jax.runs.run_record.load_config`);
+`NO_CONFIG` none. Either way `--config.KEY=VALUE`
 overrides a key, `--print_config` lists them, and `--help` needs no config. Flags are
 defined when a command runs, never when a module is imported.
 """
@@ -29,7 +30,7 @@ from absl import app, flags
 from lenet_jax.common import logs, preemption
 from lenet_jax.common.errors import UserError, exit_on_user_error, first_line
 
-CONFIG_FILE, RUN_CONFIG, NO_CONFIG = "file", "run", "none"
+CONFIG_FILE, NO_CONFIG = "file", "none"
 HELP = ("--help", "-h", "--helpshort", "--helpfull", "--helpxml", "-?")
 _UNKNOWN_KEY = re.compile(r"'([\w.]+)")
 _state = {"config_arg": None, "config": None}
@@ -110,7 +111,7 @@ def _parse_or_exit(argv) -> list:
   return argv
 
 
-def _define_config(argv, kind: str, default_config: str | None, lock_config: bool) -> None:
+def _define_config(argv, kind, default_config: str | None, lock_config: bool) -> None:
   """Defines --config (and --print_config) for `kind`, shown by --help with the command's
   own flags."""
   try:
@@ -121,16 +122,15 @@ def _define_config(argv, kind: str, default_config: str | None, lock_config: boo
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
 
 
-def _define_config_flags(argv, kind: str, default_config: str | None, lock_config: bool) -> None:
+def _define_config_flags(argv, kind, default_config: str | None, lock_config: bool) -> None:
   from ml_collections import config_flags
 
   from lenet_jax.config import loading
-  from lenet_jax.runs import run_record
   if kind == NO_CONFIG:
     return
   flags.DEFINE_bool("print_config", False, "Print every config key with its value (after "
                     "--config.* overrides), then exit: the keys that --config.KEY=VALUE accepts.")
-  if kind == RUN_CONFIG:
+  if callable(kind):
     # the run's config.json (with its history) is --config; --workdir names the run
     flags.FLAGS(_config_value(argv)[1], known_only=True)
     workdir = flags.FLAGS.workdir
@@ -138,7 +138,7 @@ def _define_config_flags(argv, kind: str, default_config: str | None, lock_confi
       if _asks_help(argv):
         return
       raise UserError("--workdir is required: a run directory")
-    loaded = run_record.load_config(workdir)
+    loaded = kind(workdir)
     help_text = f"The config of the run in --workdir ({workdir}); --config.KEY=VALUE overrides a key."
   else:
     value, _ = _config_value(argv)
@@ -162,7 +162,7 @@ def _define_config_flags(argv, kind: str, default_config: str | None, lock_confi
     raise UserError(_unknown_key_message(argv, e, loaded)) from None
 
 
-def run(main, define_flags=None, config: str = CONFIG_FILE, default_config: str | None = None,
+def run(main, define_flags=None, config=CONFIG_FILE, default_config: str | None = None,
         lock_config: bool = True, stop_anywhere: str | None = None) -> None:
   """Runs a command: defines its flags (`define_flags()`, the config's), parses them with
   every mistake as one `error:` line, then runs `main(argv)` with a UserError as one

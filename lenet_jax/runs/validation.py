@@ -12,12 +12,15 @@ import dataclasses
 import jax
 
 from lenet_jax import data, models
+from lenet_jax.models import registry
 from lenet_jax.common.errors import ConfigError, check_choice, check_int, check_positive
 from lenet_jax.data import preprocess
 from lenet_jax.data.distortions import AFFINE, PROTOCOLS
 from lenet_jax.data.specs import DatasetSpec
 from lenet_jax.optim import optimizers
-from lenet_jax.training import parallel
+
+MESH_AXES = ("data", "model")
+MESH_BACKENDS = ("shard_map", "pmap")
 
 BOOLEANS = ("nesterov", "log_step_losses", "debug_nans", "learning_rate_per_sample",
             "distortions.enabled", "eval.ten_crop", "data.pca_lighting",
@@ -71,7 +74,8 @@ def validate(config) -> Resolved:
                       "256x256 images: use --config.data.source=prepared")
   knobs = models.validate(config.model, spec.num_classes)
   optimizers.validate(config)
-  mesh = parallel.validate(config)
+  mesh = _mesh(config)
+  registry.of(config.model).check(config)
   resize = None
   if "resize" in config.data:
     check_int("data.resize", config.data.resize, minimum=32)
@@ -95,7 +99,7 @@ def validate(config) -> Resolved:
       distortions=distortions,
       pca_lighting=bool(spec.streamed and config.data.pca_lighting),
       ten_crop=bool(ten_crop), mesh=mesh,
-      distributed=parallel.is_distributed(config))
+      distributed="parallel" in config and config.parallel.distributed)
 
 
 def steps_per_scan(config, knobs: dict) -> int:
@@ -137,3 +141,38 @@ def _find(config, dotted):
       return None
     config = config[part]
   return config
+
+
+def _mesh(config) -> tuple[int, int]:
+  """Checks the `parallel` section; returns the mesh's (data, model) sizes: (1, 1), one
+  device, for a config without one (the LeNets')."""
+  if "parallel" not in config:
+    return 1, 1
+  parallel = config.parallel
+  check_choice("parallel.backend", parallel.backend, MESH_BACKENDS)
+  for key in MESH_AXES:
+    check_int(f"parallel.{key}", parallel[key])
+  d, m = parallel.data, parallel.model
+  if parallel.distributed:
+    if parallel.backend != "shard_map":
+      raise ConfigError("parallel.backend", parallel.backend,
+                        "multi-host runs (parallel.distributed=True) use 'shard_map'")
+    for key, minimum in (("num_processes", 0), ("process_id", -1)):
+      check_int(f"parallel.{key}", parallel[key], minimum,
+                f"must be an integer >= {minimum} ({minimum}: from the environment)")
+  if m > 1:
+    towers = models.towers(config.model)
+    if towers == 1:
+      raise ConfigError("parallel.model", m, f"{config.model.name} has no towers to split over "
+                        "devices; use 1")
+    if m != towers:
+      raise ConfigError("parallel.model", m,
+                        f"must equal the model's {towers} towers (one tower a device)")
+  available = jax.device_count()
+  if d * m > available:
+    raise ConfigError("parallel.data", d, f"a {d}x{m} mesh needs {d * m} devices, "
+                      f"{available} exist (on CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N)")
+  for key in ("batch_size", "eval_batch_size"):
+    if config[key] % d:
+      raise ConfigError(key, config[key], f"must be divisible by parallel.data={d}")
+  return d, m
