@@ -118,13 +118,13 @@ def test_init_from_another_family_is_one_line(trained_run):
   from lenet_jax.runs import validation
   from lenet_jax.models import task as task_lib
   config = tiny_config(**{"model.name": "lenet1", "data.pad_to": 28})
-  params = task_lib.Task(config, validation.validate(config)).params
+  variables = task_lib.Task(config, validation.validate(config)).variables()
   with pytest.raises(UserError, match="is a run of lenet5, this model is lenet1"):
-    init_from.parameters_from(params, "lenet1", trained_run, say=lambda *a, **k: None)
+    init_from.variables_from(variables, "lenet1", trained_run, say=lambda *a, **k: None)
   # of its own family, but nothing of the same name and shape: not silently a fresh start
   with pytest.raises(UserError, match="no parameter of that run has a name and shape"):
-    init_from.parameters_from(jax.tree.map(lambda x: x[..., None], params), "lenet5",
-                              trained_run, say=lambda *a, **k: None)
+    init_from.variables_from(jax.tree.map(lambda x: x[..., None], variables), "lenet5",
+                             trained_run, say=lambda *a, **k: None)
 
 
 def test_readers_refuse_a_changed_network_and_record_scoring_overrides(finished_run):

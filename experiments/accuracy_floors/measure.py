@@ -173,8 +173,8 @@ def _gradient_ascent():
   original = task_lib.Task.loss_and_grads
 
   def loss_and_grads(self, *a, **k):
-    loss, correct, grads = original(self, *a, **k)
-    return loss, correct, jax.tree.map(jnp.negative, grads)
+    loss, correct, grads, model_state = original(self, *a, **k)
+    return loss, correct, jax.tree.map(jnp.negative, grads), model_state
   return mock.patch.object(task_lib.Task, "loss_and_grads", loss_and_grads)
 
 

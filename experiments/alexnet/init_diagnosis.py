@@ -37,8 +37,8 @@ SETTINGS = [("paper", "mean_std"), ("paper", "subtract_mean"), ("caffe", "mean_s
             ("caffe", "subtract_mean"), ("he", "mean_std")]
 
 
-def stage_stats(task, params, images):
-  model = task.model(params)
+def stage_stats(task, variables, images):
+  model = task.model(variables)
   x = task.prepare(images, None)
   out = {}
   for name, stage in model.stages():
@@ -58,9 +58,9 @@ def run(init, normalization, images, labels, args):
   config.batch_size = args.batch
   resolved = validation.validate(config)
   task = task_lib.Task(config, resolved)
-  stats = stage_stats(task, task.params, images[:args.batch])
-  _, _, grads = jax.jit(task.loss_and_grads)(task.params, images[:args.batch],
-                                             labels[:args.batch], jax.random.key(0))
+  stats = stage_stats(task, task.variables(), images[:args.batch])
+  _, _, grads, _ = jax.jit(task.loss_and_grads)(task.variables(), images[:args.batch],
+                                                labels[:args.batch], jax.random.key(0))
   norms = {"/".join(str(getattr(p, "key", p)) for p in path[:1]): float(jnp.linalg.norm(g))
            for path, g in jax.tree_util.tree_leaves_with_path(grads)
            if getattr(path[-2], "key", None) == "kernel" or "kernel" in str(path)}

@@ -25,7 +25,7 @@ class Committee:
     self.members = []
     for config, workdir in zip(configs, workdirs):
       _, state, task = load.load_state(config, workdir)
-      self.members.append((jax.jit(lambda p, x, t=task: t.logits(p, x)), state["params"]))
+      self.members.append((jax.jit(lambda v, x, t=task: t.logits(v, x)), task.variables(state)))
 
   def logits(self, images, which=None, stop=None) -> list[np.ndarray]:
     """Each chosen member's logits [N, classes], in chunks. `stop`: a

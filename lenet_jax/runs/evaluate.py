@@ -41,7 +41,7 @@ def evaluate_run(config, workdir: str, out: str = "") -> dict:
   if spec.streamed:  # a prepared set or TFDS's JPEGs, batch by batch
     stream = load.open_streams(config, now)[1]
     evaluate = scores.make_evaluate(task, stream.batch_size)
-    result = scores.stream_scores(functools.partial(evaluate, state["params"]), stream,
+    result = scores.stream_scores(functools.partial(evaluate, task.variables(state)), stream,
                                   jax.device_put, config.data.device_prefetch)
     examples = len(stream.source) - len(stream.source) % jax.process_count()
     dataset = load.streamed_dataset(config, now)
@@ -49,7 +49,7 @@ def evaluate_run(config, workdir: str, out: str = "") -> dict:
     dataset = data.load(config.data, now, ("test",))
     images, labels = (jax.device_put(a) for a in dataset.split("test"))
     result = jax.device_get(scores.make_evaluate(task, min(config.eval_batch_size, len(labels)))(
-        state["params"], images, labels))
+        task.variables(state), images, labels))
     examples = len(labels)
   record = {"step": step, **scores.test_fields(result), "test_examples": int(examples),
             "data": spec.name, "source": dataset.source, "location": dataset.location,

@@ -40,16 +40,16 @@ def test_batches(config, resolved, batch: int = 1000):
     yield images[start:start + batch], labels[start:start + batch]
 
 
-def predict_split(task, params, batches, keep: int = 100, stop=None):
+def predict_split(task, variables, batches, keep: int = 100, stop=None):
   """(labels, predictions) of every test image, and up to `keep` misclassified
   (images, labels, predictions) in the split's order. `stop`: a
   `preemption.StopSignals`, checked before each batch."""
-  logits = jax.jit(lambda p, x: task.logits(p, x))
+  logits = jax.jit(lambda v, x: task.logits(v, x))
   labels, predicted, wrong = [], [], []
   for images, y in batches:
     if stop is not None:
       stop.check_before(f"scoring test image {sum(map(len, labels)):,}; no figure was written")
-    p = np.asarray(jnp.argmax(logits(params, jnp.asarray(images)), -1))
+    p = np.asarray(jnp.argmax(logits(variables, jnp.asarray(images)), -1))
     labels.append(np.asarray(y))
     predicted.append(p)
     for i in np.nonzero(p != np.asarray(y))[0]:
@@ -149,8 +149,14 @@ def activations(path, image, outputs, title="") -> list:
 
 def filters(path, kernel) -> None:
   """The first layer's kernels: HWIO [kh, kw, in, out], or with a leading tower axis,
-  each tower's block apart (Fig. 3). 3 input channels are drawn in colour."""
+  each tower's block apart (Fig. 3). 3 input channels are drawn in colour. A model with
+  no convolution (`kernel` None) gets a page that says so."""
   plt = _plt()
+  if kernel is None:
+    fig = plt.figure(figsize=(4, 1))
+    fig.text(0.5, 0.5, "the model has no convolution kernel", ha="center", va="center")
+    _save(fig, path)
+    return
   kernel = np.asarray(kernel, np.float32)
   towers = [kernel] if kernel.ndim == 4 else list(kernel)
   per = towers[0].shape[-1]
@@ -176,11 +182,12 @@ def filters(path, kernel) -> None:
 
 
 def first_kernel(params):
-  """The kernel of the first stage: the first parameter leaf of rank 4 or more."""
+  """The kernel of the first stage: the first parameter leaf of rank 4 or more (None for a
+  model without one)."""
   for _, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
     if np.ndim(leaf) >= 4:
       return np.asarray(leaf)
-  raise ValueError("the model has no convolution kernel")
+  return None
 
 
 def _save(fig, path):
@@ -192,7 +199,7 @@ def write_all(config, workdir: str, out: str, image_path: str | None = None,
   """The four figures of the run in `workdir` into `out`; returns what they show."""
   files.writable_dir(out, "--out")
   step, state, task = load.load_state(config, workdir)
-  params, resolved = state["params"], task.resolved
+  variables, resolved = task.variables(state), task.resolved
   names = predict.class_names(config, resolved)
   first = []  # the first test image, for activations.png: the split is read once
 
@@ -204,7 +211,7 @@ def write_all(config, workdir: str, out: str, image_path: str | None = None,
 
   with preemption.StopSignals() as stop:
     labels, predicted, wrong = predict_split(
-        task, params, remembered(test_batches(config, resolved)), keep, stop)
+        task, variables, remembered(test_batches(config, resolved)), keep, stop)
   errors = int(np.sum(labels != predicted))
   misclassified(os.path.join(out, "misclassified.png"), wrong, names, errors)
   counts = confusion(os.path.join(out, "confusion.png"), labels, predicted, names)
@@ -214,10 +221,10 @@ def write_all(config, workdir: str, out: str, image_path: str | None = None,
   else:
     image = first[0]
     title = "the first test image"
-  outputs = [(name, predict.activations(task, params, image, name))
-             for name in predict.stage_names(task, params)]
+  outputs = [(name, predict.activations(task, variables, image, name))
+             for name in predict.stage_names(task, variables)]
   activations(os.path.join(out, "activations.png"), image[0], outputs,
               f"{title} through the network (checkpoint at step {step})")
-  filters(os.path.join(out, "filters.png"), first_kernel(params))
+  filters(os.path.join(out, "filters.png"), first_kernel(variables["params"]))
   return {"errors": errors, "total": len(labels), "counts": counts,
           "stages": [n for n, _ in outputs]}

@@ -139,27 +139,35 @@ def load_images(paths, config, resolved) -> np.ndarray:
   return np.stack(out)
 
 
-def top_k(task, params, images, k: int = 5):
+def top_k(task, variables, images, k: int = 5):
   """(indices [N, k], probabilities [N, k]) of the k most probable classes."""
-  probs = jax.nn.softmax(task.logits(params, jnp.asarray(images)), axis=-1)
+  probs = jax.nn.softmax(task.logits(variables, jnp.asarray(images)), axis=-1)
   k = min(k, probs.shape[-1])
   values, indices = jax.lax.top_k(probs, k)
   return np.asarray(indices), np.asarray(values)
 
 
-def stage_names(task, params) -> list[str]:
-  return [name for name, _ in task.model(params).stages()]
+def _stages(model) -> list:
+  """(name, stage) of the model's paper stages; a model without them (the model contract,
+  lenet_jax/models/registry.py) is one stage, its logits."""
+  if hasattr(model, "stages"):
+    return model.stages()
+  return [("logits", lambda x: model(x, train=False))]
+
+
+def stage_names(task, variables) -> list[str]:
+  return [name for name, _ in _stages(task.model(variables))]
 
 
 @functools.lru_cache(maxsize=32)
 def _stage_output(task, layer: str):
-  """jit(params, uint8 images) -> stage `layer`'s outputs, made once per task and layer
+  """jit(variables, uint8 images) -> stage `layer`'s outputs, made once per task and layer
   (a search over a training set calls it once a chunk)."""
 
   @jax.jit
-  def run(params, x):
+  def run(variables, x):
     x, _ = task._inputs(x, False, None)
-    for name, stage in task.model(params).stages():
+    for name, stage in _stages(task.model(variables)):
       x = stage(x)
       if name == layer:
         return x.astype(jnp.float32)
@@ -167,13 +175,13 @@ def _stage_output(task, layer: str):
   return run
 
 
-def activations(task, params, images, layer: str, batch: int = 64) -> np.ndarray:
+def activations(task, variables, images, layer: str, batch: int = 64) -> np.ndarray:
   """The outputs of stage `layer` (conv1..fc8, C1..OUTPUT) for uint8 `images`."""
-  names = stage_names(task, params)
+  names = stage_names(task, variables)
   if layer not in names:
     raise UserError(f"--layer={layer}: the model's stages are {', '.join(names)}")
   run = _stage_output(task, layer)
-  return np.concatenate([np.asarray(run(params, jnp.asarray(images[i:i + batch])))
+  return np.concatenate([np.asarray(run(variables, jnp.asarray(images[i:i + batch])))
                          for i in range(0, len(images), batch)])
 
 
@@ -250,15 +258,15 @@ def predict(config, workdir: str, paths, top: int = 5, layer: str | None = None,
   if out:
     files.writable_file(out, "--out")
   step, state, task = load.load_state(config, workdir)
-  resolved, params = task.resolved, state["params"]
+  resolved, variables = task.resolved, task.variables(state)
   images = load_images(paths, config, resolved)
   if neighbours:
-    layer = layer or stage_names(task, params)[-2]
+    layer = layer or stage_names(task, variables)[max(-2, -len(stage_names(task, variables)))]
     count, read = training_pool(config, resolved)
-    query = activations(task, params, images, layer)
+    query = activations(task, variables, images, layer)
     with preemption.StopSignals() as stop:
       best = nearest_in_chunks(query, count,
-                               lambda rows: activations(task, params, read(rows), layer),
+                               lambda rows: activations(task, variables, read(rows), layer),
                                neighbours, stop=stop)
     rows = np.unique(best)
     neighbours_png(out, images, read(rows), np.searchsorted(rows, best),
@@ -266,7 +274,7 @@ def predict(config, workdir: str, paths, top: int = 5, layer: str | None = None,
     return [f"wrote {out}: {neighbours} nearest of {count} training images by {layer} for "
             f"each of {len(paths)} images"]
   if layer:
-    features = activations(task, params, images, layer)
+    features = activations(task, variables, images, layer)
     buffer = io.BytesIO()
     np.save(buffer, features)
     try:
@@ -276,6 +284,6 @@ def predict(config, workdir: str, paths, top: int = 5, layer: str | None = None,
     return [f"wrote {out}: {layer} activations {features.shape} of {len(paths)} images "
             f"(checkpoint at step {step})"]
   names = class_names(config, resolved)
-  indices, probs = top_k(task, params, images, top)
+  indices, probs = top_k(task, variables, images, top)
   return [f"{path}: " + ", ".join(f"{names[i]} {100 * q:.1f}%" for i, q in zip(row, p))
           for path, row, p in zip(paths, indices, probs)]

@@ -10,12 +10,12 @@ from lenet_jax.data import device_prefetch
 
 
 def make_evaluate(task, batch_size):
-  """jit(params, images, labels) -> {loss, accuracy} over a whole split (padded batches,
+  """jit(variables, images, labels) -> {loss, accuracy} over a whole split (padded batches,
   masked), and top5_accuracy (the label among the 5 highest logits) for more than 5
   classes, the ImageNet papers' second metric."""
   top5 = task.spec.num_classes > 5
 
-  def evaluate(params, images, labels):
+  def evaluate(variables, images, labels):
     n = labels.shape[0]
     steps = -(-n // batch_size)
     pad = steps * batch_size - n
@@ -27,7 +27,7 @@ def make_evaluate(task, batch_size):
 
     def body(sums, batch):
       x, y, m = batch
-      logits = task.logits(params, x)
+      logits = task.logits(variables, x)
       per_example = jax.vmap(task.loss_fn)(logits[:, None], y[:, None])
       new = {"loss": sums["loss"] + jnp.sum(per_example * m),
              "correct": sums["correct"] + jnp.sum((jnp.argmax(logits, -1) == y) & m)}

@@ -180,36 +180,43 @@ class GroupedAxes:
 
 
 def make_loss_and_grads(task, config):
-  """(params, images, labels, key) -> (loss, correct, grads), computed tower by tower.
+  """(variables, images, labels, key) -> (loss, correct, grads, trained state), computed
+  tower by tower.
 
   The loss is the mean over the global batch; gradients are averaged over the
-  data shards and come back with the towers axis, like the parameters.
+  data shards and come back with the towers axis, like the parameters. A trained state
+  (BatchNorm's statistics) is each tower's own; its batch statistics are averaged over
+  the data shards inside the layer (`comm.mean_over_data`), so every shard keeps the
+  same running statistics, those of the single-device network.
   """
   d, m = sizes(config)
 
-  def per_device(comm, params, images, labels, key):
+  def per_device(comm, variables, images, labels, key):
     def loss_of(p):
-      logits = task.tower_logits(p, images, comm=comm, train=True, rngs=key)
+      logits, model_state = task.tower_logits(dict(variables, params=p), images, comm=comm,
+                                              train=True, rngs=key)
       # Every tower computes the same loss from the gathered logits; all_gather's
       # transpose sums the copies' cotangents, so each copy carries 1/m of it.
-      return task.loss_fn(logits, labels) / m, logits
+      return task.loss_fn(logits, labels) / m, (logits, model_state)
 
-    (loss, logits), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+    (loss, (logits, model_state)), grads = jax.value_and_grad(loss_of, has_aux=True)(
+        variables["params"])
     grads = comm.grads_over_data(grads)
     loss = comm.same_over_towers(comm.mean_over_data(loss * m))
     correct = comm.same_over_towers(comm.sum_over_data(jnp.sum(jnp.argmax(logits, -1) == labels)))
-    return loss, correct, grads
+    return loss, correct, grads, model_state
 
   if config.parallel.backend == "shard_map":
     mesh = make_mesh(config)
     comm = NamedAxes()
 
-    def loss_and_grads(params, images, labels, key):
-      param_specs = jax.tree.map(lambda _: P("model"), params)
+    def loss_and_grads(variables, images, labels, key):
+      specs = jax.tree.map(lambda _: P("model"), variables)
       fn = jax.shard_map(functools.partial(per_device, comm), mesh=mesh,
-                         in_specs=(param_specs, P("data"), P("data"), P()),
-                         out_specs=(P(), P(), param_specs))
-      return fn(params, images, labels, key)
+                         in_specs=(specs, P("data"), P("data"), P()),
+                         out_specs=(P(), P(), specs["params"],
+                                    jax.tree.map(lambda _: P("model"), task.model_state)))
+      return fn(variables, images, labels, key)
 
     return loss_and_grads
 
@@ -217,12 +224,13 @@ def make_loss_and_grads(task, config):
   mapped = jax.pmap(functools.partial(per_device, comm), axis_name=GroupedAxes.AXIS,
                     devices=jax.devices()[: d * m])
 
-  def loss_and_grads(params, images, labels, key):
-    # Leading device axis k = i * m + j: tower j's parameters, data shard i's rows.
-    tiled = jax.tree.map(lambda p: jnp.tile(p, (d,) + (1,) * (p.ndim - 1))[:, None], params)
+  def loss_and_grads(variables, images, labels, key):
+    # Leading device axis k = i * m + j: tower j's variables, data shard i's rows.
+    tiled = jax.tree.map(lambda p: jnp.tile(p, (d,) + (1,) * (p.ndim - 1))[:, None], variables)
     shard = lambda a: jnp.repeat(a.reshape((d, a.shape[0] // d) + a.shape[1:]), m, axis=0)
     keys = jnp.broadcast_to(key, (d * m,))
-    loss, correct, grads = mapped(tiled, shard(images), shard(labels), keys)
-    return loss[0], correct[0], jax.tree.map(lambda g: g[:m, 0], grads)
+    loss, correct, grads, model_state = mapped(tiled, shard(images), shard(labels), keys)
+    first = lambda tree: jax.tree.map(lambda g: g[:m, 0], tree)  # noqa: E731
+    return loss[0], correct[0], first(grads), first(model_state)
 
   return loss_and_grads

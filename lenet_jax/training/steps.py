@@ -14,7 +14,9 @@ from lenet_jax.runs.metrics import NO_STEP
 def make_train_chunk(task, tx, loss_and_grads=None, *, seeds=False, shared_order=False):
   """jit(state, images, labels, batch_index [k, B], key) -> (state, summed metrics, losses [k]).
 
-  `loss_and_grads` defaults to the single-device `task.loss_and_grads`;
+  The state holds the model's variables (parameters, and the trained state of a model
+  with BatchNorm, updated by each step) and the optimizer's. `loss_and_grads` defaults
+  to the single-device `task.loss_and_grads`;
   `lenet_jax.parallel` supplies the tower-parallel one. With `seeds`, the state,
   key and outputs carry a leading seed axis and all seeds train in one program
   (`jax.vmap`); `batch_index` has that axis too unless `shared_order`.
@@ -24,7 +26,7 @@ def make_train_chunk(task, tx, loss_and_grads=None, *, seeds=False, shared_order
   def train_step(images, labels, key, state, index):
     x, y = images[index], labels[index]
     step_key = jax.random.fold_in(key, state["step"])
-    loss, correct, grads = loss_and_grads(state["params"], x, y, step_key)
+    loss, correct, grads, model_state = loss_and_grads(task.variables(state), x, y, step_key)
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
     params = optax.apply_updates(state["params"], updates)
     batch = y.shape[0]
@@ -33,7 +35,10 @@ def make_train_chunk(task, tx, loss_and_grads=None, *, seeds=False, shared_order
     sums = {"loss": loss * batch, "correct": correct.astype(jnp.int32),
             "count": jnp.asarray(batch, jnp.int32),
             "first_nonfinite": jnp.where(finite, NO_STEP, state["step"] + 1).astype(jnp.int32)}
-    return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, sums
+    new = {"params": params, "opt_state": opt_state, "step": state["step"] + 1}
+    if task.has_model_state:  # BatchNorm's running statistics, as the step left them
+      new["model_state"] = model_state
+    return new, sums
 
   def train_chunk(state, images, labels, batch_index, key):
     step = functools.partial(train_step, images, labels, key)

@@ -108,7 +108,7 @@ def setup(config, workdir: str, resolved, place=jax.device_put) -> Run:
     streams, dataset = None, data.load(config.data, resolved, ("train", "test"))
   task = task_lib.Task(config, resolved)
   logging.info("model %s on %s, input %s:\n%s", config.model.name, spec.name, task.input_shape,
-               summary.format_table(summary.rows(task.model(task.params), task.input_shape),
+               summary.format_table(summary.rows(task.model(task.variables()), task.input_shape),
                                     task.input_shape))
   if streams is not None:
     arrays = dict.fromkeys(("train_images", "train_labels", "test_images", "test_labels"))
@@ -301,7 +301,7 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
                                                   log, trace, main)
       offset = 0
       train_seconds = time.perf_counter() - t0
-      test = run.test_scores(session.evaluate, state["params"], session.place)
+      test = run.test_scores(session.evaluate, run.task.variables(state), session.place)
       seconds = time.perf_counter() - t0
       step = _step(state)
       records, bad = _epoch_records(plan, run, epoch, step, sums, test,
@@ -462,15 +462,16 @@ def _per_seed(plan, tree):
 
 def _initial_state(config, plan, task, tx, new_run: bool, say):
   """Each seed's training state at step 0 (stacked for a seed axis), started from
-  `config.init_from`'s parameters for a new run that names one."""
-  params = [task.params] if not plan.vmapped else [task.init_params(s) for s in plan.seeds]
+  `config.init_from`'s variables for a new run that names one."""
+  variables = ([task.variables()] if not plan.vmapped
+               else [task.init_variables(s) for s in plan.seeds])
   if config.init_from and new_run:
-    params = [init_from.parameters_from(p, config.model.name, config.init_from, say)
-              for p in params]
+    variables = [init_from.variables_from(v, config.model.name, config.init_from, say)
+                 for v in variables]
   if not plan.vmapped:
-    return task_lib.init_state(task, tx, params[0])
+    return task_lib.init_state(task, tx, variables[0])
   return jax.tree.map(plan.by_seed, jax.vmap(functools.partial(task_lib.init_state, task, tx))(
-      seeds_lib.stack(params)))
+      seeds_lib.stack(variables)))
 
 
 def _curvature_refresh(config, run, plan):

@@ -69,7 +69,7 @@ def _import_bvlc(config, path: str, workdir: str) -> dict:
   like = load.checkpoint_like(task, tx)
   ckpt = checkpoint.Checkpointer(workdir, config.checkpoint_keep)
   try:
-    ckpt.save(0, dict(like, train=task_lib.init_state(task, tx, params)))
+    ckpt.save(0, dict(like, train=task_lib.init_state(task, tx, {"params": params})))
   finally:
     ckpt.close()
   run_record.record_start(workdir, config, data.Dataset(spec=spec, source="imported",

@@ -100,7 +100,7 @@ def test_a_few_sdlm_steps_lower_the_map_loss_of_the_1998_network():
   assert set(curvature) == set(GOLDEN_CURVATURE_MEANS)
   for name, mean in GOLDEN_CURVATURE_MEANS.items():
     np.testing.assert_allclose(curvature[name], mean, rtol=1e-3, err_msg=name)
-  loss_of = jax.jit(lambda p: task.loss_fn(task.logits(p, images), labels))
+  loss_of = jax.jit(lambda p: task.loss_fn(task.logits({"params": p}, images), labels))
   loss = lambda p: float(loss_of(p))  # noqa: E731
   before = loss(state["params"])
   step = steps.make_train_chunk(task, tx)

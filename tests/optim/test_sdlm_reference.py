@@ -100,7 +100,7 @@ def test_golden_curvature_means_from_digits_read_and_prepared_by_hand():
   config = lenet5_1998.get_config()
   config.data.source = "embedded"
   task = task_lib.Task(config, validation.validate(config))
-  model = task.model(task.params)
+  model = task.model(task.variables())
   params = jax.tree.map(jnp.asarray, nnx.to_pure_dict(task.params))
   pairs = np.stack([model.c3.in_index, model.c3.out_index], axis=1)
   table = {(i, o) for i, row in enumerate(TABLE_I) for o, mark in enumerate(row) if mark == "X"}

@@ -90,10 +90,11 @@ def test_a_stage_s_activations(digit_run):
   _, state, task = load.load_state(config, str(workdir))
   images = inference.load_images(paths, config, task.resolved)
   assert images.shape == (3, 28, 28, 1)
-  f6 = inference.activations(task, state["params"], images, "F6")
+  f6 = inference.activations(task, task.variables(state), images, "F6")
   assert f6.shape == (3, 84) and np.std(f6) > 0
-  logits = inference.activations(task, state["params"], images, "OUTPUT")
-  np.testing.assert_allclose(logits, task.logits(state["params"], images), rtol=1e-5, atol=1e-5)
+  logits = inference.activations(task, task.variables(state), images, "OUTPUT")
+  np.testing.assert_allclose(logits, task.logits(task.variables(state), images), rtol=1e-5,
+                             atol=1e-5)
 
 
 def test_imagenet_classes_are_named_in_english_in_tfds_s_order():

@@ -63,9 +63,9 @@ def _assert_towers_equal_grouped(task, config, images, labels):
   """The towers across devices give the grouped network's loss, accuracy and gradients
   (dropout on: both draw the same masks from one key)."""
   key = jax.random.key(7)
-  loss, correct, grads = jax.jit(task.loss_and_grads)(task.params, images, labels, key)
-  ploss, pcorrect, pgrads = jax.jit(parallel.make_loss_and_grads(task, config))(
-      task.params, images, labels, key)
+  loss, correct, grads, _ = jax.jit(task.loss_and_grads)(task.variables(), images, labels, key)
+  ploss, pcorrect, pgrads, _ = jax.jit(parallel.make_loss_and_grads(task, config))(
+      task.variables(), images, labels, key)
   np.testing.assert_allclose(ploss, loss, rtol=1e-5)
   assert int(pcorrect) == int(correct)
   for a, b in zip(jax.tree.leaves(pgrads), jax.tree.leaves(grads)):
@@ -121,12 +121,12 @@ def test_tower_logits_equal_grouped_logits(batch, channel_multiple):
   images, _ = batch
   mesh = parallel.make_mesh(config)
   from jax.sharding import PartitionSpec as P
-  specs = jax.tree.map(lambda _: P("model"), task.params)
+  specs = jax.tree.map(lambda _: P("model"), task.variables())
   # Each tower's copy of the logits side by side: [n, 2 * classes].
   both = jax.jit(jax.shard_map(
-      lambda p, x: task.tower_logits(p, x, comm=parallel.NamedAxes()), mesh=mesh,
-      in_specs=(specs, P("data")), out_specs=P("data", "model")))(task.params, images)
-  single = task.logits(task.params, images)
+      lambda v, x: task.tower_logits(v, x, comm=parallel.NamedAxes())[0], mesh=mesh,
+      in_specs=(specs, P("data")), out_specs=P("data", "model")))(task.variables(), images)
+  single = task.logits(task.variables(), images)
   classes = single.shape[-1]
   for tower in range(2):
     np.testing.assert_allclose(both[:, tower * classes:(tower + 1) * classes], single,
@@ -215,7 +215,7 @@ def assert_same_params(workdir, reference):
     config.parallel.model = config.parallel.data = 1  # restored onto one device
     _, state, task = load.load_state(config, str(directory))
     assert {len(x.sharding.device_set) for x in jax.tree.leaves(state)} == {1}
-    initial = task.init_params(config.seed)
+    initial = task.init_variables(config.seed)["params"]
     updates.append([a - b for a, b in zip(jax.tree.leaves(state["params"]),
                                           jax.tree.leaves(initial))])
   for a, b in zip(*updates):

@@ -181,8 +181,8 @@ def test_1998_network_trains(tmp_path):
   assert all(isinstance(x, jax.ShapeDtypeStruct) for x in jax.tree.leaves(loaded.params))
   trained = task_lib.Task(config, validation.validate(config))
   images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (8, 28, 28, 1), np.uint8))
-  np.testing.assert_array_equal(jax.jit(loaded.logits)(state["params"], images),
-                                jax.jit(trained.logits)(result["state"]["params"], images))
+  np.testing.assert_array_equal(jax.jit(loaded.logits)(loaded.variables(state), images),
+                                jax.jit(trained.logits)(trained.variables(result["state"]), images))
 
 
 def test_top5_is_reported_for_more_than_5_classes(tmp_path):
@@ -192,10 +192,10 @@ def test_top5_is_reported_for_more_than_5_classes(tmp_path):
   task = task_lib.Task(config, validation.validate(config))
   evaluate = scores.make_evaluate(task, 4)
   images = jnp.zeros((6, 28, 28, 1), jnp.uint8)
-  logits = task.logits(task.params, images)
+  logits = task.logits(task.variables(), images)
   ranks = jnp.argsort(-logits, axis=-1)
   labels = jnp.concatenate([ranks[:3, 4], ranks[3:, 5]]).astype(jnp.int32)  # 5th and 6th best
-  result = evaluate(task.params, images, labels)
+  result = evaluate(task.variables(), images, labels)
   assert float(result["top5_accuracy"]) == 0.5
   train.train_and_evaluate(config, str(tmp_path))
   assert "test_top5_accuracy" in metrics.read(str(tmp_path))[0]

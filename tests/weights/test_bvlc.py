@@ -81,7 +81,7 @@ def _logits(workdir, images, **changes):
   config = run_record.load_config(str(workdir))
   config = override(config, **changes)
   _, state, task = load.load_state(config, str(workdir))
-  return np.asarray(task.logits(state["params"], jnp.asarray(images)))
+  return np.asarray(task.logits(task.variables(state), jnp.asarray(images)))
 
 
 def _import(directory, name):
@@ -120,7 +120,7 @@ def _logits_without_a_run(weights, images, **changes):
                     **changes)
   task = task_lib.Task(config, validation.validate(config), draw_params=False)
   params = pretrained._with_arrays(task.params, bvlc.to_params(weights))
-  return np.asarray(task.logits(params, jnp.asarray(images)))
+  return np.asarray(task.logits({"params": params}, jnp.asarray(images)))
 
 
 @pytest.mark.parametrize("trap", ["none", "groups_swapped", "fc6_in_caffe_order", "lrn_paper",
@@ -185,7 +185,7 @@ def test_fine_tuning_with_a_new_fc8_keeps_every_other_layer(imported, tmp_path, 
   assert tuned["params"]["fc8"]["kernel"][...].shape == (2, 4096, 2)
   with pytest.raises(UserError, match="is not a run directory"):
     task = task_lib.Task(config, validation.validate(config), draw_params=False)
-    init_from.parameters_from(task.params, "alexnet", str(tmp_path))
+    init_from.variables_from(task.variables(), "alexnet", str(tmp_path))
 
 
 def test_predict_on_an_imported_run_gives_imagenet_s_top5_and_fc7(imported, tmp_path):
@@ -201,9 +201,9 @@ def test_predict_on_an_imported_run_gives_imagenet_s_top5_and_fc7(imported, tmp_
   assert batch.shape == (1, 227, 227, 3)  # shorter side to 256, the centre 227
   names = inference.class_names(config, task.resolved)
   assert len(names) == 1000 and names[0] == "tench"  # TFDS's imagenet2012 labels, in English
-  indices, probs = inference.top_k(task, state["params"], batch)
+  indices, probs = inference.top_k(task, task.variables(state), batch)
   assert indices.shape == (1, 5) and np.all(np.diff(probs[0]) <= 0)
-  fc7 = inference.activations(task, state["params"], batch, "fc7")
+  fc7 = inference.activations(task, task.variables(state), batch, "fc7")
   assert fc7.shape == (1, 4096) and fc7.min() >= 0  # after the ReLU
 
 
