@@ -50,20 +50,40 @@ def get_config(arg: str = ""):
   config.model.lrn_dtype = "auto"
   # 'paper': N(0, 0.01), biases 1 in conv2/4/5 and fc6/7 (section 5); 'caffe':
   # bvlc_alexnet's fillers (std 0.01, fc6/7 0.005, biases 0.1 where the paper has 1);
-  # 'he': N(0, 2/fan_in). With normalised inputs 'paper' stays at chance in short runs
-  # (experiments/alexnet measures why); the paper's input scale is
-  # data.normalization='subtract_mean' (0-255 less the mean, section 2).
+  # 'he': N(0, 2/fan_in); 'torchvision': PyTorch's default, uniform +-1/sqrt(fan_in). With
+  # normalised inputs 'paper' stays at chance in short runs (experiments/alexnet measures
+  # why); the paper's input scale is data.normalization='subtract_mean' (0-255 less the
+  # mean, section 2).
   config.model.init = "paper"
+  # A Gaussian init's weight std per layer, conv1..fc8, in place of the init's own; ():
+  # the init's. The 2012 code (layers-145.cfg): 0.01, 0.01, 0.03, 0.03, 0.03, 0.01, 0.01, 0.01.
+  config.model.init_std = ()
   # Section 4.2: dropout 0.5 "in the first two fully-connected layers", on fc6's and
   # fc7's outputs ('paper', as Caffe's bvlc_alexnet); 'torchvision' drops their inputs.
   config.model.dropout_placement = "paper"
+  # 'inverted': kept units x 1/(1-rate) in training (PyTorch, Caffe); 'test_time': none in
+  # training, every unit x (1-rate) at test, as the paper's section 4.2 words it and the
+  # 2012 code's "hs" layers compute.
+  config.model.dropout_scaling = "inverted"
   # The paper's ablations, each with the paper's claim:
   # - activation: 'relu' (the paper's); 'tanh' and LeNet-5's set. Section 3.1, Figure 1:
   #   ReLUs reach 25% training error on CIFAR-10 six times faster than tanh units.
   config.model.activation = "relu"
-  # - lrn: 'paper' (k=2, n=5, alpha=1e-4, beta=0.75, within a tower) or 'none'.
+  # - norm: 'lrn', the paper's local response normalisation after conv1's and conv2's
+  #   ReLU; 'none'; or 'batchnorm' (Ioffe & Szegedy 2015) in its place, before the ReLU.
   #   Section 3.3: LRN lowers top-1 / top-5 error by 1.4% / 1.2%.
+  config.model.norm = "lrn"
+  config.model.batchnorm_momentum = 0.9  # running = 0.9 running + 0.1 batch (PyTorch's 0.1)
+  config.model.batchnorm_epsilon = 1e-5
+  #   The LRN's formula (lenet_jax/models/lrn.py): 'paper' (k=2, n=5, alpha=1e-4 on the
+  #   sum of squares, beta=0.75, within a tower), 'cuda_convnet' (the 2012 code: alpha/n,
+  #   k=2, within a tower) or 'caffe' (bvlc_alexnet: alpha/n, k=1, across the towers).
   config.model.lrn = "paper"
+  #   conv1's LRN on its 'relu' outputs (the paper) or its 'linear' ones, the ReLU after
+  #   the pool (the 2012 code, layers-145.cfg); and the 2012 code's second, within-map
+  #   normalisation after conv2's (rnorm, 5x5).
+  config.model.conv1_norm_input = "relu"
+  config.model.conv2_rnorm = False
   # - pooling: 'overlapping' (3x3, stride 2) or 'nonoverlapping' (2x2, stride 2, the
   #   same output sizes). Section 3.4: overlapping lowers the errors by 0.4% / 0.3%.
   config.model.pooling = "overlapping"
@@ -77,6 +97,13 @@ def get_config(arg: str = ""):
   config.model.width = 1.0
   # fc6's and fc7's units (the paper's 4096), split over the towers.
   config.model.fc_units = 4096
+  # conv1..conv5's kernel counts (figure 2); torchvision's AlexNet: 64, 192, 384, 256, 256.
+  config.model.maps = (96, 256, 384, 384, 256)
+  # conv1's zero padding (before, after) in each axis: none at 227 (Caffe's input); the
+  # 2012 code's 224 with its rounded-up output size is (0, 3); torchvision's (2, 2).
+  config.model.conv1_padding = (0, 0)
+  # >0: pool5's maps averaged to this side (torchvision's AdaptiveAvgPool2d((6, 6))).
+  config.model.adaptive_pool = 0
 
   # Resident images are resized to resize x resize with `channels` channels on the device.
   config.data.resize = 227
@@ -149,7 +176,8 @@ def sweep(name: str) -> list[dict]:
           {},
           {"model.activation": "tanh"},  # section 3.1
           {"model.towers": 1, "model.width": 0.5},  # section 3.2: one GPU, half the kernels
-          {"model.lrn": "none"},  # section 3.3
+          {"model.norm": "none"},  # section 3.3
+          {"model.norm": "batchnorm"},  # not the paper's: BatchNorm in the LRN's place
           {"model.pooling": "nonoverlapping"},  # section 3.4
           {"model.dropout": 0.0},  # section 4.2
           {"data.pca_lighting": False},  # section 4.1 (streamed data only)
@@ -157,6 +185,8 @@ def sweep(name: str) -> list[dict]:
   }
   # On resident data (Fashion-MNIST at 227) the PCA lighting, a streamed and prepared
   # input's augmentation, does not run: its cell would repeat the first.
+  # LRN against BatchNorm against nothing at the normalisation layers' place.
+  grids["norm"] = [{"model.norm": norm} for norm in ("lrn", "batchnorm", "none")]
   grids["paper_ablations_resident"] = grids["paper_ablations"][:-1]
   if name not in grids:
     raise KeyError(f"sweeps here: {', '.join(grids)}")

@@ -66,6 +66,11 @@ def family_config(args: dict) -> ml_collections.ConfigDict:
   # 'auto' (matmul on a CPU, xla on GPUs and TPUs).
   config.model.implementation = "auto"
   config.model.map_j = 1.0  # the constant j of the MAP criterion (eq. 9), used by output=rbf
+  # 'none' (the paper's), or 'batchnorm' (Ioffe & Szegedy 2015, not in the 1998 paper) on
+  # the weighted sums of C1, C3, C5 and F6 before their squashing function.
+  config.model.norm = "none"
+  config.model.batchnorm_momentum = 0.9  # running = 0.9 running + 0.1 batch (PyTorch's 0.1)
+  config.model.batchnorm_epsilon = 1e-5
 
   config.data.pad_to = 32  # the side images are padded to (LeNet-5's 32x32 input)
   config.data.digit_size = 0  # > 0: fit each digit into a centred square of this side (LeNet-1)
@@ -90,6 +95,8 @@ def sweep(name: str) -> list[dict]:
       "optimizer": [{"optimizer": "adamw", "learning_rate": 2e-3, "weight_decay": 0.05},
                     {"optimizer": "sgd", "learning_rate": 0.05, "weight_decay": 5e-4}],
       # Four cells of 3 epochs, to try the runner (about 15 s on 2 CPU cores, one seed).
+      # BatchNorm on the modern recipe, against none.
+      "norm": cells.product({"model.norm": ["none", "batchnorm"]}),
       "smoke": cells.product({"model.activation": ["relu", "tanh"],
                               "model.pooling": ["max", "avg"], "num_epochs": [3]}),
   }

@@ -365,3 +365,51 @@ def pytest_sessionfinish(session, exitstatus):
     return
   import shutil
   shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+
+
+def _arguments(config_module: str, arguments, input_shape, num_classes, arg=""):
+  """A family's constructor arguments as its config file gives them: the defaults live in
+  configs/ only."""
+  import importlib
+
+  from lenet_jax import models
+  config = importlib.import_module(f"configs.{config_module}").get_config(arg)
+  knobs = models.validate(config.model, num_classes)
+  return arguments(config.model, knobs, input_shape, num_classes)
+
+
+def alexnet_model(*, rngs=None, input_shape=(227, 227, 3), num_classes=1000, **overrides):
+  """AlexNet as configs/alexnet.py builds it, with constructor arguments `overrides`."""
+  from flax import nnx
+
+  from lenet_jax.models import alexnet
+  args = _arguments("alexnet", alexnet.arguments, input_shape, num_classes, "data=synthetic")
+  return alexnet.AlexNet(**{**args, **overrides}, rngs=rngs or nnx.Rngs(0))
+
+
+def lenet5_model(*, rngs=None, input_shape=(32, 32, 1), num_classes=10, **overrides):
+  """LeNet-5 as configs/lenet5.py builds it (the xla implementation), with `overrides`."""
+  from flax import nnx
+
+  from lenet_jax.models import lenet5
+  args = dict(_arguments("lenet5", lenet5.arguments, input_shape, num_classes),
+              implementation="xla")
+  return lenet5.LeNet5(**{**args, **overrides}, rngs=rngs or nnx.Rngs(0))
+
+
+def lenet1_model(*, rngs=None, input_shape=(28, 28, 1), num_classes=10, **overrides):
+  from flax import nnx
+
+  from lenet_jax.models import early_lenets
+  args = dict(_arguments("lenet1", early_lenets.lenet1_arguments, input_shape, num_classes),
+              implementation="xla")
+  return early_lenets.LeNet1(**{**args, **overrides}, rngs=rngs or nnx.Rngs(0))
+
+
+def lenet4_model(*, rngs=None, input_shape=(32, 32, 1), num_classes=10, **overrides):
+  from flax import nnx
+
+  from lenet_jax.models import early_lenets
+  args = dict(_arguments("lenet4", early_lenets.lenet4_arguments, input_shape, num_classes),
+              implementation="xla")
+  return early_lenets.LeNet4(**{**args, **overrides}, rngs=rngs or nnx.Rngs(0))

@@ -9,12 +9,18 @@ batch at which the two exchange the same bytes.
 """
 
 import argparse
+import os
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from configs import alexnet as alexnet_config  # noqa: E402
+from lenet_jax import models
+from lenet_jax.models import alexnet
 from lenet_jax.models.abstract import output_shape
 from lenet_jax.models.alexnet import AlexNet
 
@@ -22,7 +28,9 @@ from lenet_jax.models.alexnet import AlexNet
 def exchanges() -> tuple[list[tuple[str, tuple, int]], int, int]:
   """([(what, one tower's shape per image, values)], parameters, fc6's and fc7's weights)
   of the two-tower net."""
-  model = nnx.eval_shape(lambda: AlexNet(towers=2, rngs=nnx.Rngs(0)))
+  config = alexnet_config.get_config("data=synthetic")
+  model = nnx.eval_shape(lambda: AlexNet(**alexnet.arguments(
+      config.model, models.validate(config.model, 1000), (227, 227, 3), 1000), rngs=nnx.Rngs(0)))
   shapes = {}
   x = jax.ShapeDtypeStruct((1, 227, 227, 3), jnp.float32)
   for i, (name, _) in enumerate(model.stages()):

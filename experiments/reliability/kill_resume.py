@@ -40,19 +40,20 @@ def new_process(args):
                           stderr=subprocess.PIPE, text=True)
 
 
-def train(workdir, start=new_process):
-  """An uninterrupted run (`start`: how a command is started, as `new_process`)."""
-  proc = start(command(workdir))
+def train(workdir, start=new_process, extra=()):
+  """An uninterrupted run (`start`: how a command is started, as `new_process`; `extra`:
+  more flags)."""
+  proc = start(command(workdir, extra))
   _, err = proc.communicate()
   if proc.returncode != 0:
     raise RuntimeError(f"the run failed: {err[-2000:]}")
 
 
-def train_with_kills(workdir, delays, start=new_process):
+def train_with_kills(workdir, delays, start=new_process, extra=()):
   """Runs to completion, killing the run after each delay in turn; returns the kills made."""
   kills = 0
   for delay in list(delays) + [None]:
-    proc = start(command(workdir))
+    proc = start(command(workdir, extra))
     if delay is None:
       _, err = proc.communicate()
       if proc.returncode != 0:
@@ -69,12 +70,13 @@ def train_with_kills(workdir, delays, start=new_process):
 
 
 def final_params(workdir):
+  """(step, the final checkpoint's variables: parameters, and BatchNorm's statistics)."""
   sys.path.insert(0, ROOT)
   import jax
   from lenet_jax.runs import load, run_record
   config = run_record.load_config(workdir)
-  step, state, _ = load.load_state(config, workdir)
-  return step, [jax.device_get(x) for x in jax.tree.leaves(state["params"])]
+  step, state, task = load.load_state(config, workdir)
+  return step, [jax.device_get(x) for x in jax.tree.leaves(task.variables(state))]
 
 
 def metrics_without_timing(workdir):

@@ -61,33 +61,33 @@ def _checked(name, input_shape, size, implementation):
 
 
 def _front(model, input_shape, c3_maps, table, activation, pooling, init, rngs,
-           implementation) -> int:
+           implementation, norm) -> int:
   """Sets both networks' C1 (4 maps), S2, C3 (`c3_maps`, through `table` or from all
   four S2 maps) and S4 on `model`; returns the number of S4's outputs."""
   h, w, channels = input_shape
   impl = dict(rngs=rngs, implementation=implementation)
-  model.fused_c1_s2 = fuses_c1_s2(implementation, pooling, activation)
+  model.fused_c1_s2 = fuses_c1_s2(implementation, pooling, activation, norm)
   conv_activation = None if model.fused_c1_s2 else activation
-  model.c1 = Conv(channels, 4, 5, conv_activation, init, **impl)
+  model.c1 = Conv(channels, 4, 5, conv_activation, init, norm=norm, **impl)
   model.s2 = Pool(pooling, 4, activation, init, activate=model.fused_c1_s2, **impl)
   if table is None:
-    model.c3 = Conv(4, c3_maps, 5, conv_activation, init, **impl)
+    model.c3 = Conv(4, c3_maps, 5, conv_activation, init, norm=norm, **impl)
   else:
-    model.c3 = TableConv(4, c3_maps, 5, conv_activation, init, table=table, **impl)
+    model.c3 = TableConv(4, c3_maps, 5, conv_activation, init, table=table, norm=norm, **impl)
   model.s4 = Pool(pooling, c3_maps, activation, init, activate=model.fused_c1_s2, **impl)
   return (((h - 4) // 2 - 4) // 2) * (((w - 4) // 2 - 4) // 2) * c3_maps
 
 
 class LeNet1(StagedNet):
-  """LeNet-1 with LeNet-5's switchable activation, pooling, init and implementation."""
+  """LeNet-1 with LeNet-5's switchable activation, pooling, init, implementation and
+  normalisation."""
 
-  def __init__(self, *, input_shape=(28, 28, 1), num_classes=10, activation="relu",
-               pooling="max", c3="table", init="default", implementation="xla",
-               rngs: nnx.Rngs):
+  def __init__(self, *, input_shape, num_classes, activation, pooling, c3, init,
+               implementation, norm, rngs: nnx.Rngs):
     _checked("LeNet-1", input_shape, 28, implementation)
     table = LENET1_TABLE if c3 == "table" else None
     s4_size = _front(self, input_shape, 12, table, activation, pooling, init, rngs,
-                     implementation)
+                     implementation, norm)
     self.output = Dense(s4_size, num_classes, None, init, rngs=rngs)
 
   def stages(self):
@@ -96,15 +96,15 @@ class LeNet1(StagedNet):
 
 
 class LeNet4(StagedNet):
-  """LeNet-4 with LeNet-5's switchable activation, pooling, init and implementation."""
+  """LeNet-4 with LeNet-5's switchable activation, pooling, init, implementation and
+  normalisation."""
 
-  def __init__(self, *, input_shape=(32, 32, 1), num_classes=10, activation="relu",
-               pooling="max", hidden=37, init="default", implementation="xla",
-               rngs: nnx.Rngs):
+  def __init__(self, *, input_shape, num_classes, activation, pooling, hidden, init,
+               implementation, norm, rngs: nnx.Rngs):
     _checked("LeNet-4", input_shape, 32, implementation)
     s4_size = _front(self, input_shape, 16, None, activation, pooling, init, rngs,
-                     implementation)
-    self.f5 = Dense(s4_size, hidden, activation, init, rngs=rngs)
+                     implementation, norm)
+    self.f5 = Dense(s4_size, hidden, activation, init, rngs=rngs, norm=norm)
     self.output = Dense(hidden, num_classes, None, init, rngs=rngs)
 
   def stages(self):
@@ -124,9 +124,22 @@ def _validate_lenet4(model_config, num_classes: int) -> None:
   check_int("model.hidden", model_config.hidden)
 
 
+def lenet1_arguments(model_config, knobs, input_shape, num_classes) -> dict:
+  """LeNet1's constructor arguments (all but rngs) from its config section."""
+  return dict(stage_kwargs(model_config, knobs, input_shape, num_classes), c3=model_config.c3)
+
+
+def lenet4_arguments(model_config, knobs, input_shape, num_classes) -> dict:
+  """LeNet4's constructor arguments (all but rngs) from its config section."""
+  return dict(stage_kwargs(model_config, knobs, input_shape, num_classes),
+              hidden=model_config.hidden)
+
+
 registry.register(registry.Family(
-    "lenet1", build=lambda c, knobs, *a: LeNet1(c3=c.c3, **stage_kwargs(c, knobs, *a)),
+    "lenet1", build=lambda c, knobs, shape, classes, rngs: LeNet1(
+        **lenet1_arguments(c, knobs, shape, classes), rngs=rngs),
     validate=_validate_lenet1, resolve=resolve_stages, check=check_run, legacy=LEGACY))
 registry.register(registry.Family(
-    "lenet4", build=lambda c, knobs, *a: LeNet4(hidden=c.hidden, **stage_kwargs(c, knobs, *a)),
+    "lenet4", build=lambda c, knobs, shape, classes, rngs: LeNet4(
+        **lenet4_arguments(c, knobs, shape, classes), rngs=rngs),
     validate=_validate_lenet4, resolve=resolve_stages, check=check_run, legacy=LEGACY))

@@ -43,6 +43,7 @@ C3_CONNECTIONS = ("full", "table")
 OUTPUTS = ("dense", "rbf")
 INITS = ("default", "paper")
 IMPLEMENTATIONS = ("xla", "matmul")
+NORMS = ("none", "batchnorm")
 # Activations f with max_i f(z_i) = f(max_i z_i): max pooling may take them after pooling.
 NON_DECREASING = ("relu", "tanh", "scaled_tanh", "sigmoid", "elu", "leaky_relu")
 
@@ -79,11 +80,22 @@ def _activation(name):
   return ACTIVATIONS[name] if name else (lambda x: x)
 
 
+def batch_norm(norm, features: int, rngs):
+  """The BatchNorm of `norm` ((momentum, epsilon), or None for none) on `features` maps or
+  units: Ioffe & Szegedy 2015, on a layer's weighted sums before its squashing function
+  (their section 3.2)."""
+  if norm is None:
+    return None
+  momentum, epsilon = norm
+  return nnx.BatchNorm(features, momentum=momentum, epsilon=epsilon, rngs=rngs)
+
+
 class Conv(nnx.Module):
-  """A VALID convolution followed by the activation (C1, C3 full, C5; none if None)."""
+  """A VALID convolution followed by the activation (C1, C3 full, C5; none if None), with
+  BatchNorm between them when `norm` is given ((momentum, epsilon))."""
 
   def __init__(self, in_features, out_features, kernel_size, activation, init, *, rngs,
-               implementation="xla"):
+               implementation="xla", norm=None):
     fan_in = kernel_size * kernel_size * in_features
     self.conv = nnx.Conv(
         in_features, out_features, (kernel_size, kernel_size), padding="VALID",
@@ -93,12 +105,16 @@ class Conv(nnx.Module):
     self.activation = _activation(activation)
     self.fan_in = fan_in
     self.implementation = implementation
+    self.norm = batch_norm(norm, out_features, rngs)
 
   def pre_activation(self, x):
-    """The layer's weighted sums (what SDLM's paper curvature back-propagates through)."""
+    """The layer's weighted sums (what SDLM's paper curvature back-propagates through),
+    normalised when the layer has a BatchNorm."""
     if self.implementation == "xla":
-      return self.conv(x)
-    return matmul_ops.conv2d(x, self.conv.kernel[...], self.conv.bias[...])
+      y = self.conv(x)
+    else:
+      y = matmul_ops.conv2d(x, self.conv.kernel[...], self.conv.bias[...])
+    return y if self.norm is None else self.norm(y)
 
   def __call__(self, x):
     return self.activation(self.pre_activation(x))
@@ -118,7 +134,7 @@ class TableConv(nnx.Module):
   """
 
   def __init__(self, in_features, out_features, kernel_size, activation, init, *, rngs,
-               implementation="xla", table=C3_TABLE):
+               implementation="xla", table=C3_TABLE, norm=None):
     if out_features != len(table) or not all(0 <= i < in_features for m in table for i in m):
       raise ValueError(f"the connection table must list, for each of {out_features} output "
                        f"maps, input maps among {in_features}")
@@ -146,6 +162,7 @@ class TableConv(nnx.Module):
     self.bias = nnx.Param(bias)
     self.activation = _activation(activation)
     self.implementation = implementation
+    self.norm = batch_norm(norm, out_features, rngs)
 
   def dense_kernel(self):
     k = self.kernel_size
@@ -155,10 +172,12 @@ class TableConv(nnx.Module):
   def pre_activation(self, x):
     kernel = self.dense_kernel().astype(x.dtype)
     if self.implementation == "matmul":
-      return matmul_ops.conv2d(x, kernel, self.bias[...])
-    y = jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID",
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + self.bias[...].reshape(1, 1, 1, -1)
+      y = matmul_ops.conv2d(x, kernel, self.bias[...])
+    else:
+      y = jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID",
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+      y = y + self.bias[...].reshape(1, 1, 1, -1)
+    return y if self.norm is None else self.norm(y)
 
   def __call__(self, x):
     return self.activation(self.pre_activation(x))
@@ -221,16 +240,18 @@ class Pool(nnx.Module):
 class Dense(nnx.Module):
   """A fully connected layer, with an optional activation (F6, dense OUTPUT)."""
 
-  def __init__(self, in_features, out_features, activation, init, *, rngs):
+  def __init__(self, in_features, out_features, activation, init, *, rngs, norm=None):
     self.linear = nnx.Linear(
         in_features, out_features,
         kernel_init=_fan_in_init(init, in_features, sampling.lecun_normal()),
         bias_init=_fan_in_init(init, in_features, nnx.initializers.zeros_init()),
         rngs=rngs)
     self.activation = ACTIVATIONS[activation] if activation else None
+    self.norm = batch_norm(norm, out_features, rngs)
 
   def pre_activation(self, x):
-    return self.linear(x.reshape(x.shape[0], -1))
+    y = self.linear(x.reshape(x.shape[0], -1))
+    return y if self.norm is None else self.norm(y)
 
   def __call__(self, x):
     y = self.pre_activation(x)
@@ -289,16 +310,18 @@ class StagedNet(nnx.Module):
     return self.output(self.features(x))
 
 
-def fuses_c1_s2(implementation, pooling, activation) -> bool:
+def fuses_c1_s2(implementation, pooling, activation, norm) -> bool:
   """Whether the matmul implementation activates after max pooling and computes C1
   and S2 as one product.
 
   max f(z) = f(max z) for a non-decreasing f, and the gradients agree too (the
   window's winner is the same, or its gradient is zero either way), so the
   activation may run on a quarter of the values; one product (conv_max_pool) is
-  faster than two steps on a CPU. `stages()` still run them one at a time.
+  faster than two steps on a CPU. `stages()` still run them one at a time. A BatchNorm
+  between the convolution and the activation (`norm`) keeps them apart.
   """
-  return implementation == "matmul" and pooling == "max" and activation in NON_DECREASING
+  return (implementation == "matmul" and pooling == "max" and activation in NON_DECREASING
+          and norm is None)
 
 
 def check_implementation(implementation):
@@ -307,28 +330,30 @@ def check_implementation(implementation):
 
 
 class LeNet5(StagedNet):
-  """LeNet-5 with switchable activation, pooling, C3 connectivity, output and init."""
+  """LeNet-5 with switchable activation, pooling, C3 connectivity, output, init and
+  normalisation (`norm`: None, or BatchNorm's (momentum, epsilon) on C1, C3, C5 and F6)."""
 
-  def __init__(self, *, input_shape=(32, 32, 1), num_classes=10, activation="relu",
-               pooling="max", c3="full", output="dense", init="default",
-               implementation="xla", rngs: nnx.Rngs):
+  def __init__(self, *, input_shape, num_classes, activation, pooling, c3, output, init,
+               implementation, norm, rngs: nnx.Rngs):
     h, w, channels = input_shape
     if h < 32 or w < 32:
       raise ValueError(f"LeNet-5 needs inputs of at least 32x32, got {h}x{w}")
     check_implementation(implementation)
-    impl = dict(rngs=rngs, implementation=implementation)
-    after_pool = fuses_c1_s2(implementation, pooling, activation)
+    impl = dict(rngs=rngs, implementation=implementation, norm=norm)
+    after_pool = fuses_c1_s2(implementation, pooling, activation, norm)
     conv_activation = None if after_pool else activation
     self.fused_c1_s2 = after_pool
     self.c1 = Conv(channels, 6, 5, conv_activation, init, **impl)
-    self.s2 = Pool(pooling, 6, activation, init, activate=after_pool, **impl)
+    self.s2 = Pool(pooling, 6, activation, init, activate=after_pool, rngs=rngs,
+                   implementation=implementation)
     c3_cls = TableConv if c3 == "table" else Conv
     self.c3 = c3_cls(6, 16, 5, conv_activation, init, **impl)
-    self.s4 = Pool(pooling, 16, activation, init, activate=after_pool, **impl)
+    self.s4 = Pool(pooling, 16, activation, init, activate=after_pool, rngs=rngs,
+                   implementation=implementation)
     self.c5 = Conv(16, 120, 5, activation, init, **impl)
     c5_h, c5_w = (h - 4) // 2, (w - 4) // 2
     c5_h, c5_w = (c5_h - 4) // 2 - 4, (c5_w - 4) // 2 - 4
-    self.f6 = Dense(c5_h * c5_w * 120, 84, activation, init, rngs=rngs)
+    self.f6 = Dense(c5_h * c5_w * 120, 84, activation, init, rngs=rngs, norm=norm)
     if output == "rbf":
       self.output = RBF(84, num_classes)
     else:
@@ -342,11 +367,18 @@ class LeNet5(StagedNet):
 
 
 def validate_stages(model_config) -> None:
-  """The knobs every LeNet shares: activation, pooling, init, implementation."""
+  """The knobs every LeNet shares: activation, pooling, init, implementation, norm."""
   check_choice("model.activation", model_config.activation, ACTIVATION_NAMES)
   check_choice("model.pooling", model_config.pooling, POOLINGS)
   check_choice("model.init", model_config.init, INITS)
   check_choice("model.implementation", model_config.implementation, ("auto",) + IMPLEMENTATIONS)
+  check_choice("model.norm", model_config.norm, NORMS)
+  momentum = model_config.batchnorm_momentum
+  if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+    raise ConfigError("model.batchnorm_momentum", momentum, "must be a number in [0, 1)")
+  epsilon = model_config.batchnorm_epsilon
+  if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+    raise ConfigError("model.batchnorm_epsilon", epsilon, "must be a number > 0")
 
 
 def resolve_stages(model_config) -> dict:
@@ -357,11 +389,20 @@ def resolve_stages(model_config) -> dict:
   return {"implementation": chosen}
 
 
-def stage_kwargs(model_config, knobs, input_shape, num_classes, rngs) -> dict:
+def stage_kwargs(model_config, knobs, input_shape, num_classes) -> dict:
   """The constructor arguments every LeNet takes from its config section."""
-  return dict(input_shape=input_shape, num_classes=num_classes,
+  norm = None
+  if model_config.norm == "batchnorm":
+    norm = (model_config.batchnorm_momentum, model_config.batchnorm_epsilon)
+  return dict(input_shape=tuple(input_shape), num_classes=num_classes,
               activation=model_config.activation, pooling=model_config.pooling,
-              init=model_config.init, implementation=knobs["implementation"], rngs=rngs)
+              init=model_config.init, implementation=knobs["implementation"], norm=norm)
+
+
+def arguments(model_config, knobs, input_shape, num_classes) -> dict:
+  """LeNet5's constructor arguments (all but rngs) from its config section."""
+  return dict(stage_kwargs(model_config, knobs, input_shape, num_classes),
+              c3=model_config.c3, output=model_config.output)
 
 
 def _validate(model_config, num_classes: int) -> None:
@@ -376,8 +417,7 @@ def _validate(model_config, num_classes: int) -> None:
 
 
 def _build(model_config, knobs, input_shape, num_classes, rngs):
-  return LeNet5(c3=model_config.c3, output=model_config.output,
-                **stage_kwargs(model_config, knobs, input_shape, num_classes, rngs))
+  return LeNet5(**arguments(model_config, knobs, input_shape, num_classes), rngs=rngs)
 
 
 def _loss(model_config):
@@ -389,7 +429,11 @@ def _loss(model_config):
 
 def check_run(config) -> None:
   """SDLM's paper curvature back-propagates second derivatives through every stage's
-  weighted sums: the paper's subsampling has them, max and average pooling do not."""
+  weighted sums: the paper's subsampling has them, max and average pooling do not. And
+  SDLM's curvature holds a network's statistics fixed, which BatchNorm's are not."""
+  if config.optimizer == "sdlm" and config.model.norm != "none":
+    raise ConfigError("optimizer", "sdlm", "SDLM's curvature is taken with fixed statistics; "
+                      "BatchNorm's move with every batch: use model.norm='none'")
   if (config.optimizer == "sdlm" and config.sdlm.curvature == "paper"
       and config.model.pooling != "subsample"):
     raise ConfigError("sdlm.curvature", "paper", "the paper's estimate needs weighted sums in "
@@ -397,7 +441,8 @@ def check_run(config) -> None:
 
 
 # Keys the LeNet configs gained after runs were recorded, with the values used before.
-LEGACY = {"data.pad_to": 32, "data.digit_size": 0}
+LEGACY = {"data.pad_to": 32, "data.digit_size": 0, "model.norm": "none",
+          "model.batchnorm_momentum": 0.9, "model.batchnorm_epsilon": 1e-5}
 
 registry.register(registry.Family("lenet5", build=_build, validate=_validate,
                                   resolve=resolve_stages, loss=_loss, check=check_run,

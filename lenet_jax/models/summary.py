@@ -93,8 +93,8 @@ def stage_rows(model, input_shape) -> list[Row]:
     y = abstract.output_shape(model, lambda m, x, i=i: m.stages()[i][1](x),
                               jax.ShapeDtypeStruct((1,) + shape, jnp.float32))
     out_shape = tuple(y.shape[1:])
-    layer = getattr(stage, "layer", stage)  # AlexNet's stages wrap a layer
-    leaves = nnx.to_flat_state(nnx.state(layer, nnx.Param))
+    layers = getattr(stage, "layers", (stage,))  # AlexNet's stages wrap their layers
+    leaves = [leaf for layer in layers for leaf in nnx.to_flat_state(nnx.state(layer, nnx.Param))]
     biases = sum(v.size for path, v in leaves if path[-1] == "bias")
     params = sum(v.size for _, v in leaves)
     connections = int(stage.connections(shape, out_shape))

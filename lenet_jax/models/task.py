@@ -85,7 +85,10 @@ class Task:
     """The module with `variables`, in training or evaluation mode (nnx's train()/eval():
     BatchNorm's running statistics updated, or used)."""
     model_state = variables["model_state"] if self.has_model_state else self.model_state
-    model = nnx.merge(self.graphdef, variables["params"], model_state, self.rest)
+    # With state the call updates, the module gets Variables of its own (a Variable made
+    # outside a trace cannot be updated inside one: under grad, jit, vmap).
+    model = nnx.merge(self.graphdef, variables["params"], model_state, self.rest,
+                      copy=self.has_model_state)
     model.train() if train else model.eval()
     return model
 

@@ -24,7 +24,7 @@ MESH_BACKENDS = ("shard_map", "pmap")
 
 BOOLEANS = ("nesterov", "log_step_losses", "debug_nans", "learning_rate_per_sample",
             "distortions.enabled", "eval.ten_crop", "data.pca_lighting",
-            "parallel.distributed")
+            "parallel.distributed", "model.conv2_rnorm")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import SMALL_ALEXNET, assert_same_values_and_gradients, jitted
+from conftest import SMALL_ALEXNET, alexnet_model, assert_same_values_and_gradients, jitted
 from lenet_jax.models import sampling, summary
-from lenet_jax.models.alexnet import AlexNet
 from lenet_jax.models.lrn import lrn
 from lenet_jax.runs import validation
 
@@ -19,12 +18,12 @@ def n_params(module):
 
 def shapes_only(**kw):
   """The network built abstractly (parameter shapes, no values): counts need no init."""
-  return nnx.eval_shape(lambda: AlexNet(rngs=nnx.Rngs(0), **kw))
+  return nnx.eval_shape(lambda: alexnet_model(rngs=nnx.Rngs(0), **kw))
 
 
 @pytest.fixture(scope="module")
 def alexnet2():
-  return AlexNet(towers=2, rngs=nnx.Rngs(0))
+  return alexnet_model(towers=2, rngs=nnx.Rngs(0))
 
 
 def test_parameter_counts():
@@ -69,23 +68,23 @@ def test_lrn_hand_computed():
 
 def test_grouped_conv_formulations_agree():
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
-  split = AlexNet(**SMALL_ALEXNET, rngs=nnx.Rngs(0))
-  grouped = AlexNet(**SMALL_ALEXNET, grouped_conv="feature_group", rngs=nnx.Rngs(0))
+  split = alexnet_model(**SMALL_ALEXNET, rngs=nnx.Rngs(0))
+  grouped = alexnet_model(**SMALL_ALEXNET, grouped_conv="feature_group", rngs=nnx.Rngs(0))
   np.testing.assert_allclose(jitted(split)(x), jitted(grouped)(x), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("towers", [1, 2])
 def test_channel_padding_changes_no_value_or_gradient(towers):
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
-  plain = AlexNet(**SMALL_ALEXNET, towers=towers, rngs=nnx.Rngs(0))
-  padded = AlexNet(**SMALL_ALEXNET, towers=towers, channel_multiple=8, rngs=nnx.Rngs(0))
+  plain = alexnet_model(**SMALL_ALEXNET, towers=towers, rngs=nnx.Rngs(0))
+  padded = alexnet_model(**SMALL_ALEXNET, towers=towers, channel_multiple=8, rngs=nnx.Rngs(0))
   assert padded.conv1.kernel.shape == plain.conv1.kernel.shape  # the padding is not a parameter
   assert n_params(padded) == n_params(plain)
   assert_same_values_and_gradients(padded, plain, x)
 
 
 def test_towers_see_only_their_own_maps():
-  model = AlexNet(**SMALL_ALEXNET, rngs=nnx.Rngs(0))
+  model = alexnet_model(**SMALL_ALEXNET, rngs=nnx.Rngs(0))
   x = sampling.normal(jax.random.key(1), (1, 7, 7, 384))
   base = model.conv4(x)
   poked = model.conv4(x.at[..., :192].add(1.0))  # change tower 0's input maps only
@@ -94,7 +93,7 @@ def test_towers_see_only_their_own_maps():
 
 
 def test_bfloat16_compute_keeps_float32_params():
-  model = AlexNet(**SMALL_ALEXNET, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+  model = alexnet_model(**SMALL_ALEXNET, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
   assert model.conv1.kernel[...].dtype == jnp.float32
   out = jitted(model)(jnp.ones((1, 67, 67, 3)))
   assert out.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(out)))
@@ -114,7 +113,7 @@ def test_dropout_placement(placement):
   'torchvision' drops their inputs: each checked against the layers applied by hand."""
   from lenet_jax.models.alexnet import _dropout
   x = sampling.normal(jax.random.key(1), (4, 67, 67, 3))
-  model = AlexNet(**SMALL_ALEXNET, dropout_placement=placement, rngs=nnx.Rngs(0))
+  model = alexnet_model(**SMALL_ALEXNET, dropout_placement=placement, rngs=nnx.Rngs(0))
   key = jax.random.key(3)
   k6, k7 = jax.random.split(key, 2)
   h = x
@@ -135,7 +134,7 @@ def test_dropout_placement(placement):
 
 @pytest.mark.full_xla
 def test_caffe_init_is_bvlc_alexnets_fillers():
-  model = AlexNet(input_shape=(67, 67, 3), num_classes=10, init="caffe", rngs=nnx.Rngs(0))
+  model = alexnet_model(input_shape=(67, 67, 3), num_classes=10, init="caffe", rngs=nnx.Rngs(0))
   stds = {n: float(jnp.std(getattr(model, n).kernel[...])) for n in ("conv1", "fc6", "fc7")}
   assert abs(stds["conv1"] - 0.01) < 1e-3 and abs(stds["fc7"] - 0.005) < 1e-4
   assert abs(stds["fc6"] - 0.005) < 3e-4
@@ -147,7 +146,8 @@ def test_caffe_init_is_bvlc_alexnets_fillers():
 
 @pytest.mark.parametrize("knobs,params", [
     ({}, 60_965_224),
-    ({"lrn_kind": "none"}, 60_965_224),  # LRN has no parameters
+    ({"norm": "none"}, 60_965_224),  # LRN has no parameters
+    ({"norm": "batchnorm"}, 60_965_224 + 2 * (96 + 256)),  # scale and bias, conv1 and conv2
     ({"pooling": "nonoverlapping"}, 60_965_224),  # the same output sizes
     ({"activation": "tanh", "dropout": 0.0}, 60_965_224),
     # Section 3.2's one-GPU net: half the kernels in conv1-conv4, conv5 and FC full.
@@ -168,20 +168,20 @@ def test_one_gpu_half_width_net_has_the_papers_layer_sizes():
 
 def test_lrn_none_is_the_paper_net_with_lrn_removed(monkeypatch):
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
-  without = AlexNet(**SMALL_ALEXNET, lrn_kind="none", rngs=nnx.Rngs(0))
+  without = alexnet_model(**SMALL_ALEXNET, norm="none", rngs=nnx.Rngs(0))
   import lenet_jax.models.alexnet as alexnet_module
   monkeypatch.setattr(alexnet_module, "lrn", lambda y, **kw: y)
-  paper_without_lrn = AlexNet(**SMALL_ALEXNET, rngs=nnx.Rngs(0))
+  paper_without_lrn = alexnet_model(**SMALL_ALEXNET, rngs=nnx.Rngs(0))
   np.testing.assert_array_equal(without(x), paper_without_lrn(x))
   monkeypatch.undo()
-  assert not np.allclose(without(x), AlexNet(**SMALL_ALEXNET, rngs=nnx.Rngs(0))(x))
+  assert not np.allclose(without(x), alexnet_model(**SMALL_ALEXNET, rngs=nnx.Rngs(0))(x))
 
 
 def test_activation_and_dropout_rate_are_used():
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
-  assert not np.allclose(AlexNet(activation="tanh", rngs=nnx.Rngs(0), **SMALL_ALEXNET)(x),
-                         AlexNet(rngs=nnx.Rngs(0), **SMALL_ALEXNET)(x))
-  no_dropout = AlexNet(dropout=0.0, rngs=nnx.Rngs(0), **SMALL_ALEXNET)
+  assert not np.allclose(alexnet_model(activation="tanh", rngs=nnx.Rngs(0), **SMALL_ALEXNET)(x),
+                         alexnet_model(rngs=nnx.Rngs(0), **SMALL_ALEXNET)(x))
+  no_dropout = alexnet_model(dropout=0.0, rngs=nnx.Rngs(0), **SMALL_ALEXNET)
   np.testing.assert_array_equal(no_dropout(x, train=True, rngs=jax.random.key(3)), no_dropout(x))
 
 
@@ -189,7 +189,7 @@ def test_activation_and_dropout_rate_are_used():
 def test_a_class_count_the_towers_do_not_divide(classes):
   # fc8 gets ceil(classes / 2) units a tower; the padded unit's output is dropped before
   # the softmax: the logits have the classes, the padded weights get no gradient.
-  model = AlexNet(**dict(SMALL_ALEXNET, num_classes=classes), towers=2, rngs=nnx.Rngs(0))
+  model = alexnet_model(**dict(SMALL_ALEXNET, num_classes=classes), towers=2, rngs=nnx.Rngs(0))
   units = classes + 1
   fc = SMALL_ALEXNET["fc_units"]
   assert model.fc8.kernel.shape == (2, fc, units // 2)

@@ -7,9 +7,8 @@ import pytest
 from flax import nnx
 from jax import lax
 
-from conftest import SMALL_ALEXNET, assert_same_values_and_gradients
+from conftest import SMALL_ALEXNET, alexnet_model, assert_same_values_and_gradients
 from lenet_jax.models import alexnet_ops, sampling
-from lenet_jax.models.alexnet import AlexNet
 
 
 @pytest.mark.parametrize("size,kernel,stride", [(39, 11, 4), (41, 11, 4), (20, 5, 3)])
@@ -42,8 +41,8 @@ def test_first_max_pool_gradient_is_select_and_scatters_with_ties():
 
 def test_alexnet_with_every_alternative_equals_the_plain_network():
   x = sampling.normal(jax.random.key(1), (2, 67, 67, 3))
-  plain = AlexNet(**SMALL_ALEXNET, rngs=nnx.Rngs(0))
-  other = AlexNet(**SMALL_ALEXNET, conv1="space_to_depth", pool_gradient="first_max",
+  plain = alexnet_model(**SMALL_ALEXNET, rngs=nnx.Rngs(0))
+  other = alexnet_model(**SMALL_ALEXNET, conv1="space_to_depth", pool_gradient="first_max",
                   lrn_dtype="compute", rngs=nnx.Rngs(0))
   assert_same_values_and_gradients(other, plain, x)
 

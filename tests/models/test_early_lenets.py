@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import jitted, tiny_config
+from conftest import jitted, lenet1_model, lenet4_model, tiny_config
 from configs import lenet1, lenet4
 from lenet_jax import models
 from lenet_jax.models import sampling, summary
 from lenet_jax.training import train
-from lenet_jax.models.early_lenets import LENET1_TABLE, LeNet1, LeNet4
+from lenet_jax.models.early_lenets import LENET1_TABLE, LeNet4
 from lenet_jax.runs import validation
 
 PAPER_UNITS = dict(activation="scaled_tanh", pooling="subsample", init="paper")
@@ -24,7 +24,7 @@ def _totals(model, shape):
 def test_lenet1_has_the_1990_papers_exact_counts():
   # LeCun et al. 1990: 2,578 independent parameters, 98,442 connections
   # (the 1998 paper: "about 2600 free parameters").
-  params, connections, rows = _totals(LeNet1(rngs=nnx.Rngs(0), **PAPER_UNITS), (28, 28, 1))
+  params, connections, rows = _totals(lenet1_model(rngs=nnx.Rngs(0), **PAPER_UNITS), (28, 28, 1))
   assert (params, connections) == (2_578, 98_442)
   assert [r.shape for r in rows] == [(24, 24, 4), (12, 12, 4), (8, 8, 12), (4, 4, 12), (10,)]
   assert {r.name: r.params for r in rows} == {"C1": 104, "S2": 8, "C3": 512, "S4": 24,
@@ -62,10 +62,10 @@ def test_lenet4_counts_follow_its_layers():
   assert _lenet4_counts_by_hand(0) == (1_770, 249_066)
   assert _lenet4_counts_by_hand(1)[0] - _lenet4_counts_by_hand(0)[0] == 411
   for h in (27, 37):
-    params, connections, _ = _totals(LeNet4(hidden=h, rngs=nnx.Rngs(0), **PAPER_UNITS),
+    params, connections, _ = _totals(lenet4_model(hidden=h, rngs=nnx.Rngs(0), **PAPER_UNITS),
                                      (32, 32, 1))
     assert (params, connections) == _lenet4_counts_by_hand(h)
-  params, connections, rows = _totals(LeNet4(rngs=nnx.Rngs(0), **PAPER_UNITS), (32, 32, 1))
+  params, connections, rows = _totals(lenet4_model(rngs=nnx.Rngs(0), **PAPER_UNITS), (32, 32, 1))
   assert (params, connections) == (16_977, 264_273)
   assert [h for h in range(1, 200) if _about(_lenet4_counts_by_hand(h)[0], 17_000)
           and _about(_lenet4_counts_by_hand(h)[1], 260_000)] == [36, 37, 38]
@@ -81,7 +81,7 @@ def test_lenet1_table_has_twenty_kernels_every_s2_map_feeding_five():
 
 
 def test_lenet1_c3_reads_only_the_table():
-  model = LeNet1(rngs=nnx.Rngs(0), **PAPER_UNITS)
+  model = lenet1_model(rngs=nnx.Rngs(0), **PAPER_UNITS)
   dense = np.asarray(model.c3.dense_kernel())
   for out_map in range(12):
     for in_map in range(4):
@@ -91,8 +91,8 @@ def test_lenet1_c3_reads_only_the_table():
   assert model.c3.kernel[...].shape == (5, 5, 20)
 
 
-@pytest.mark.parametrize("cls, shape, pooling", [(LeNet1, (28, 28, 1), "max"),
-                                                 (LeNet4, (32, 32, 1), "subsample")])
+@pytest.mark.parametrize("cls, shape, pooling", [(lenet1_model, (28, 28, 1), "max"),
+                                                 (lenet4_model, (32, 32, 1), "subsample")])
 def test_matmul_implementation_computes_what_xla_computes(cls, shape, pooling):
   # max: C1 and S2 fused into one product; subsample: every stage on its own.
   x = sampling.normal(jax.random.key(0), (3,) + shape)
@@ -120,9 +120,9 @@ def _outputs_and_grads(model, x):
 
 def test_too_small_inputs_are_refused():
   with pytest.raises(ValueError, match="28x28"):
-    LeNet1(input_shape=(16, 16, 1), rngs=nnx.Rngs(0))
+    lenet1_model(input_shape=(16, 16, 1), rngs=nnx.Rngs(0))
   with pytest.raises(ValueError, match="32x32"):
-    LeNet4(input_shape=(28, 28, 1), rngs=nnx.Rngs(0))
+    lenet4_model(input_shape=(28, 28, 1), rngs=nnx.Rngs(0))
 
 
 def test_configs_pick_the_networks_and_their_inputs():
@@ -161,7 +161,7 @@ def _numpy_max_pool(x):
   return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
-@pytest.mark.parametrize("cls, shape", [(LeNet1, (28, 28, 1)), (LeNet4, (32, 32, 1))])
+@pytest.mark.parametrize("cls, shape", [(lenet1_model, (28, 28, 1)), (lenet4_model, (32, 32, 1))])
 def test_logits_equal_a_forward_pass_written_with_numpy(cls, shape):
   # A second computation of both networks (relu, max pooling): catches a stage skipped
   # or an activation lost (a linear LeNet-1 or LeNet-4 trains to the same accuracy in
@@ -172,7 +172,7 @@ def test_logits_equal_a_forward_pass_written_with_numpy(cls, shape):
   p = lambda v: np.asarray(v[...], np.float64)  # noqa: E731
   relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
   y = _numpy_max_pool(relu(_numpy_conv(x, p(model.c1.conv.kernel), p(model.c1.conv.bias))))
-  if cls is LeNet1:
+  if cls is lenet1_model:
     packed, kernel, j = p(model.c3.kernel), np.zeros((5, 5, 4, 12)), 0
     for out_map, in_maps in enumerate(LENET1_TABLE):
       for in_map in in_maps:
@@ -181,7 +181,7 @@ def test_logits_equal_a_forward_pass_written_with_numpy(cls, shape):
   else:
     y = _numpy_conv(y, p(model.c3.conv.kernel), p(model.c3.conv.bias))
   y = _numpy_max_pool(relu(y)).reshape(2, -1)
-  if cls is LeNet4:
+  if cls is lenet4_model:
     y = relu(y @ p(model.f5.linear.kernel) + p(model.f5.linear.bias))
   want = y @ p(model.output.linear.kernel) + p(model.output.linear.bias)
   np.testing.assert_allclose(np.asarray(jitted(model)(x)), want, rtol=1e-4, atol=1e-5)

@@ -10,7 +10,8 @@ from flax import nnx
 from lenet_jax.models.losses import map_loss
 from lenet_jax.models import bitmaps, lenet5, sampling
 from lenet_jax.models.activations import scaled_tanh
-from lenet_jax.models.lenet5 import C3_TABLE, LeNet5, Prototypes
+from lenet_jax.models.lenet5 import C3_TABLE, Prototypes
+from conftest import lenet5_model
 
 PAPER = dict(activation="scaled_tanh", pooling="subsample", c3="table", output="rbf", init="paper")
 
@@ -23,7 +24,7 @@ def n_params(module):
     lenet5.POOLINGS, lenet5.C3_CONNECTIONS, lenet5.OUTPUTS, lenet5.INITS))
 def test_shapes_every_combination(pooling, c3, output, init):
   for activation in lenet5.ACTIVATION_NAMES:
-    model = LeNet5(activation=activation, pooling=pooling, c3=c3, output=output, init=init,
+    model = lenet5_model(activation=activation, pooling=pooling, c3=c3, output=output, init=init,
                    rngs=nnx.Rngs(0))
     out = jax.eval_shape(model, jax.ShapeDtypeStruct((3, 32, 32, 1), jnp.float32))
     assert out.shape == (3, 10)
@@ -32,25 +33,25 @@ def test_shapes_every_combination(pooling, c3, output, init):
 def test_forward_is_finite_for_paper_and_modern():
   x = sampling.normal(jax.random.key(0), (2, 32, 32, 1))
   for kw in ({}, PAPER):
-    assert jnp.all(jnp.isfinite(LeNet5(rngs=nnx.Rngs(0), **kw)(x)))
+    assert jnp.all(jnp.isfinite(lenet5_model(rngs=nnx.Rngs(0), **kw)(x)))
 
 
 def test_cifar_shaped_input():
-  model = LeNet5(input_shape=(32, 32, 3), num_classes=10, rngs=nnx.Rngs(0))
+  model = lenet5_model(input_shape=(32, 32, 3), num_classes=10, rngs=nnx.Rngs(0))
   assert model(jnp.zeros((2, 32, 32, 3))).shape == (2, 10)
   assert n_params(model) == 61_706 + 2 * 150  # C1 reads three channels
 
 
 def test_larger_input_grows_f6():
-  model = LeNet5(input_shape=(40, 40, 1), rngs=nnx.Rngs(0))
+  model = lenet5_model(input_shape=(40, 40, 1), rngs=nnx.Rngs(0))
   assert model(jnp.zeros((1, 40, 40, 1))).shape == (1, 10)
 
 
 def test_parameter_counts():
-  modern = LeNet5(rngs=nnx.Rngs(0))
+  modern = lenet5_model(rngs=nnx.Rngs(0))
   assert n_params(modern) == 61_706
   assert n_params(modern.c3) == 2_416
-  paper = LeNet5(rngs=nnx.Rngs(0), **PAPER)
+  paper = lenet5_model(rngs=nnx.Rngs(0), **PAPER)
   assert n_params(paper) == 60_000
   assert (n_params(paper.c1), n_params(paper.s2), n_params(paper.c3), n_params(paper.s4),
           n_params(paper.c5), n_params(paper.f6), n_params(paper.output)) == (
@@ -85,7 +86,7 @@ def _train(model, steps=5, lr=1e-2):
 
 
 def test_c3_mask_stays_zero_through_training():
-  model = LeNet5(rngs=nnx.Rngs(0), **PAPER)
+  model = lenet5_model(rngs=nnx.Rngs(0), **PAPER)
   before = np.asarray(model.c3.kernel[...])
   trained = _train(model)
   dense = np.asarray(trained.c3.dense_kernel())
@@ -98,7 +99,7 @@ def test_c3_mask_stays_zero_through_training():
 
 
 def test_rbf_prototypes_are_fixed_constants():
-  model = LeNet5(rngs=nnx.Rngs(0), **PAPER)
+  model = lenet5_model(rngs=nnx.Rngs(0), **PAPER)
   assert isinstance(model.output.prototypes, Prototypes)
   assert not isinstance(model.output.prototypes, nnx.Param)
   np.testing.assert_array_equal(model.output.prototypes[...], bitmaps.prototypes())
@@ -114,7 +115,7 @@ def test_bitmaps_are_distinct_7x12_pm1_codes():
 
 
 def test_rbf_output_is_negative_squared_distance():
-  model = LeNet5(rngs=nnx.Rngs(0), **PAPER)
+  model = lenet5_model(rngs=nnx.Rngs(0), **PAPER)
   x = jnp.asarray(bitmaps.prototypes()[3:4])
   out = model.output(x)
   assert out[0, 3] == 0.0
@@ -132,7 +133,7 @@ def test_map_loss_hand_computed():
 
 
 def test_paper_init_bounds():
-  model = LeNet5(rngs=nnx.Rngs(0), **PAPER)
+  model = lenet5_model(rngs=nnx.Rngs(0), **PAPER)
   assert np.abs(model.c1.conv.kernel[...]).max() <= 2.4 / 25
   assert np.abs(model.c5.conv.kernel[...]).max() <= 2.4 / 400
   assert np.abs(model.f6.linear.kernel[...]).max() <= 2.4 / 120
@@ -143,7 +144,7 @@ def test_paper_init_bounds():
 
 
 def test_subsampling_is_sum_times_coefficient_plus_bias_then_squash():
-  model = LeNet5(rngs=nnx.Rngs(0), **PAPER)
+  model = lenet5_model(rngs=nnx.Rngs(0), **PAPER)
   pool = model.s2
   x = sampling.normal(jax.random.key(3), (1, 4, 4, 6))
   window = x[0, 0:2, 2:4, :].sum(axis=(0, 1))

@@ -10,7 +10,7 @@ from flax import nnx
 
 from lenet_jax import models
 from lenet_jax.models import lenet5, matmul_ops
-from lenet_jax.models.lenet5 import LeNet5
+from conftest import lenet5_model
 
 
 def _conv(x, kernel, bias):
@@ -134,8 +134,8 @@ def test_avg_pool_equals_xla():
 def test_lenet5_implementations_agree(kw):
   kw = dict(kw)
   shape = kw.pop("input_shape", (32, 32, 1))
-  xla = LeNet5(input_shape=shape, implementation="xla", rngs=nnx.Rngs(0), **kw)
-  matmul = LeNet5(input_shape=shape, implementation="matmul", rngs=nnx.Rngs(0), **kw)
+  xla = lenet5_model(input_shape=shape, implementation="xla", rngs=nnx.Rngs(0), **kw)
+  matmul = lenet5_model(input_shape=shape, implementation="matmul", rngs=nnx.Rngs(0), **kw)
   x = _random((8,) + shape, 0)
 
   def loss(model):
@@ -153,10 +153,10 @@ def test_lenet5_implementations_agree(kw):
 
 def test_c1_and_s2_are_fused_only_where_pooling_commutes_with_the_activation():
   def fused(**kw):
-    return LeNet5(implementation="matmul", rngs=nnx.Rngs(0), **kw).fused_c1_s2
+    return lenet5_model(implementation="matmul", rngs=nnx.Rngs(0), **kw).fused_c1_s2
   assert fused() and fused(activation="tanh")
   assert not fused(activation="gelu") and not fused(pooling="avg")
-  assert not LeNet5(implementation="xla", rngs=nnx.Rngs(0)).fused_c1_s2
+  assert not lenet5_model(implementation="xla", rngs=nnx.Rngs(0)).fused_c1_s2
 
 
 def test_auto_is_matmul_on_cpu_and_choices_are_checked():
@@ -167,5 +167,5 @@ def test_auto_is_matmul_on_cpu_and_choices_are_checked():
   config.implementation = "xla"
   assert models.validate(config, 10)["implementation"] == "xla"
   with pytest.raises(ValueError, match="implementation"):
-    LeNet5(implementation="cudnn", rngs=nnx.Rngs(0))
+    lenet5_model(implementation="cudnn", rngs=nnx.Rngs(0))
   assert lenet5.IMPLEMENTATIONS == ("xla", "matmul")

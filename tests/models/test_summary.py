@@ -1,10 +1,9 @@
 import pytest
-from conftest import tiny_config
+from conftest import lenet5_model, tiny_config
 from configs import lenet5_1998
 from flax import nnx
 
 from lenet_jax.models import summary
-from lenet_jax.models.lenet5 import LeNet5
 from lenet_jax.runs import validation
 
 PAPER_TABLE = {  # LeCun et al. 1998, section II.B: (trainable parameters, connections)
@@ -15,7 +14,7 @@ PAPER_TABLE = {  # LeCun et al. 1998, section II.B: (trainable parameters, conne
 
 def test_1998_table_matches_the_paper():
   config = lenet5_1998.get_config()
-  model = LeNet5(activation="scaled_tanh", pooling="subsample", c3="table", output="rbf",
+  model = lenet5_model(activation="scaled_tanh", pooling="subsample", c3="table", output="rbf",
                  init="paper", rngs=nnx.Rngs(0))
   rows = summary.rows(model, (32, 32, 1))
   got = {r.name: (r.params, r.connections) for r in rows}

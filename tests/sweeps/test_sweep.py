@@ -143,7 +143,7 @@ def test_cli_names_an_unknown_sweep_in_one_line(tmp_path):
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
       "error: --sweep=nope: configs/lenet5.py has no sweep of that name "
-      "(sweeps here: ablations, c3_output, optimizer, smoke)")
+      "(sweeps here: ablations, c3_output, optimizer, norm, smoke)")
 
 
 def test_welch_p_values_against_the_best_cell():

@@ -60,16 +60,21 @@ def test_towers_across_devices_equal_grouped_network(batch, backend, mesh, place
 
 
 def _assert_towers_equal_grouped(task, config, images, labels):
-  """The towers across devices give the grouped network's loss, accuracy and gradients
-  (dropout on: both draw the same masks from one key)."""
+  """The towers across devices give the grouped network's loss, accuracy, gradients and
+  trained state (dropout on: both draw the same masks from one key; BatchNorm's running
+  statistics: each tower's own, from the whole batch over every data shard)."""
   key = jax.random.key(7)
-  loss, correct, grads, _ = jax.jit(task.loss_and_grads)(task.variables(), images, labels, key)
-  ploss, pcorrect, pgrads, _ = jax.jit(parallel.make_loss_and_grads(task, config))(
+  loss, correct, grads, state = jax.jit(task.loss_and_grads)(task.variables(), images, labels,
+                                                             key)
+  ploss, pcorrect, pgrads, pstate = jax.jit(parallel.make_loss_and_grads(task, config))(
       task.variables(), images, labels, key)
   np.testing.assert_allclose(ploss, loss, rtol=1e-5)
   assert int(pcorrect) == int(correct)
   for a, b in zip(jax.tree.leaves(pgrads), jax.tree.leaves(grads)):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-7)
+  assert len(jax.tree.leaves(pstate)) == len(jax.tree.leaves(state))
+  for a, b in zip(jax.tree.leaves(pstate), jax.tree.leaves(state)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_three_classes_on_two_towers_across_devices_equal_the_grouped_network(batch):
@@ -82,16 +87,18 @@ def test_three_classes_on_two_towers_across_devices_equal_the_grouped_network(ba
 
 
 @pytest.mark.parametrize("backend,knobs", [
-    ("shard_map", {"activation": "tanh", "lrn": "none", "dropout": 0.3}),
+    ("shard_map", {"activation": "tanh", "norm": "none", "dropout": 0.3}),
     ("shard_map", {"pooling": "nonoverlapping", "width": 0.5}),
-    ("pmap", {"activation": "tanh", "lrn": "none", "pooling": "nonoverlapping",
+    ("shard_map", {"norm": "batchnorm"}),  # statistics over both data shards, per tower
+    ("pmap", {"norm": "batchnorm"}),
+    ("pmap", {"activation": "tanh", "norm": "none", "pooling": "nonoverlapping",
               "dropout": 0.3, "width": 0.5})])
 def test_every_ablation_knob_gives_the_same_network_across_devices(batch, backend, knobs):
   test_towers_across_devices_equal_grouped_network(batch, backend, (2, 2), "paper", knobs)
 
 
 def test_every_ablation_knob_gives_the_same_network_split_and_grouped():
-  knobs = {"activation": "tanh", "lrn": "none", "dropout": 0.3, "pooling": "nonoverlapping",
+  knobs = {"activation": "tanh", "norm": "none", "dropout": 0.3, "pooling": "nonoverlapping",
            "width": 0.5}
   from conftest import assert_same_values_and_gradients
   from lenet_jax import models

@@ -60,6 +60,27 @@ def test_sigkill_at_random_moments_loses_nothing(reference, tmp_path):
   assert killed == 3, f"{tries} runs, {killed} kills before the runs ended"
 
 
+def test_sigkill_with_batchnorm_resumes_its_statistics_bitwise(tmp_path):
+  # BatchNorm's running statistics are state the step changes besides the parameters:
+  # a kill and a resume must give them (and the parameters) back bitwise.
+  extra = ("--config.model.norm=batchnorm", "--config.num_epochs=2")
+  reference = str(tmp_path / "reference")
+  start = time.monotonic()
+  kill_resume.train(reference, _start, extra)
+  seconds = time.monotonic() - start
+  killed, tries = 0, 0
+  rng = random.Random(2)
+  while not killed and tries < 4:
+    tries += 1
+    workdir = str(tmp_path / f"killed{tries}")
+    killed = kill_resume.train_with_kills(workdir, [rng.uniform(1.0, 0.9 * seconds)], _start,
+                                          extra)
+  assert killed, f"{tries} runs ended before their kill"
+  assert kill_resume.check(reference, workdir) == (True, True)
+  _, state, task = load.load_state(run_record.load_config(workdir), workdir)
+  assert task.has_model_state  # the statistics were among what was compared
+
+
 def test_sigterm_saves_at_a_step_boundary_and_resumes_exactly(reference, tmp_path):
   reference, _ = reference
   workdir = str(tmp_path / "term")
