@@ -71,15 +71,22 @@ def load_npy(path: str, flag: str = "--file"):
   return array
 
 
-def load_torch(path: str, flag: str = "--file"):
-  """The object saved in a PyTorch `.pth` file, read with `torch.load(weights_only=True)`
-  (tensors, dicts, lists and primitive types only: no code runs). Needs torch, an optional
-  extra: `pip install torch` (CPU builds do)."""
+def import_torch(what: str):
+  """The torch module; one UserError saying that `what` ('--file=x.pth: reading .pth
+  files') needs PyTorch, an optional extra, when it is not installed."""
   try:
     import torch
   except ImportError:
-    raise UserError(f"{flag}={path}: reading .pth files needs PyTorch, which is not installed "
-                    "(pip install 'lenet_jax[torch]', or use --format=safetensors)") from None
+    raise UserError(f"{what} needs PyTorch, which is not installed (pip install "
+                    "'lenet_jax[torch]', or use --format=safetensors)") from None
+  return torch
+
+
+def load_torch(path: str, flag: str = "--file"):
+  """The object saved in a PyTorch `.pth` file, read with `torch.load(weights_only=True)`
+  (tensors, dicts, lists and primitive types only: no code runs). Needs torch, an optional
+  extra: `pip install 'lenet_jax[torch]'` (CPU builds do)."""
+  torch = import_torch(f"{flag}={path}: reading .pth files")
   try:
     return torch.load(path, map_location="cpu", weights_only=True)
   except FileNotFoundError:
