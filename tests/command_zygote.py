@@ -34,6 +34,7 @@ PRELOAD = (
     "lenet_jax.sweeps.sweep", "lenet_jax.runs.evaluate", "lenet_jax.runs.predict",
     "lenet_jax.runs.figures", "lenet_jax.runs.committee", "lenet_jax.runs.plots",
     "lenet_jax.models.summary", "lenet_jax.data.prepare", "lenet_jax.weights.import_weights",
+    "lenet_jax.weights.export_weights",
     "lenet_jax.benchmarking.benchmark")
 
 

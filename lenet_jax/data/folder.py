@@ -56,3 +56,22 @@ def read(path: str):
   and CMYK JPEGs named .JPEG)."""
   with open(path, "rb") as f:
     return f.read()
+
+
+def _register():
+  from lenet_jax.data import sources
+
+  def located(data_config, spec, splits):
+    raise UserError("an image folder is not read during training: prepare it once with "
+                    "python -m lenet_jax.prepare --config.data.source=folder --out=DIR, then "
+                    "train with --config.data.source=prepared --config.data.dir=DIR")
+
+  sources.register(sources.Source(
+      "folder", locate=located, streaming_keys=True,
+      serves=lambda spec: None if spec.streamed else (
+          "an image folder is prepared as a set of photographs at 256x256 (lenet_jax.prepare), "
+          f"named imagenet2012 or imagenette (any class folders); {spec.name} is read whole "
+          "from IDX files or TFDS")))
+
+
+_register()

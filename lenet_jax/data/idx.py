@@ -87,3 +87,53 @@ def load_split(directory: str, split: str):
     raise CorruptFileError(f"{image_path} holds {len(images)} images but {label_path} "
                            f"holds {len(labels)} labels; the files do not belong together")
   return images[..., None], labels.astype(np.int32)
+
+
+# Where Debian's package dataset-fashion-mnist puts the IDX files.
+SYSTEM_DIRS = {"fashion_mnist": ("/usr/share/datasets/fashion-mnist",)}
+
+
+def check_dir(directory: str, splits, key: str = "data.dir") -> None:
+  """One UserError naming `key` when `directory` lacks the IDX files of `splits`."""
+  if not os.path.isdir(directory):
+    raise UserError(f"config.{key}={directory!r} is not a directory; point it at the IDX files")
+  have = available_splits(directory)
+  missing = [s for s in splits if s not in have]
+  if missing:
+    names = ", ".join(f"{n}[.gz]" for s in missing for n in FILES[s])
+    raise UserError(f"config.{key}={directory!r} lacks the IDX files {names}; "
+                    "copy them there or choose another data.source")
+
+
+def _system_dir(spec, splits) -> str | None:
+  for candidate in SYSTEM_DIRS.get(spec.name, ()):
+    if os.path.isdir(candidate) and all(s in available_splits(candidate) for s in splits):
+      return candidate
+  return None
+
+
+def _locate(data_config, spec, splits) -> str:
+  directory = data_config.dir or _system_dir(spec, splits) or next(
+      iter(SYSTEM_DIRS.get(spec.name, ())), "")
+  if not directory:
+    raise UserError("config.data.dir='' is invalid: data.source='idx' needs the IDX directory")
+  check_dir(directory, splits)
+  return directory
+
+
+def _serves(spec) -> str | None:
+  return None if spec.idx else f"{spec.name} is not distributed as IDX files; use 'tfds'"
+
+
+def _register():
+  from lenet_jax.data import sources
+  sources.register(sources.Source(
+      "idx", locate=_locate, serves=_serves,
+      load=lambda data_config, spec, splits, location: {s: load_split(location, s) for s in splits},
+      # auto: a directory given, or the system's copy (Debian's Fashion-MNIST)
+      auto_order=1,
+      available=lambda data_config, spec, splits: bool(data_config.dir
+                                                       or _system_dir(spec, splits))))
+
+
+_register()

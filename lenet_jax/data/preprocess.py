@@ -33,7 +33,7 @@ def model_input_shape(spec, pad_to: int, resize: tuple | None = None):
   return (max(h, pad_to), max(w, pad_to), c)
 
 
-def prepare(images, spec, normalization: str, min_size: int = 32, dtype=jnp.float32,
+def prepare(images, spec, normalization: str, min_size: int, dtype=jnp.float32,
             distortion_key=None, distortion_ranges=None, resize=None, lighting_key=None,
             channel_order: str = "rgb", pixel_mean=None):
   """Pads images to at least `min_size` (28x28 digits -> 32x32), or resizes them to

@@ -17,10 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lenet_jax.common import random_streams
 from lenet_jax.common.errors import UserError
-
-SHORTER_SIDE = 256
-CROP = 227
 
 # Eigenvalues and eigenvectors (columns) of the covariance of ImageNet's RGB
 # pixel values on the [0, 1] scale, as published with fb.resnet.torch; the
@@ -46,7 +44,7 @@ def decode(image) -> np.ndarray:
   return image
 
 
-def resize_shorter_side(image: np.ndarray, size: int = SHORTER_SIDE) -> np.ndarray:
+def resize_shorter_side(image: np.ndarray, size: int) -> np.ndarray:
   """Bilinear resize so that the shorter side is `size`, keeping the aspect ratio."""
   from PIL import Image
   h, w = image.shape[:2]
@@ -57,14 +55,14 @@ def resize_shorter_side(image: np.ndarray, size: int = SHORTER_SIDE) -> np.ndarr
   return np.asarray(Image.fromarray(image).resize(new, Image.BILINEAR))
 
 
-def random_crop_and_flip(image: np.ndarray, rng: np.random.Generator, crop: int = CROP):
+def random_crop_and_flip(image: np.ndarray, rng: np.random.Generator, crop: int):
   h, w = image.shape[:2]
   top, left = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
   out = image[top:top + crop, left:left + crop]
   return out[:, ::-1] if rng.random() < 0.5 else out
 
 
-def center_crop(image, crop: int = CROP):
+def center_crop(image, crop: int):
   """The central crop x crop patch of an image [H, W, C] or a batch [..., H, W, C]
   (numpy or jax)."""
   h, w = image.shape[-3:-1]
@@ -72,12 +70,12 @@ def center_crop(image, crop: int = CROP):
   return image[..., top:top + crop, left:left + crop, :]
 
 
-def train_example(record, rng: np.random.Generator, side: int = SHORTER_SIDE, crop: int = CROP):
+def train_example(record, rng: np.random.Generator, side: int, crop: int):
   image = resize_shorter_side(decode(record["image"]), side)
   return np.ascontiguousarray(random_crop_and_flip(image, rng, crop)), np.int32(record["label"])
 
 
-def eval_example(record, side: int = SHORTER_SIDE, crop: int = CROP):
+def eval_example(record, side: int, crop: int):
   image = resize_shorter_side(decode(record["image"]), side)
   return np.ascontiguousarray(center_crop(image, crop)), np.int32(record["label"])
 
@@ -122,9 +120,9 @@ class Stream:
   reshuffled each epoch from `seed`; evaluation batches cover the split once.
   """
 
-  def __init__(self, source, batch_size: int, train: bool, seed: int, threads: int = 16,
-               prefetch: int = 256, process_index: int = 0, process_count: int = 1,
-               shorter_side: int = SHORTER_SIDE, crop: int = CROP, workers: int = 0):
+  def __init__(self, source, batch_size: int, train: bool, seed: int, *, shorter_side: int,
+               crop: int, threads: int = 16, prefetch: int = 256, process_index: int = 0,
+               process_count: int = 1, workers: int = 0):
     import grain
     self._grain = grain
     self.workers = workers
@@ -146,7 +144,7 @@ class Stream:
     ds = ds[index:len(self.source) - len(self.source) % count:count]
     if self.train:
       ds = ds.random_map(functools.partial(train_example, **self.sizes),
-                         seed=self.seed + 7919 * epoch)
+                         seed=self.seed + random_streams.STREAM_EPOCH * epoch)
     else:
       ds = ds.map(functools.partial(eval_example, **self.sizes))
     ds = ds.batch(self.batch_size, drop_remainder=self.train, batch_fn=_stack)

@@ -60,3 +60,25 @@ def _read_all(source):
     images[i] = record["image"]
     labels[i] = record["label"]
   return images, labels
+
+
+def _register():
+  from lenet_jax.data import network, sources
+
+  def load_splits(data_config, spec, splits, location):
+    return load(location, splits, data_config.tfds_data_dir, download=network.reachable())
+
+  def streams(config, resolved):
+    from lenet_jax.data import streaming
+    return streaming.streams(config, resolved.spec)
+
+  sources.register(sources.Source(
+      "tfds", locate=lambda data_config, spec, splits: spec.tfds_name,
+      serves=lambda spec: None if spec.tfds_name else f"{spec.name} has no TFDS copy",
+      load=load_splits, streams=streams, auto_order=2,
+      # auto: a copy prepared here, or the network to download one
+      available=lambda data_config, spec, splits: bool(spec.tfds_name) and (
+          is_prepared(spec.tfds_name, data_config.tfds_data_dir) or network.reachable())))
+
+
+_register()

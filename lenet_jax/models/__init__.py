@@ -3,6 +3,7 @@
 
 from flax import nnx
 
+from lenet_jax.common import random_streams
 from lenet_jax.models import registry
 
 
@@ -21,7 +22,7 @@ def create(model_config, knobs: dict, input_shape, num_classes: int, seed: int) 
   """The model `model_config.name` names, for the input, classes and resolved `knobs`
   (`validate`'s), initialised from `seed`."""
   return registry.of(model_config).build(model_config, knobs, tuple(input_shape), num_classes,
-                                         nnx.Rngs(params=seed))
+                                         nnx.Rngs(params=seed + random_streams.PARAMS))
 
 
 def loss(model_config):

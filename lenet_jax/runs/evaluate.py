@@ -39,12 +39,11 @@ def evaluate_run(config, workdir: str, out: str = "") -> dict:
   step, state, task = load.load_state(config, workdir, now)
   spec = task.spec
   if spec.streamed:  # a prepared set or TFDS's JPEGs, batch by batch
-    stream = load.open_streams(config, now)[1]
+    (_, stream), dataset = data.streams(config, now)
     evaluate = scores.make_evaluate(task, stream.batch_size)
     result = scores.stream_scores(functools.partial(evaluate, task.variables(state)), stream,
                                   jax.device_put, config.data.device_prefetch)
     examples = len(stream.source) - len(stream.source) % jax.process_count()
-    dataset = load.streamed_dataset(config, now)
   else:
     dataset = data.load(config.data, now, ("test",))
     images, labels = (jax.device_put(a) for a in dataset.split("test"))

@@ -33,7 +33,7 @@ def _show(ax, image, cmap="gray"):
 def test_batches(config, resolved, batch: int = 1000):
   """(uint8 images, labels) of the run's test split, a batch at a time."""
   if resolved.spec.streamed:
-    yield from load.open_streams(config, resolved)[1].epoch(0)
+    yield from data.streams(config, resolved)[0][1].epoch(0)
     return
   images, labels = data.load(config.data, resolved, ("test",)).split("test")
   for start in range(0, len(labels), batch):

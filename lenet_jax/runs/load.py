@@ -1,5 +1,4 @@
-"""Loading a run: its last checkpoint's state as the run's task sees it, and the data
-streams a config reads batch by batch.
+"""Loading a run: its last checkpoint's state as the run's task sees it.
 
 evaluate, predict, figures, the committee and fine-tuning (`config.init_from`) load runs
 through here; none of them imports the training loop.
@@ -7,10 +6,8 @@ through here; none of them imports the training loop.
 
 import os
 
-from lenet_jax import data
 from lenet_jax.common.errors import UserError
 from lenet_jax.runs import validation
-from lenet_jax.data import prepared, streaming
 from lenet_jax.models import task as task_lib
 from lenet_jax.optim import optimizers
 from lenet_jax.runs import checkpoint, metrics, run_record
@@ -41,25 +38,3 @@ def load_state(config, workdir: str, resolved=None):
     return step, state["train"], task
   finally:
     ckpt.close()
-
-
-def open_streams(config, resolved):
-  """(training stream, test stream) of a dataset read batch by batch: a prepared set
-  (`lenet_jax.data.prepared`) or JPEGs streamed from TFDS (`lenet_jax.data.streaming`)."""
-  if resolved.spec.stored_side:
-    return prepared.streams(config, resolved.spec, resolved.manifest)
-  if config.data.source == "folder":
-    raise UserError("an image folder is not read during training: prepare it once with "
-                    "python -m lenet_jax.prepare --config.data.source=folder --out=DIR, then "
-                    "train with --config.data.source=prepared --config.data.dir=DIR")
-  return streaming.streams(config, resolved.spec)
-
-
-def streamed_dataset(config, resolved) -> data.Dataset:
-  """What a streamed dataset's run records as its data: a prepared set's directory or
-  the TFDS name (no splits held)."""
-  spec = resolved.spec
-  if spec.stored_side:
-    return data.Dataset(spec=spec, source="prepared", location=os.path.abspath(config.data.dir),
-                        splits={})
-  return data.Dataset(spec=spec, source="tfds", location=spec.tfds_name, splits={})

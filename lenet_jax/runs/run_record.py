@@ -117,16 +117,21 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   flat = traverse_util.flatten_dict(resolved, sep=".")
   for entry in metrics.read_jsonl(os.path.join(workdir, HISTORY)):
     flat.update({k: new for k, (_, new) in entry.get("changed", {}).items()})
+  return from_record(flat)
+
+
+def from_record(flat: dict) -> ml_collections.ConfigDict:
+  """A recorded config (flat, dotted keys, as config.json holds it) in today's keys: the
+  keys it lacks with the values used before they existed, the family's renamed keys and
+  retired values brought up to date, the values the run resolved (its data's source and
+  location) left out."""
   # JSON has no tuples; the configs' sequences are tuples (and only those are overridable).
   flat = {k: tuple(v) if isinstance(v, list) else v for k, v in flat.items()}
   family = registry.of(ml_collections.ConfigDict(
       {"name": flat["model.name"], "module": flat.get("model.module", "")}))
   flat.update({k: v for k, v in {**LEGACY, **family.legacy}.items() if k not in flat})
-  flat = family.upgrade(flat)
-  resolved = traverse_util.unflatten_dict(flat, sep=".")
-  for key in _RESOLVED:
-    resolved["data"].pop(key.split(".")[1], None)
-  return ml_collections.ConfigDict(resolved)
+  flat = {k: v for k, v in family.upgrade(flat).items() if k not in _RESOLVED}
+  return ml_collections.ConfigDict(traverse_util.unflatten_dict(flat, sep="."))
 
 
 def check_resume(workdir: str, config, resumable=RESUMABLE) -> dict:

@@ -81,9 +81,10 @@ def validate(config) -> Resolved:
     check_int("data.resize", config.data.resize, minimum=32)
     check_int("data.channels", config.data.channels)
     resize = (config.data.resize, config.data.channels)
+  # A config without data.pad_to (a family that takes the images as they come) pads nothing.
   pad_to = config.data.pad_to if "pad_to" in config.data else 0
-  if resize is None:
-    check_int("data.pad_to", pad_to, minimum=1)
+  check_int("data.pad_to", pad_to, minimum=0,
+            expected="must be an integer >= 1 (the side images are padded to), or 0 for none")
   if distortions == "fixed" and spec.streamed:
     raise ConfigError("distortions.protocol", "fixed", f"{spec.name} is streamed: a fixed "
                       "distorted set is made from a resident dataset")

@@ -31,7 +31,7 @@ import numpy as np
 from absl import logging
 
 from lenet_jax import data
-from lenet_jax.common import files, preemption
+from lenet_jax.common import files, preemption, random_streams
 from lenet_jax.common.errors import ConfigError, UserError, check_choice, check_int
 from lenet_jax.runs import validation
 from lenet_jax.data import distortions, idx
@@ -97,7 +97,7 @@ def candidates(config, images, labels, stream: int):
       yield images[s:s + CHUNK], labels[s:s + CHUNK]
     return
   ranges = distortions.ranges_of(config.distortions)
-  key = jax.random.fold_in(jax.random.key(config.seed + 101), stream)
+  key = jax.random.fold_in(jax.random.key(config.seed + random_streams.BOOSTING), stream)
 
   @jax.jit
   def make(k, images, labels):

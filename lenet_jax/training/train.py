@@ -24,14 +24,14 @@ import optax
 from absl import logging
 
 from lenet_jax import data
-from lenet_jax.common import files, lock, preemption
+from lenet_jax.common import files, lock, preemption, random_streams
 from lenet_jax.common.errors import ConfigError, UserError
 from lenet_jax.runs import validation
 from lenet_jax.data import device_prefetch, distortions, preprocess
 from lenet_jax.models import summary
 from lenet_jax.models import task as task_lib
 from lenet_jax.optim import optimizers
-from lenet_jax.runs import checkpoint, load, metrics, run_record, scores
+from lenet_jax.runs import checkpoint, metrics, run_record, scores
 from lenet_jax.training import parallel, progress, steps, tracing
 from lenet_jax.training import seeds as seeds_lib
 from lenet_jax.weights import init_from
@@ -103,7 +103,7 @@ def setup(config, workdir: str, resolved, place=jax.device_put) -> Run:
   changed = run_record.check_resume(workdir, config)
   spec = resolved.spec
   if spec.streamed:
-    streams, dataset = load.open_streams(config, resolved), load.streamed_dataset(config, resolved)
+    streams, dataset = data.streams(config, resolved)
   else:
     streams, dataset = None, data.load(config.data, resolved, ("train", "test"))
   task = task_lib.Task(config, resolved)
@@ -138,7 +138,8 @@ def distorted_set(config, resolved, images, labels):
   from the run's seed."""
   d = config.distortions
   padded = preprocess.pad(jnp.asarray(images), resolved.pad_to)
-  made, labels = distortions.fixed_copies(jax.random.key(config.seed + 3), padded, labels,
+  made, labels = distortions.fixed_copies(
+      jax.random.key(config.seed + random_streams.FIXED_DISTORTIONS), padded, labels,
                                           d.copies, distortions.ranges_of(d))
   logging.info("distortions: the paper's fixed protocol, %d originals and %d distorted copies "
                "of each, made once", len(images), d.copies)
@@ -265,7 +266,7 @@ def _start_up(config, workdir, resolved, num_seeds, shared_order, seed_devices, 
                   train_chunk=train_chunk, evaluate=evaluate,
                   refresh_curvature=_curvature_refresh(config, run, plan),
                   epoch_order=_epoch_orders(config, run, plan),
-                  dropout_keys=plan.by_seed(_keys(plan, 2)), zero_sums=zero_sums, ckpt=ckpt,
+                  dropout_keys=plan.by_seed(_keys(plan, random_streams.STEPS)), zero_sums=zero_sums, ckpt=ckpt,
                   last=last, state=restored["train"], partial=restored["partial"],
                   new_run=new_run)
 
@@ -490,11 +491,11 @@ def _epoch_orders(config, run, plan):
   for vmapped seeds that each read their own order."""
   order_of = functools.partial(steps.epoch_order, n=run.n_train, batch_size=config.batch_size)
   if not plan.vmapped or plan.shared_order:
-    key = jax.random.key(plan.seeds[0] + 1)
+    key = jax.random.key(plan.seeds[0] + random_streams.DATA_ORDER)
     if run.resolved.mesh != (1, 1):  # every process computes it and places it on the mesh
       return lambda epoch: plan.place(jax.device_get(order_of(key, epoch)))
     return lambda epoch: plan.place(order_of(key, epoch))
-  keys = _keys(plan, 1)
+  keys = _keys(plan, random_streams.DATA_ORDER)
   return lambda epoch: plan.by_seed(jax.vmap(order_of, in_axes=(0, None))(keys, epoch))
 
 

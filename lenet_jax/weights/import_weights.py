@@ -22,14 +22,12 @@ import os
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 from flax import traverse_util
 
 from lenet_jax import data
 from lenet_jax.common import lock
 from lenet_jax.common.errors import UserError
 from lenet_jax.config import loading
-from lenet_jax.models import registry
 from lenet_jax.models import task as task_lib
 from lenet_jax.optim import optimizers
 from lenet_jax.runs import checkpoint, load, run_record, validation
@@ -201,14 +199,7 @@ def exported_config(path: str):
                     f"(model.name={flat_config.get('model.name')!r}, model.module="
                     f"{flat_config.get('model.module', '')!r}); pass --config= to name the "
                     "network")
-  flat_config = {k: tuple(v) if isinstance(v, list) else v for k, v in flat_config.items()}
-  family = registry.get("alexnet")
-  flat_config.update({k: v for k, v in {**run_record.LEGACY, **family.legacy}.items()
-                      if k not in flat_config})
-  config = traverse_util.unflatten_dict(family.upgrade(flat_config), sep=".")
-  for key in ("resolved_source", "resolved_location"):
-    config.get("data", {}).pop(key, None)
-  return ml_collections.ConfigDict(config)
+  return run_record.from_record(flat_config)
 
 
 def command_config(fmt: str, path: str, config, argv: list):

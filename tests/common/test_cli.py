@@ -30,7 +30,7 @@ BAD_CONFIGS = [
     ("--config.model.pooling=median", ("config.model.pooling='median'", "subsample")),
     ("--config.model.c3=sparse", ("config.model.c3='sparse'", "full, table")),
     ("--config.model.output=svm", ("config.model.output='svm'", "dense, rbf")),
-    ("--config.data.source=ftp", ("config.data.source='ftp'", "auto, idx, tfds")),
+    ("--config.data.source=ftp", ("config.data.source='ftp'", "auto, embedded, folder, idx")),
     ("--config.batch_size=0", ("config.batch_size=0", "integer >= 1")),
     ("--config.num_epochs=-1", ("config.num_epochs=-1", "integer >= 1")),
     ("--config.optimizer=rmsprop", ("config.optimizer='rmsprop'", "sgd, adam, adamw")),
@@ -90,7 +90,7 @@ def test_a_config_file_with_a_syntax_error_names_the_file_and_line(tmp_path):
 COMMANDS = ["lenet_jax.main", "lenet_jax.evaluate", "lenet_jax.sweep", "lenet_jax.benchmark",
             "lenet_jax.summary", "lenet_jax.plots", "lenet_jax.predict", "lenet_jax.figures",
             "lenet_jax.boost", "lenet_jax.committee", "lenet_jax.prepare",
-            "lenet_jax.import_weights"]
+            "lenet_jax.import_weights", "lenet_jax.export_weights"]
 
 
 @pytest.mark.parametrize("module", COMMANDS)

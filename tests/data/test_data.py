@@ -36,7 +36,7 @@ def test_auto_falls_back_to_embedded_offline():
 
 
 def test_auto_without_any_copy_is_one_clear_error(monkeypatch):
-  monkeypatch.setattr(data, "SYSTEM_DIRS", {})
+  monkeypatch.setattr(idx, "SYSTEM_DIRS", {})
   config = tiny_config(**{"data.source": "auto", "data.name": "kmnist"})
   with pytest.raises(UserError, match="no copy of kmnist found"):
     load(config)
@@ -82,7 +82,7 @@ def test_synthetic():
 
 @pytest.mark.parametrize("key,value,match", [
     ("data.name", "mnistt", "choose one of mnist"),
-    ("data.source", "ftp", "choose one of auto, idx"),
+    ("data.source", "ftp", "choose one of auto, embedded, folder, idx"),
     ("data.normalization", "zscore", "choose one of mean_std, paper"),
 ])
 def test_bad_data_config(key, value, match):
@@ -105,7 +105,7 @@ def test_labels_out_of_range_and_wrong_shape(tmp_path):
 
 def test_paper_normalisation_and_padding():
   images = jnp.zeros((1, 28, 28, 1), jnp.uint8).at[0, 0, 0, 0].set(255)
-  x = preprocess.prepare(images, SPECS["mnist"], "paper")
+  x = preprocess.prepare(images, SPECS["mnist"], "paper", min_size=32)
   assert x.shape == (1, 32, 32, 1)
   np.testing.assert_allclose(x[0, 2, 2, 0], 1.175, rtol=1e-6)  # ink, moved by the padding
   np.testing.assert_allclose(x[0, 0, 0, 0], -0.1, rtol=1e-6)  # padded background
@@ -114,7 +114,7 @@ def test_paper_normalisation_and_padding():
 
 def test_mean_std_normalisation():
   images = jnp.full((1, 32, 32, 3), 255, jnp.uint8)
-  x = preprocess.prepare(images, SPECS["cifar10"], "mean_std")
+  x = preprocess.prepare(images, SPECS["cifar10"], "mean_std", min_size=0)
   np.testing.assert_allclose(x[0, 0, 0], (1 - np.array(SPECS["cifar10"].mean))
                              / np.array(SPECS["cifar10"].std), rtol=1e-6)
 

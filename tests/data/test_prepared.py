@@ -180,7 +180,7 @@ def test_prepare_s_user_mistakes_are_one_line(tmp_path):
   proc = run_command("lenet_jax.prepare", "--config=configs/alexnet.py:runlocal",
                      "--config.data.source=folder", f"--config.data.dir={tmp_path / 'tree'}",
                      f"--out={tmp_path / 'out'}")
-  assert_one_line_error(proc, "config.data.name='fashion_mnist'", "imagenet2012 or imagenette")
+  assert_one_line_error(proc, "config.data.source='folder'", "imagenet2012 or imagenette")
   with pytest.raises(UserError, match="named imagenet2012 or imagenette"):
     data.validate(resident.data)
   # an --out that cannot be made: in a read-only directory (a mode root ignores, so also

@@ -17,14 +17,14 @@ import tensorflow_datasets as tfds  # noqa: E402  (a requirement: no skip)
 
 def test_shorter_side_resize_and_crops():
   image = np.random.default_rng(0).integers(0, 256, (300, 400, 3), np.uint8)
-  resized = streaming.resize_shorter_side(image)
+  resized = streaming.resize_shorter_side(image, 256)
   assert resized.shape == (256, 341, 3) and resized.dtype == np.uint8
-  assert streaming.resize_shorter_side(resized) is resized  # already there
-  assert streaming.resize_shorter_side(image[:, :200]).shape == (384, 256, 3)
-  crop = streaming.center_crop(resized)
+  assert streaming.resize_shorter_side(resized, 256) is resized  # already there
+  assert streaming.resize_shorter_side(image[:, :200], 256).shape == (384, 256, 3)
+  crop = streaming.center_crop(resized, 227)
   np.testing.assert_array_equal(crop, resized[14:241, 57:284])
   rng = np.random.default_rng(1)
-  crops = [streaming.random_crop_and_flip(resized, rng) for _ in range(20)]
+  crops = [streaming.random_crop_and_flip(resized, rng, 227) for _ in range(20)]
   assert all(c.shape == (227, 227, 3) for c in crops)
   # Every crop is a window of the image, some of them mirrored.
   flipped = 0
@@ -142,7 +142,7 @@ def test_training_streams_imagenette(tmp_path):
 def test_streamed_dataset_config_errors():
   from configs import lenet5
   from lenet_jax.runs import validation
-  with pytest.raises(ConfigError, match="streamed from TFDS"):
+  with pytest.raises(ConfigError, match="only mnist has embedded digits"):
     data.validate(_alexnet_config(**{"data.source": "embedded"}).data)
   with pytest.raises(ConfigError, match="data.crop=300"):
     data.validate(_alexnet_config(**{"data.crop": 300}).data)

@@ -42,7 +42,7 @@ CASES = [
     ("model.implementation", "cudnn", "auto, xla, matmul"),
     ("model.map_j", float("nan"), "finite number"),
     ("data.name", "svhn", "mnist, fashion_mnist, kmnist, cifar10, synthetic"),
-    ("data.source", "s3", "auto, idx, tfds, embedded, synthetic"),
+    ("data.source", "s3", "auto, embedded, folder, idx, prepared, synthetic, tfds"),
     ("data.normalization", "minmax", "mean_std, paper"),
 ]
 
