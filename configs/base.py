@@ -28,6 +28,16 @@ def get_config() -> ml_collections.ConfigDict:
   config.piecewise_epochs = ()  # piecewise: learning_rate until the first, then the values
   config.piecewise_values = ()
   config.learning_rate_per_sample = False  # True: rates are per sample, scaled by batch_size
+  # SGD's momentum: 'gradient' (optax's: the velocity sums gradients, the rate scales it) or
+  # 'step' (AlexNet's section 5: v <- 0.9 v - rate (decay w + gradient), w <- w + v, so a
+  # new rate acts through the velocity gradually). The same steps at a constant rate.
+  config.momentum_form = "gradient"
+  # Per-parameter multipliers, ((pattern, multiplier), ...): a parameter whose name
+  # ('conv1.kernel', 'fc8.bias', LeNet's 'c1.conv.bias') matches the fnmatch pattern takes
+  # the first matching multiplier of the learning rate / weight decay; (): none. The 2012
+  # AlexNet code: (('*.bias', 2.0),) and (('*.bias', 0.0),).
+  config.lr_multipliers = ()
+  config.weight_decay_multipliers = ()
 
   config.checkpoint_keep = 3
   # A checkpoint at the end of an epoch once this many seconds have passed since the last

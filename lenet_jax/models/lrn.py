@@ -62,6 +62,6 @@ def within_map(x, *, size: int = 5, scale: float = 1e-3, power: float = 0.75,
   squares = jnp.square(x.astype(accumulate_dtype or x.dtype))
   before = size // 2
   window = jax.lax.reduce_window(
-      squares, jnp.zeros((), squares.dtype), jax.lax.add, (1, size, size, 1), (1, 1, 1, 1),
+      squares, 0.0, jax.lax.add, (1, size, size, 1), (1, 1, 1, 1),
       ((0, 0), (before, size - 1 - before), (before, size - 1 - before), (0, 0)))
   return (x / (1.0 + (scale / size ** 2) * window) ** power).astype(x.dtype)

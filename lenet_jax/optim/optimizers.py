@@ -1,12 +1,33 @@
-"""optax optimizers and learning-rate schedules chosen by config."""
+"""optax optimizers and learning-rate schedules chosen by config.
 
+Per-parameter learning rates and weight decays (`config.lr_multipliers`,
+`config.weight_decay_multipliers`: the 2012 AlexNet code's epsB and wc, Caffe's lr_mult and
+decay_mult) are optax.multi_transform over the parameters' names; SGD's momentum is optax's
+(the velocity sums gradients, the rate scales it) or the paper's (AlexNet section 5: the
+velocity sums rate-scaled steps, weight decay included), `config.momentum_form`.
+"""
+
+import fnmatch
+
+import jax
 import optax
 
+from lenet_jax.common import trees
 from lenet_jax.common.errors import ConfigError, check_choice, check_int, check_positive
 from lenet_jax.optim.sdlm import sdlm
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "sdlm")
 SCHEDULES = ("constant", "cosine", "piecewise")
+MOMENTUM_FORMS = ("gradient", "step")
+
+
+def _check_multipliers(key: str, pairs) -> None:
+  if not isinstance(pairs, tuple) or not all(
+      isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+      and isinstance(p[1], (int, float)) and not isinstance(p[1], bool) and p[1] >= 0
+      for p in pairs):
+    raise ConfigError(key, pairs, "((pattern, multiplier), ...): an fnmatch pattern of "
+                      "parameter names ('*.bias', 'conv1.*') and a number >= 0; () for none")
 
 
 def validate(config) -> None:
@@ -27,6 +48,16 @@ def validate(config) -> None:
     check_choice("sdlm.curvature", config.sdlm.curvature, ("exact", "paper"))
     for key in ("samples", "period_epochs"):
       check_int(f"sdlm.{key}", config.sdlm[key])
+  check_choice("momentum_form", config.momentum_form, MOMENTUM_FORMS)
+  if config.momentum_form == "step" and config.optimizer != "sgd":
+    raise ConfigError("momentum_form", "step", "the paper's update rule is SGD's with momentum: "
+                      "use optimizer='sgd'")
+  _check_multipliers("lr_multipliers", config.lr_multipliers)
+  _check_multipliers("weight_decay_multipliers", config.weight_decay_multipliers)
+  if config.optimizer == "sdlm" and (config.lr_multipliers or config.weight_decay_multipliers):
+    raise ConfigError("optimizer", "sdlm", "SDLM's steps come from its curvature, not from "
+                      "per-parameter multipliers: leave lr_multipliers and "
+                      "weight_decay_multipliers empty")
   if config.schedule == "piecewise":
     epochs, values = tuple(config.piecewise_epochs), tuple(config.piecewise_values)
     if len(values) != len(epochs) or list(epochs) != sorted(epochs):
@@ -59,17 +90,50 @@ def schedule(config, steps_per_epoch: int):
   return optax.constant_schedule(lr)
 
 
-def create(config, steps_per_epoch: int) -> optax.GradientTransformation:
-  """The optimizer of a validated `config` (`lenet_jax.runs.validation`)."""
-  lr = schedule(config, steps_per_epoch)
+def _optimizer(config, lr, weight_decay) -> optax.GradientTransformation:
+  """The config's optimizer with learning rate `lr` (a schedule) and `weight_decay`."""
   if config.optimizer == "adamw":
-    return optax.adamw(lr, weight_decay=config.weight_decay)
+    return optax.adamw(lr, weight_decay=weight_decay)
   if config.optimizer == "sdlm":
     tx = sdlm(lr, config.sdlm.mu)
   elif config.optimizer == "adam":
     tx = optax.adam(lr)
+  elif config.momentum_form == "step" and config.momentum:
+    # v <- momentum v - lr (decay w + grad); w <- w + v (the paper's section 5)
+    tx = optax.chain(optax.scale_by_learning_rate(lr),
+                     optax.trace(decay=config.momentum, nesterov=config.nesterov))
   else:
     tx = optax.sgd(lr, momentum=config.momentum or None, nesterov=config.nesterov)
-  if config.weight_decay:
-    tx = optax.chain(optax.add_decayed_weights(config.weight_decay), tx)
+  if weight_decay:
+    tx = optax.chain(optax.add_decayed_weights(weight_decay), tx)
   return tx
+
+
+def _multiplier(pairs, name: str) -> float:
+  """The first multiplier whose pattern matches `name`; 1 where none does."""
+  return next((float(m) for pattern, m in pairs if fnmatch.fnmatchcase(name, pattern)), 1.0)
+
+
+def _label(lr_multiplier: float, decay_multiplier: float) -> str:
+  return f"learning rate x{lr_multiplier}, weight decay x{decay_multiplier}"
+
+
+def create(config, steps_per_epoch: int) -> optax.GradientTransformation:
+  """The optimizer of a validated `config` (`lenet_jax.runs.validation`): one for every
+  parameter, or with multipliers one per pair of multipliers, each parameter given to the
+  one its name matches (optax.multi_transform)."""
+  lr = schedule(config, steps_per_epoch)
+  lr_pairs, wd_pairs = tuple(config.lr_multipliers), tuple(config.weight_decay_multipliers)
+  if not lr_pairs and not wd_pairs:
+    return _optimizer(config, lr, config.weight_decay)
+
+  def labels(params):
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: _label(_multiplier(lr_pairs, trees.path_name(path)),
+                               _multiplier(wd_pairs, trees.path_name(path))), params)
+
+  groups = {(a, b) for a in {1.0, *(float(m) for _, m in lr_pairs)}
+            for b in {1.0, *(float(m) for _, m in wd_pairs)}}
+  return optax.multi_transform(
+      {_label(a, b): _optimizer(config, lambda step, a=a: a * lr(step), b * config.weight_decay)
+       for a, b in groups}, labels)

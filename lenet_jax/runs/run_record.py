@@ -48,7 +48,8 @@ NETWORK_KEYS = frozenset({
 # Keys that runs recorded before they existed lack, with the value the code used then, for
 # every model (a family's own keys: its `legacy` in the model contract).
 LEGACY = {"checkpoint_secs": 0.0, "data.channel_order": "rgb", "data.pixel_mean": (),
-          "model.module": ""}
+          "model.module": "", "momentum_form": "gradient", "lr_multipliers": (),
+          "weight_decay_multipliers": ()}
 
 
 def _flat(config) -> dict:

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from flax import traverse_util
 
 from lenet_jax import data
-from lenet_jax.common import lock
+from lenet_jax.common import lock, trees
 from lenet_jax.common.errors import UserError
 from lenet_jax.config import loading
 from lenet_jax.models import task as task_lib
@@ -166,10 +166,7 @@ def _with_arrays(params, arrays: dict):
   return jax.tree_util.tree_map_with_path(take, params)
 
 
-def name(path) -> str:
-  """'fc8.kernel' for a parameter's tree path."""
-  parts = [str(getattr(k, "key", getattr(k, "name", k))) for k in path]
-  return ".".join(p for p in parts if p != "value")
+name = trees.path_name  # 'fc8.kernel' for a parameter's tree path
 
 
 def flat(variables: dict) -> dict:
