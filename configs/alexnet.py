@@ -61,10 +61,10 @@ def get_config(arg: str = ""):
   # Section 4.2: dropout 0.5 "in the first two fully-connected layers", on fc6's and
   # fc7's outputs ('paper', as Caffe's bvlc_alexnet); 'torchvision' drops their inputs.
   config.model.dropout_placement = "paper"
-  # 'inverted': kept units x 1/(1-rate) in training (PyTorch, Caffe); 'test_time': none in
-  # training, every unit x (1-rate) at test, as the paper's section 4.2 words it and the
-  # 2012 code's "hs" layers compute.
-  config.model.dropout_scaling = "inverted"
+  # Section 4.2: "At test time, we use all the neurons but multiply their outputs by 0.5"
+  # ('test_time': kept units unscaled in training, as the 2012 code's "hs" layers);
+  # 'inverted': kept units x 1/(1-rate) in training, none at test (PyTorch, Caffe).
+  config.model.dropout_scaling = "test_time"
   # The paper's ablations, each with the paper's claim:
   # - activation: 'relu' (the paper's); 'tanh' and LeNet-5's set. Section 3.1, Figure 1:
   #   ReLUs reach 25% training error on CIFAR-10 six times faster than tanh units.
@@ -137,6 +137,9 @@ def get_config(arg: str = ""):
   config.optimizer = "sgd"
   config.learning_rate = 0.01
   config.momentum = 0.9
+  # Section 5's update rule: v <- 0.9 v - 0.0005 eps w - eps grad, w <- w + v (the rate
+  # inside the velocity; 'gradient': optax's, the rate outside).
+  config.momentum_form = "step"
   config.weight_decay = 5e-4
   config.schedule = "piecewise"
   config.num_epochs = 90

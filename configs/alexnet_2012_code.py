@@ -13,11 +13,13 @@ the file and line of each).
 - initial weights N(0, 0.01), but 0.03 in conv3-conv5 (initW); biases 1 in conv2, conv4,
   conv5, fc6, fc7 (initB, as the paper);
 - biases at twice the weights' learning rate and without weight decay (epsB, wc);
-- the paper's update rule, the learning rate inside the velocity;
-- dropout without rescaling in training, every unit halved at test ("hs" layers);
 - a 224x224 crop whose conv1 output is rounded up to 55x55 (3 zero columns and rows after
   the crop: conv1_padding (0, 3));
 - the learning rate divided by 10 at epochs 25, 51 and 79 of 91 on ImageNet (the run's notes).
+
+Where the code does what the paper's text says, configs/alexnet.py's defaults already do it:
+the update rule with the learning rate inside the velocity, dropout without rescaling in
+training and every unit halved at test ("hs" layers).
 
 Not reproduced, and why (the ledger): the per-pixel mean image (the nearest here: each
 channel's mean on the 0-255 scale, data.normalization='subtract_mean'), one crop offset
@@ -36,7 +38,6 @@ def get_config(arg: str = ""):
   config.model.conv2_rnorm = True
   config.model.init = "paper"
   config.model.init_std = (0.01, 0.01, 0.03, 0.03, 0.03, 0.01, 0.01, 0.01)
-  config.model.dropout_scaling = "test_time"
   config.model.conv1_padding = (0, 3)
   config.data.crop = 224
   config.data.resize = 224
@@ -44,7 +45,6 @@ def get_config(arg: str = ""):
   config.data.normalization = "subtract_mean"
   config.lr_multipliers = (("*.bias", 2.0),)
   config.weight_decay_multipliers = (("*.bias", 0.0),)
-  config.momentum_form = "step"
   if config.num_epochs == 90:  # ImageNet's schedule (a small dataset keeps configs/alexnet.py's)
     config.num_epochs = 91
     config.piecewise_epochs = (25, 51, 79)

@@ -8,7 +8,8 @@ Krizhevsky's "One weird trick" (arXiv 1404.5997) whose ImageNet weights most peo
 Against configs/alexnet.py (the paper's): conv1..conv5 of 64, 192, 384, 256 and 256 maps,
 one tower, no response normalisation, conv1 padded by 2 on a 224x224 crop, pool5's maps
 averaged to 6x6 (AdaptiveAvgPool2d, the identity at 224), dropout on fc6's and fc7's
-inputs, PyTorch's default initialisation, and torchvision's ImageNet input: the shorter
+inputs (scaled in training, PyTorch's nn.Dropout), PyTorch's default initialisation,
+torch.optim.SGD's momentum (the rate outside the velocity), and torchvision's ImageNet input: the shorter
 side to 256, the centre 224, then (x - mean) / std with the ImageNet statistics
 (data.normalization='mean_std'). Training as torchvision's reference recipe for AlexNet
 (references/classification): SGD, learning rate 0.01, momentum 0.9, weight decay 1e-4,
@@ -34,6 +35,8 @@ def get_config(arg: str = ""):
   config.model.adaptive_pool = 6
   config.model.dropout_placement = "torchvision"
   config.model.init = "torchvision"
+  config.model.dropout_scaling = "inverted"  # nn.Dropout
+  config.momentum_form = "gradient"  # torch.optim.SGD: the rate outside the velocity
   config.data.crop = 224
   config.data.resize = 224
   config.data.synthetic_shape = (224, 224, 3)

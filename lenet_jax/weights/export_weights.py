@@ -3,7 +3,9 @@
 `export_run(config, workdir, fmt, out)` writes the variables of the run's newest
 checkpoint to `out` in PyTorch's layout (lenet_jax.weights.pytorch_layout: torchvision's
 keys for a one-tower network without normalisation layers, `conv1` ... `fc8` for the rest,
-Caffe's two towers as groups=2 convolutions), as a safetensors file or torch.save's `.pth`,
+Caffe's two towers as groups=2 convolutions; a network that halves dropped layers at test
+has that factor in the kernels that read them, PyTorch's dropout being the identity at
+test), as a safetensors file or torch.save's `.pth`,
 and the run's config as JSON beside it (`import_weights.config_path`: FILE.json), from
 which `lenet_jax.import_weights` reads the file back into the same network.
 
@@ -50,7 +52,10 @@ def _read(config, workdir: str, module):
   """(step, {key: array} in PyTorch's layout, the file's bytes) of the run's newest
   checkpoint."""
   step, state, task = load.load_state(config, workdir)
-  variables = {k: np.asarray(v) for k, v in import_weights.flat(task.variables(state)).items()}
+  factors = pytorch_layout.dropout_factors(config.model)
+  variables = {k: np.asarray(v) * np.asarray(factors[k], v.dtype) if k in factors
+               else np.asarray(v)
+               for k, v in import_weights.flat(task.variables(state)).items()}
   tensors = pytorch_layout.state_dict(variables, task.spec.num_classes)
   return step, tensors, module.encode(tensors)
 

@@ -22,6 +22,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import traverse_util
 
 from lenet_jax import data
@@ -48,9 +49,17 @@ def config_path(path: str) -> str:
 
 def caffe_conventions(config):
   """`config` set to bvlc_alexnet's network and input conventions (changed in place)."""
+  config.model.norm = "lrn"
   config.model.lrn = "caffe"
+  config.model.conv1_norm_input = "relu"
+  config.model.conv2_rnorm = False
   config.model.towers = 2
   config.model.width = 1.0
+  config.model.maps = (96, 256, 384, 384, 256)
+  config.model.fc_units = 4096
+  config.model.conv1_padding = (0, 0)
+  config.model.adaptive_pool = 0
+  config.model.dropout_scaling = "inverted"  # Caffe's dropout_layer.cpp
   config.model.pooling = "overlapping"
   config.model.activation = "relu"
   config.model.dropout_placement = "paper"
@@ -104,6 +113,9 @@ def _import_pytorch(fmt: str, config, path: str, workdir: str) -> dict:
   like = task.variables()  # shapes only
   arrays = pytorch_layout.variables_from(tensors, flat(like), resolved.spec.num_classes,
                                          f"--file={path}")
+  factors = pytorch_layout.dropout_factors(config.model)  # PyTorch's dropout, back to ours
+  arrays = {k: v / np.asarray(factors[k], v.dtype) if k in factors else v
+            for k, v in arrays.items()}
   variables = {kind: jax.tree_util.tree_map_with_path(
       lambda p, leaf: jnp.asarray(arrays[name(p)], leaf.dtype), tree)
       for kind, tree in like.items()}

@@ -142,6 +142,18 @@ def _from_pytorch(name: str, value, shape: tuple, maps: int):
   return value.reshape(towers, outputs, inputs).transpose(0, 2, 1)
 
 
+def dropout_factors(model_config) -> dict:
+  """{variable: factor} that carries a network's test-time dropout scaling over to
+  PyTorch's convention (nn.Dropout scales kept units in training and is the identity at
+  test). With `model.dropout_scaling='test_time'` the layers that read dropped units see
+  them times 1 - rate at test; their kernels take that factor on export and give it back
+  on import (exact for the rate 0.5, a power of two). {} for inverted dropout."""
+  if model_config.dropout_scaling != "test_time" or not model_config.dropout:
+    return {}
+  readers = ("fc7", "fc8") if model_config.dropout_placement == "paper" else ("fc6", "fc7")
+  return {f"{layer}.kernel": 1.0 - model_config.dropout for layer in readers}
+
+
 def state_dict(variables: dict, classes: int) -> dict:
   """{PyTorch key: array} of our AlexNet `variables` ({'conv1.kernel': array, ...,
   'bn1.mean': array}) with `classes` outputs."""

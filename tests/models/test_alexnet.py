@@ -113,7 +113,8 @@ def test_dropout_placement(placement):
   'torchvision' drops their inputs: each checked against the layers applied by hand."""
   from lenet_jax.models.alexnet import _dropout
   x = sampling.normal(jax.random.key(1), (4, 67, 67, 3))
-  model = alexnet_model(**SMALL_ALEXNET, dropout_placement=placement, rngs=nnx.Rngs(0))
+  model = alexnet_model(**SMALL_ALEXNET, dropout_placement=placement, rngs=nnx.Rngs(0),
+                        dropout_scaling="inverted")
   key = jax.random.key(3)
   k6, k7 = jax.random.split(key, 2)
   h = x

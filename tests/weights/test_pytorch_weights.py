@@ -49,7 +49,7 @@ def _logits(workdir, batch) -> np.ndarray:
 
 def _assert_logits_equal(ours, theirs):
   scale = np.abs(theirs).max()
-  assert np.std(theirs) > 0.5  # outputs that carry signal
+  assert np.std(theirs) > 0.1  # outputs that carry signal (0.25 and more in these networks)
   np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=RTOL * scale)
 
 
