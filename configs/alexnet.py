@@ -190,6 +190,22 @@ def sweep(name: str) -> list[dict]:
   # input's augmentation, does not run: its cell would repeat the first.
   # LRN against BatchNorm against nothing at the normalisation layers' place.
   grids["norm"] = [{"model.norm": norm} for norm in ("lrn", "batchnorm", "none")]
+  # The paper's text against its authors' 2012 code (configs/alexnet_2012_code.py;
+  # experiments/alexnet/deviations): every code choice together, then each alone, on the
+  # paper's network with He's init (which trains in short runs); then the paper's own
+  # init against the code's (0.03 in conv3-5). Input-side choices (224 with conv1's
+  # rounded-up output) do not act on resized resident images and are left out.
+  he = {"model.init": "he"}
+  biases = {"lr_multipliers": (("*.bias", 2.0),),  # twice the rate, no weight decay
+            "weight_decay_multipliers": (("*.bias", 0.0),)}
+  code = [{"model.lrn": "cuda_convnet"}, {"model.conv1_norm_input": "linear"},
+          {"model.conv2_rnorm": True}, biases]
+  grids["deviations"] = (
+      [he, {**he, **{k: v for c in code for k, v in c.items()}}]
+      + [{**he, **c} for c in code]
+      # the other implementations' forms where the code and the text agree
+      + [{**he, "momentum_form": "gradient"}, {**he, "model.dropout_scaling": "inverted"}]
+      + [{}, {"model.init_std": (0.01, 0.01, 0.03, 0.03, 0.03, 0.01, 0.01, 0.01)}])
   grids["paper_ablations_resident"] = grids["paper_ablations"][:-1]
   if name not in grids:
     raise KeyError(f"sweeps here: {', '.join(grids)}")
