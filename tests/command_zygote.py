@@ -10,11 +10,13 @@ the child's stdin, stdout and stderr) forks a child that runs the module as
 is its pid, and later a message with its exit status (negative: the signal that
 ended it, as subprocess reports it). Nothing here has touched a JAX backend before
 the fork: the child initialises its own (XLA_FLAGS, read then, may differ per
-command; the JAX_* variables, read at import, are the zygote's, except
-JAX_DISABLE_MOST_OPTIMIZATIONS, which each child applies).
+command: tests/test_suite_settings.py checks a child's device count; the JAX_*
+variables, read at import, are the zygote's, except JAX_DISABLE_MOST_OPTIMIZATIONS,
+which each child applies). A child ends as an interpreter does, through SystemExit and
+the interpreter's own shutdown (threads joined, exit functions run), public behaviour
+only.
 """
 
-import atexit
 import importlib
 import json
 import os
@@ -23,7 +25,6 @@ import select
 import signal
 import socket
 import sys
-import threading
 import traceback
 
 PRELOAD = (
@@ -58,25 +59,14 @@ def _child(request, fds, closing):
   import cheap_xla  # and with it, the cheap settings' emitters (tests/cheap_xla.py)
   cheap_xla.install()
   sys.argv = [request["module"], *request["args"]]
-  code = 0
   try:
     runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
-  except SystemExit as e:
-    if isinstance(e.code, str):
-      print(e.code, file=sys.stderr)
-      code = 1
-    else:
-      code = e.code or 0
+  except SystemExit:
+    raise  # out of serve(): the interpreter's own exit, as `python -m` ends
   except BaseException:  # as the interpreter would: the traceback, status 1
     traceback.print_exc()
-    code = 1
-  try:  # what interpreter exit does: wait for threads, run exit functions, flush
-    threading._shutdown()
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-  finally:
-    os._exit(code if isinstance(code, int) else 1)
+    raise SystemExit(1) from None
+  raise SystemExit(0)
 
 
 def _send(conn, message: dict) -> None:
@@ -86,8 +76,6 @@ def _send(conn, message: dict) -> None:
 def serve(path: str) -> None:
   for name in PRELOAD:
     importlib.import_module(name)
-  from jax._src import xla_bridge
-  assert not xla_bridge._backends, "a backend before the fork would be shared"
   listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
   listener.bind(path)
   listener.listen(1)

@@ -35,3 +35,13 @@ def test_full_xla_tests_and_their_commands_compile_with_xla_s_defaults():
   assert conftest._zygote_fits(env) or _NO_ZYGOTE  # each forked command applies it
   out = conftest.run_command("print_xla_setting", cwd=_HERE).stdout
   assert out.strip() == "False []"
+
+
+def test_a_forked_command_has_a_backend_of_its_own():
+  # The zygote imports JAX but never a backend: a child reads its own XLA_FLAGS. (A backend
+  # made before the fork would be shared, with the suite's 4 fake devices.)
+  env = conftest.command_env(XLA_FLAGS="--xla_force_host_platform_device_count=3")
+  assert conftest._zygote_fits(env) or _NO_ZYGOTE
+  out = conftest.run_command("print_device_count", cwd=_HERE, env=env)
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.strip() == "3"

@@ -16,6 +16,7 @@ seed, metrics.jsonl, TensorBoard events and, once training ends, its final check
 import dataclasses
 import functools
 import os
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -74,8 +75,8 @@ class Seeds:
   run_dirs: tuple
   vmapped: bool
   shared_order: bool
-  by_seed: object
-  place: object  # places a value every seed shares
+  by_seed: Callable  # places an array with the seed axis
+  place: Callable  # places a value every seed shares
 
   @property
   def count(self) -> int:

@@ -62,8 +62,8 @@ class Run:
   steps_per_epoch: int
   batch_size: int
   tx: optax.GradientTransformation
-  evaluate: object  # jit(params, images, labels) -> {loss, accuracy}
-  learning_rate: object  # the schedule, for the log
+  evaluate: Callable  # jit(variables, images, labels) -> {loss, accuracy}
+  learning_rate: optax.Schedule  # the schedule, for the log
   streams: tuple | None = None  # (train, test) streams of a streamed dataset
   device_prefetch: int = 0  # streamed batches placed this many ahead
   changed: dict = dataclasses.field(default_factory=dict)  # resumable keys this invocation changes
@@ -277,70 +277,93 @@ def _train(config, workdir, resolved, num_seeds, shared_order, seed_devices, mai
   trace = tracing.StepTrace(*profile, say) if profile and main else None
   session = stop.wait_for(lambda: _start_up(config, workdir, resolved, num_seeds, shared_order,
                                             seed_devices, main, say), STARTING)
-  plan, run, ckpt = session.plan, session.run, session.ckpt
-  log = _Records(config, workdir, plan, run, main)
+  log = _Records(config, workdir, session.plan, session.run, main)
   state = session.state
   try:
-    done_steps = int(np.asarray(state["step"]).reshape(-1)[0])
-    steps_per_epoch = run.steps_per_epoch
-    start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
-    finished = start_epoch > config.num_epochs
-    if session.last is None and not session.new_run and main:
-      _refuse_lost_checkpoints(workdir, plan, ckpt)
-    if session.last is not None and not finished:
-      say(f"Resuming {'' if plan.count == 1 else f'{plan.count} seeds '}from the checkpoint at "
-          f"step {done_steps} (epoch {start_epoch}"
-          + (f", step {offset} of {steps_per_epoch}" if offset else "")
-          + f") in {ckpt.directory}")
-    histories = log.kept(start_epoch - 1, done_steps)
-    reported, last_save = set(), time.perf_counter()
+    start_epoch, offset = _resume_point(config, workdir, session, main, say)
+    histories = log.kept(start_epoch - 1, _step(state))
+    saved = {"at": time.perf_counter()}  # when the last checkpoint was written
     for epoch in range(start_epoch, config.num_epochs + 1):
-      t0 = time.perf_counter()
-      first_step = (epoch - 1) * steps_per_epoch + offset + 1  # of this invocation's epoch
-      images_before = offset * config.batch_size  # trained before a stop signal
-      state, sums, losses_of_epoch = _train_epoch(config, session, state, epoch, offset, stop,
-                                                  log, trace, main)
+      state = _epoch(config, session, state, epoch, offset, histories, saved, stop, log, trace,
+                     main, say)
       offset = 0
-      train_seconds = time.perf_counter() - t0
-      test = run.test_scores(session.evaluate, run.task.variables(state), session.place)
-      seconds = time.perf_counter() - t0
-      step = _step(state)
-      records, bad = _epoch_records(plan, run, epoch, step, sums, test,
-                                    (images_before, train_seconds, seconds))
-      diverged = len(bad) == plan.count
-      # The records go first, so that a kill before the checkpoint is whole leaves
-      # records that the resume drops; a save that fails takes them back itself.
-      log.epoch(records, first_step, losses_of_epoch)
-      if not diverged and (epoch == config.num_epochs or stop.signum is not None
-                           or time.perf_counter() - last_save >= config.checkpoint_secs):
-        try:
-          ckpt.save(step, {"train": state, "partial": session.zero_sums})
-        except UserError:
-          log.withdraw(epoch - 1, (epoch - 1) * steps_per_epoch)
-          raise
-        last_save = time.perf_counter()
-      for k, record in enumerate(records):
-        histories[k].append(record)
-      say(_epoch_line(config, plan, records, images_before, train_seconds, seconds))
-      for k in sorted(set(bad) - reported):
-        reported.add(k)
-        if not diverged:
-          say(f"seed {plan.seeds[k]}: the loss or gradients became NaN or Inf at step {bad[k]} "
-              f"(epoch {epoch}); its metrics are kept, the other seeds go on")
-      if diverged:
-        raise DivergenceError(divergence_message(min(bad.values()), epoch, ckpt),
-                              _summary(plan, histories, state, run))
       if stop.signum is not None and epoch < config.num_epochs:
-        raise stop.saved(f"at the end of epoch {epoch} (step {step})", ckpt.directory)
-    if main and finished and session.last is not None:
+        raise stop.saved(f"at the end of epoch {epoch} (step {_step(state)})",
+                         session.ckpt.directory)
+    if main and start_epoch > config.num_epochs and session.last is not None:
       say(f"{workdir} already holds all {config.num_epochs} epochs; nothing to train")
   finally:
     if trace is not None:
       trace.finish(state)
     if main:
       log.close()
-    ckpt.close()
+    session.ckpt.close()
+  return _finish(config, workdir, num_seeds, session, state, histories, main, say)
 
+
+def _resume_point(config, workdir, session, main, say) -> tuple[int, int]:
+  """(the epoch to train first, the step within it to start from) of the restored state;
+  a run whose checkpoints were deleted is refused, a resumed one says where it resumes."""
+  plan, ckpt = session.plan, session.ckpt
+  done_steps = _step(session.state)
+  steps_per_epoch = session.run.steps_per_epoch
+  start_epoch, offset = done_steps // steps_per_epoch + 1, done_steps % steps_per_epoch
+  if session.last is None and not session.new_run and main:
+    _refuse_lost_checkpoints(workdir, plan, ckpt)
+  if session.last is not None and start_epoch <= config.num_epochs:
+    say(f"Resuming {'' if plan.count == 1 else f'{plan.count} seeds '}from the checkpoint at "
+        f"step {done_steps} (epoch {start_epoch}"
+        + (f", step {offset} of {steps_per_epoch}" if offset else "")
+        + f") in {ckpt.directory}")
+  return start_epoch, offset
+
+
+def _epoch(config, session, state, epoch, offset, histories, saved, stop, log, trace, main,
+           say):
+  """One epoch from step `offset`: its steps, its test scores, its records (appended to
+  `histories`), its checkpoint when one is due, its line; returns the state. Every seed's
+  loss not finite: DivergenceError, that epoch's records kept, its state not saved."""
+  run, plan, ckpt = session.run, session.plan, session.ckpt
+  t0 = time.perf_counter()
+  first_step = (epoch - 1) * run.steps_per_epoch + offset + 1  # of this invocation's epoch
+  images_before = offset * config.batch_size  # trained before a stop signal
+  state, sums, losses = _train_epoch(config, session, state, epoch, offset, stop, log, trace,
+                                     main)
+  train_seconds = time.perf_counter() - t0
+  test = run.test_scores(session.evaluate, run.task.variables(state), session.place)
+  seconds = time.perf_counter() - t0
+  step = _step(state)
+  records, bad = _epoch_records(plan, run, epoch, step, sums, test,
+                                (images_before, train_seconds, seconds))
+  diverged = len(bad) == plan.count
+  # The records go first, so that a kill before the checkpoint is whole leaves records that
+  # the resume drops; a save that fails takes them back itself.
+  log.epoch(records, first_step, losses)
+  if not diverged and (epoch == config.num_epochs or stop.signum is not None
+                       or time.perf_counter() - saved["at"] >= config.checkpoint_secs):
+    try:
+      ckpt.save(step, {"train": state, "partial": session.zero_sums})
+    except UserError:
+      log.withdraw(epoch - 1, (epoch - 1) * run.steps_per_epoch)
+      raise
+    saved["at"] = time.perf_counter()
+  for k, record in enumerate(records):
+    histories[k].append(record)
+  say(_epoch_line(config, plan, records, images_before, train_seconds, seconds))
+  if diverged:
+    raise DivergenceError(divergence_message(min(bad.values()), epoch, ckpt),
+                          _summary(plan, histories, state, run))
+  for k in sorted(bad):
+    if all("nonfinite_step" not in r for r in histories[k][:-1]):  # said once, when it came
+      say(f"seed {plan.seeds[k]}: the loss or gradients became NaN or Inf at step {bad[k]} "
+          f"(epoch {epoch}); its metrics are kept, the other seeds go on")
+  return state
+
+
+def _finish(config, workdir, num_seeds, session, state, histories, main, say) -> dict:
+  """What `train_and_evaluate` returns, once every epoch is done: the summary (and each
+  seed's final checkpoint in its run directory)."""
+  plan, run = session.plan, session.run
   if not main:
     return {"state": state, "data_source": run.dataset.source, "epochs": len(histories[0])}
   if not all(histories):
