@@ -165,3 +165,25 @@ def test_the_folders_import_each_other_without_a_loop():
 
   for folder in sorted(after):
     visit(folder)
+
+
+def test_no_model_family_is_named_in_a_comparison_outside_models():
+  # Family knowledge lives in its family (lenet_jax/models/): the core asks through the
+  # model contract (lenet_jax/models/registry.py), never `config.model.name == "alexnet"`.
+  from lenet_jax import models
+  names = set(models.names())
+  found = []
+  for path in glob.glob(os.path.join(PACKAGE, "**", "*.py"), recursive=True):
+    if os.path.relpath(path, PACKAGE).startswith("models" + os.sep):
+      continue
+    with open(path) as f:
+      tree = ast.parse(f.read())
+    for node in ast.walk(tree):
+      if isinstance(node, ast.Compare):
+        operands = [node.left, *node.comparators]
+        constants = [o.value for o in operands if isinstance(o, ast.Constant)]
+        constants += [e.value for o in operands if isinstance(o, (ast.Tuple, ast.List, ast.Set))
+                      for e in o.elts if isinstance(e, ast.Constant)]
+        if names & set(constants):
+          found.append(f"{os.path.relpath(path, ROOT)}:{node.lineno}")
+  assert not found, found

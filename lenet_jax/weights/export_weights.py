@@ -31,7 +31,7 @@ def export_run(config, workdir: str, fmt: str, out: str) -> dict:
   'torch') and its config to `import_weights.config_path(out)`; returns {'step', 'keys',
   'tensors', 'config'}."""
   module = import_weights.PYTORCH_FILES[fmt]
-  if config.model.name != "alexnet":
+  if config.model.name != pytorch_layout.FAMILY:
     raise UserError(f"--workdir={workdir} is a run of {config.model.name}; export_weights "
                     "writes AlexNet runs (PyTorch's layout of AlexNet's layers)")
   module.require(f"--format={fmt}: writing .pth files")

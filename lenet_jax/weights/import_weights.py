@@ -101,7 +101,7 @@ def _import_bvlc(config, path: str, workdir: str) -> dict:
 
 def _import_pytorch(fmt: str, config, path: str, workdir: str) -> dict:
   tensors = PYTORCH_FILES[fmt].load(path)
-  if config.model.name != "alexnet":
+  if config.model.name != pytorch_layout.FAMILY:
     raise UserError(f"--format={fmt} reads AlexNet's layers in PyTorch's layout; the config's "
                     f"model is {config.model.name} (--config=configs/alexnet_torchvision.py "
                     "for torchvision's)")
@@ -203,7 +203,7 @@ def exported_config(path: str):
   except (OSError, ValueError, AttributeError) as e:
     raise UserError(f"{where} cannot be read as the config of {path} ({e}); pass --config= "
                     "to name the network") from None
-  if flat_config.get("model.name") != "alexnet" or flat_config.get("model.module"):
+  if flat_config.get("model.name") != pytorch_layout.FAMILY or flat_config.get("model.module"):
     raise UserError(f"{where} names a model other than this package's AlexNet "
                     f"(model.name={flat_config.get('model.name')!r}, model.module="
                     f"{flat_config.get('model.module', '')!r}); pass --config= to name the "

@@ -31,6 +31,7 @@ import numpy as np
 
 from lenet_jax.common.errors import UserError
 
+FAMILY = "alexnet"  # the model family (config.model.name) whose variables this layout names
 CONVS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 DENSES = ("fc6", "fc7", "fc8")
 # torchvision/models/alexnet.py's module indices (experiments/alexnet/deviations/caffe_torchvision.md)
