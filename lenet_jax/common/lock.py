@@ -154,7 +154,10 @@ class Lock:
     return self
 
   def __exit__(self, *exc):
-    self.release()
+    # A stop that left start-up work running in a thread (it may still write here): the
+    # lock is kept until the process ends at once (preemption.finish, then release_all).
+    if not preemption.left_behind():
+      self.release()
     return False
 
 
@@ -194,6 +197,11 @@ def _holders(directory: str, timeout_s: float):
       continue
     found.append(("shared", holder))
   return found
+
+
+def others(directory: str, timeout_s: float = TIMEOUT_S) -> list[dict]:
+  """The live processes other than this one that hold `directory`, exclusively or shared."""
+  return [holder for _, holder in _holders(directory, timeout_s)]
 
 
 def _conflict(directory: str, kind: str, within: str | None, timeout_s: float):

@@ -46,17 +46,17 @@ def on_exit_now(fn) -> None:
 
 
 def _exit_now(code: int, message: str | None = None) -> None:
-  for fn in _state["on_exit_now"]:
-    try:
-      fn()
-    except Exception:  # the process is ending either way  # noqa: BLE001
-      pass
   try:
     if message:
       print(message, flush=True)
     sys.stdout.flush()
     sys.stderr.flush()
   finally:
+    for fn in _state["on_exit_now"]:  # last: work left behind may run until the exit
+      try:
+        fn()
+      except Exception:  # the process is ending either way  # noqa: BLE001
+        pass
     os._exit(code)
 
 
@@ -81,6 +81,13 @@ def finish(code: int) -> None:
   if left_behind():
     _exit_now(code)
   sys.exit(code)
+
+
+def hold_from_start() -> None:
+  """Holds stop signals for the rest of the process: called by a command's first import,
+  before its libraries import (lenet_jax/__init__.py); the command's own `StopSignals`
+  nests inside and sees a signal that came meanwhile (lenet_jax.config.cli.run)."""
+  StopSignals().__enter__()
 
 
 class StopSignals:

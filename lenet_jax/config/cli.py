@@ -167,7 +167,9 @@ def run(main, define_flags=None, config=CONFIG_FILE, default_config: str | None 
   """Runs a command: defines its flags (`define_flags()`, the config's), parses them with
   every mistake as one `error:` line, then runs `main(argv)` with a UserError as one
   `error:` line and a stop signal's message printed (exit 128 + the signal); stop
-  signals are held from the start (a Ctrl-C during start-up is seen by the work).
+  signals are held from the command's first import (lenet_jax/__init__.py): one that came
+  while the libraries imported ends the command here, one during its start-up is seen by
+  the work.
 
   A command that saves as it goes stops itself at its safe points
   (`lenet_jax.common.preemption`). One whose work may be dropped at any moment (it writes
@@ -181,6 +183,9 @@ def run(main, define_flags=None, config=CONFIG_FILE, default_config: str | None 
     except UserError as e:
       print(f"error: {e}", file=sys.stderr, flush=True)
       sys.exit(1)
+    if stop.signum is not None:  # came while the command's libraries imported
+      print(stop.stopped("before the command began; nothing was done"), flush=True)
+      sys.exit(128 + stop.signum)
     body = main
     if stop_anywhere is not None:
       body = lambda argv: stop.wait_for(lambda: main(argv), stop_anywhere)  # noqa: E731

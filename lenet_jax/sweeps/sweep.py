@@ -208,6 +208,12 @@ def _check_sweep_dir(workdir: str, cells, configs, num_seeds: int, shared_order:
     raise UserError(f"{workdir} holds a sweep started with --seeds={started.get('seeds')} "
                     f"(shared order {started.get('shared_order')}); rerun with those or use a "
                     "new --workdir")
+  if started is not None and started.get("cells") != _normal(cells):
+    sweeping = [h for h in lock.others(workdir) if h.get("what", "").startswith("lenet_jax.sweep")]
+    if sweeping:  # two grids in one root would interleave and overwrite each other's results
+      raise UserError(f"{workdir} is being swept with other cells (its {SWEEP}) by "
+                      f"{lock.describe(sweeping[0])}; a worker joins with the same --sweep "
+                      "and overrides, or use a new --workdir")
   for overrides, cell_config in zip(cells, configs):
     _check_same_config(cell_config, os.path.join(workdir, cells_lib.cell_dir(overrides)),
                        cells_lib.cell_name(overrides))

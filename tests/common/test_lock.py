@@ -70,6 +70,12 @@ def test_main_inside_a_sweep_being_trained_is_refused_and_the_sweep_stays_whole(
                                 (root, f"{root} is being written by lenet_jax.sweep")):
       refused = run_command("lenet_jax.main", *RUN, f"--workdir={directory}")
       assert_one_line_error(refused, expected)
+    # a second sweep of another grid in the same root: its cells would mix with these
+    recorded = (root / "sweep.json").read_text()
+    other = run_command("lenet_jax.sweep", "--config=configs/lenet5.py", "--sweep=smoke",
+                        "--config.data.source=embedded", f"--workdir={root}")
+    assert_one_line_error(other, "is being swept with other cells")
+    assert (root / "sweep.json").read_text() == recorded
   finally:
     sweep.send_signal(signal.SIGTERM)
     out, err = sweep.communicate(timeout=120)

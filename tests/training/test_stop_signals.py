@@ -3,13 +3,14 @@ with one message and exit status 128 + the signal (issue: stops that were ignore
 
 import os
 import signal
+import threading
 import time
 
 import pytest
 
 from conftest import start_command, tiny_config
 from lenet_jax.benchmarking import benchmark
-from lenet_jax.common import preemption
+from lenet_jax.common import lock, preemption
 from lenet_jax.runs import metrics
 from lenet_jax.training import steps, train
 
@@ -90,6 +91,53 @@ def test_a_stop_during_start_up_ends_at_once_without_a_crash(tmp_path, command, 
     assert not workdir.exists()  # no config.json, events file or empty checkpoints/
 
 
+def _importing_jax(pid: int) -> bool:
+  """Whether process `pid` has begun to import JAX (jaxlib's libraries are mapped)."""
+  with open(f"/proc/{pid}/maps") as f:
+    return "/jaxlib/" in f.read()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_the_libraries_import_is_one_line(tmp_path, signum):
+  # A new interpreter as a user starts it: the signal comes once JAX begins to import (the
+  # next 2 s or so; Python's own SIGINT handler would print a KeyboardInterrupt traceback
+  # there, and SIGTERM would kill the process without a word).
+  workdir = tmp_path / "run"
+  proc = _start(*LENET5, f"--workdir={workdir}", close_fds=True)
+  while not _importing_jax(proc.pid):
+    assert proc.poll() is None, proc.stdout.read()
+    time.sleep(0.005)
+  proc.send_signal(signum)
+  sent = time.monotonic()
+  out, _ = proc.communicate(timeout=180)
+  assert proc.returncode == 128 + signum, out[-3000:]
+  name = signal.Signals(signum).name
+  assert out.strip().splitlines()[-1] in (
+      f"stopped by {name} before the command began; nothing was done",
+      f"stopped by {name} during start-up; nothing was trained"), out[-3000:]
+  assert not [word for word in CRASH if word in out], out[-3000:]
+  assert time.monotonic() - sent < 5
+  assert not workdir.exists()
+
+
+def test_a_stop_that_leaves_start_up_running_keeps_its_lock_till_the_exit(tmp_path):
+  # The start-up left running in a thread may still write in the run directory: the lock
+  # stays held until the process ends (preemption.finish releases it then).
+  release = threading.Event()
+  with preemption.StopSignals() as stop:
+    with pytest.raises(preemption.StopRequested):
+      with lock.hold(str(tmp_path / "run"), "a test"):
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        stop.wait_for(release.wait, "during start-up")  # stopped while it waits
+    assert lock.read(str(tmp_path / "run")) is not None  # still held
+    release.set()
+    while preemption.left_behind():
+      time.sleep(0.01)
+    lock.release_all()
+  assert not (tmp_path / "run").exists()  # made by the lock, nothing written: removed
+
+
 def test_sweep_stops_at_the_epoch_boundary_and_resumes(tmp_path):
   args = ("--config=configs/lenet5.py", "--sweep=smoke", f"--workdir={tmp_path}",
           "--config.data.source=embedded")
@@ -120,6 +168,9 @@ def test_a_signal_never_raises_inside_the_code_it_interrupts(tmp_path, monkeypat
                                                match="during start-up; nothing was trained"):
     train.train_and_evaluate(tiny_config(), str(tmp_path / "run"))
   assert not raised
+  while preemption.left_behind():  # the start-up, held by the lock till the process ends
+    time.sleep(0.05)
+  lock.release_all()  # as the process's end does
   assert not (tmp_path / "run").exists()
 
 
