@@ -40,11 +40,13 @@ RESUMABLE = frozenset({
     "data.read_threads", "data.device_prefetch", "eval.ten_crop"})
 _RESOLVED = ("data.resolved_source", "data.resolved_location")
 # What a reader of a run (evaluate, predict, figures) may not override: the network the run
-# trained (its model section) and what that network's input looks like.
+# trained (its model section), what that network's input looks like and which classes it
+# tells apart (the dataset: data.dir and data.test_dir choose where its test split is read).
 NETWORK_SECTIONS = ("model",)
 NETWORK_KEYS = frozenset({
-    "data.normalization", "data.channel_order", "data.pixel_mean", "data.resize",
-    "data.channels", "data.pad_to", "data.digit_size", "data.crop"})
+    "data.name", "data.normalization", "data.channel_order", "data.pixel_mean", "data.resize",
+    "data.channels", "data.pad_to", "data.digit_size", "data.crop", "data.synthetic_shape",
+    "data.synthetic_classes"})
 # Keys that runs recorded before they existed lack, with the value the code used then, for
 # every model (a family's own keys: its `legacy` in the model contract).
 LEGACY = {"checkpoint_secs": 0.0, "data.channel_order": "rgb", "data.pixel_mean": (),
