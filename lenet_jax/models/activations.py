@@ -18,3 +18,5 @@ ACTIVATIONS = {
     "elu": jax.nn.elu,
     "leaky_relu": jax.nn.leaky_relu,
 }
+# Activations f with max_i f(z_i) = f(max_i z_i): max pooling may be taken before them.
+NON_DECREASING = ("relu", "tanh", "scaled_tanh", "sigmoid", "elu", "leaky_relu")

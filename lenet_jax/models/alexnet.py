@@ -29,7 +29,7 @@ from flax import nnx
 
 from lenet_jax.common.errors import ConfigError, check_choice, check_int
 from lenet_jax.models import abstract, alexnet_ops, registry
-from lenet_jax.models.activations import ACTIVATIONS
+from lenet_jax.models.activations import ACTIVATIONS, NON_DECREASING
 from lenet_jax.models.lrn import FORMS as LRN_FORMS
 from lenet_jax.models.lrn import RNORM_2012, lrn, within_map
 from lenet_jax.models.tower_layers import (TowerBatchNorm, TowerConv, TowerDense, gaussian,
@@ -94,7 +94,7 @@ def adaptive_average_pool(x, size: int):
                               axis=1) for r0, r1 in rows], axis=1)
 
 
-def _dropout(x, key, train, slice_rows=None, rate=0.5, scaling="inverted"):
+def _dropout(x, key, train, slice_rows=None, *, rate: float, scaling: str):
   """Dropout with a mask drawn for the whole batch, so any sharding draws the same mask.
 
   'inverted': kept units scaled by 1 / (1 - rate) in training, nothing at test (PyTorch,
@@ -336,6 +336,10 @@ def _validate(model_config, num_classes: int) -> None:
   if c.norm != "lrn" and (c.conv2_rnorm or c.conv1_norm_input != "relu"):
     raise ConfigError("model.norm", c.norm, "conv2_rnorm and conv1_norm_input='linear' place "
                       "the 2012 code's response normalisations: use model.norm='lrn'")
+  if c.conv1_norm_input == "linear" and c.activation not in NON_DECREASING:
+    # the code's ReLU after pool1 is taken before it here, the same only for these
+    raise ConfigError("model.activation", c.activation, "conv1_norm_input='linear' takes "
+                      f"the activation after pool1: one of {', '.join(NON_DECREASING)}")
   check_choice("model.pooling", c.pooling, POOLINGS)
   _check_rate("model.dropout", c.dropout, "must be a rate in [0, 1): 0 turns it off")
   _check_rate("model.batchnorm_momentum", c.batchnorm_momentum)

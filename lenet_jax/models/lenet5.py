@@ -34,7 +34,7 @@ from flax import nnx
 
 from lenet_jax.common.errors import ConfigError, check_choice
 from lenet_jax.models import losses, matmul_ops, registry, sampling
-from lenet_jax.models.activations import ACTIVATIONS
+from lenet_jax.models.activations import ACTIVATIONS, NON_DECREASING
 from lenet_jax.models.bitmaps import prototypes
 
 ACTIVATION_NAMES = tuple(ACTIVATIONS)
@@ -44,8 +44,6 @@ OUTPUTS = ("dense", "rbf")
 INITS = ("default", "paper")
 IMPLEMENTATIONS = ("xla", "matmul")
 NORMS = ("none", "batchnorm")
-# Activations f with max_i f(z_i) = f(max_i z_i): max pooling may take them after pooling.
-NON_DECREASING = ("relu", "tanh", "scaled_tanh", "sigmoid", "elu", "leaky_relu")
 
 # Table I of the paper: which S2 maps (rows) each C3 map (columns) reads.
 # Maps 0-5 read 3 contiguous maps, 6-11 read 4 contiguous, 12-14 read 4

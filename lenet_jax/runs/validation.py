@@ -161,8 +161,12 @@ def _mesh(config) -> tuple[int, int]:
     for key, minimum in (("num_processes", 0), ("process_id", -1)):
       check_int(f"parallel.{key}", parallel[key], minimum,
                 f"must be an integer >= {minimum} ({minimum}: from the environment)")
+  towers = models.towers(config.model)
+  if d > 1 and m == 1 and towers > 1:  # the per-device code is one tower's
+    raise ConfigError("parallel.model", m, f"data parallelism runs around the tower split: "
+                      f"with {towers} towers use parallel.model={towers} (one tower a device; "
+                      "the mesh needs data x model devices), or model.towers=1")
   if m > 1:
-    towers = models.towers(config.model)
     if towers == 1:
       raise ConfigError("parallel.model", m, f"{config.model.name} has no towers to split over "
                         "devices; use 1")

@@ -121,7 +121,7 @@ def test_dropout_placement(placement):
   for _, stage in model.stages()[:5]:
     h = stage(h)
   h = h.reshape(h.shape[0], -1)
-  drop = lambda y, k: _dropout(y, k, True)  # noqa: E731
+  drop = lambda y, k: _dropout(y, k, True, rate=0.5, scaling="inverted")  # noqa: E731
   relu = jax.nn.relu
   if placement == "paper":
     expected = model.fc8(drop(relu(model.fc7(drop(relu(model.fc6(h)), k6))), k7))

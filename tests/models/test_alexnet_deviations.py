@@ -86,10 +86,10 @@ def test_dropout_without_rescaling_halves_every_unit_at_test():
   key = jax.random.key(0)
   kept = alexnet._dropout(x, key, True, rate=0.5, scaling="test_time")
   assert set(np.unique(kept)) == {0.0, 1.0}  # kept units unscaled in training
-  np.testing.assert_array_equal(alexnet._dropout(x, key, False, scaling="test_time"), 0.5 * x)
+  np.testing.assert_array_equal(alexnet._dropout(x, key, False, rate=0.5, scaling="test_time"), 0.5 * x)
   inverted = alexnet._dropout(x, key, True, rate=0.5, scaling="inverted")
   np.testing.assert_array_equal(inverted, 2.0 * kept)  # the same mask, scaled
-  np.testing.assert_array_equal(alexnet._dropout(x, key, False, scaling="inverted"), x)
+  np.testing.assert_array_equal(alexnet._dropout(x, key, False, rate=0.5, scaling="inverted"), x)
 
 
 def test_per_layer_init_std_and_conv1_s_rounded_up_output():

@@ -93,6 +93,10 @@ def test_alexnet_keys():
     config[section][leaf] = value
     with pytest.raises(ConfigError, match=fragment):
       validation.validate(config)
+  config = alexnet.get_config("data=synthetic")
+  config.model.conv1_norm_input, config.model.activation = "linear", "gelu"  # not monotone
+  with pytest.raises(ConfigError, match="activation after pool1"):
+    validation.validate(config)
 
 
 def test_every_error_is_a_user_error():

@@ -153,6 +153,16 @@ def test_bad_parallel_config(key, value, match):
     validation.validate(config)
 
 
+def test_data_parallelism_of_two_towers_on_one_device_each_is_refused():
+  # The per-device code computes one tower; two towers a device would fail inside conv3.
+  from lenet_jax.common.errors import ConfigError
+  with pytest.raises(ConfigError, match="use parallel.model=2"):
+    validation.validate(alexnet_config(2, 1))
+  one_tower = alexnet_config(2, 1)
+  one_tower.model.towers = 1
+  validation.validate(one_tower)  # one tower a device: allowed
+
+
 def test_batch_must_divide_over_data_devices():
   from lenet_jax.common.errors import ConfigError
   config = alexnet_config(2, 2)
