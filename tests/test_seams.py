@@ -1,7 +1,7 @@
 """Where commands meet: each way a command failed a user on 2026-12-07 with a traceback, a
 silent wrong answer or a stray file, tried as the user tried it (issue: sweep directories
 locked, a stop never crashes, a weights file never runs code, evaluate never scores another
-network). Nested writers and stop signals have their own files: tests/runs/test_lock.py,
+network). Nested writers and stop signals have their own files: tests/common/test_lock.py,
 tests/training/test_stop_signals.py."""
 
 import json

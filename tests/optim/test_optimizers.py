@@ -64,12 +64,41 @@ def test_the_paper_s_momentum_keeps_the_old_rate_in_the_velocity():
 
 
 def test_the_paper_s_momentum_puts_weight_decay_inside_the_velocity():
-  paper = _updates(tiny_config(optimizer="sgd", momentum=0.9, weight_decay=0.0005,
-                               learning_rate=0.01, schedule="constant", momentum_form="step"),
-                   steps=2)
-  v1 = -0.01 * (1 + 0.0005 * 3.0)  # v <- 0.9 v - eps (0.0005 w + grad), w still 3 (no apply)
-  assert paper[0]["conv1.kernel"] == pytest.approx(v1)
-  assert paper[1]["conv1.kernel"] == pytest.approx(0.9 * v1 + v1)
+  # The rate divided by 10 after the first step, with weight decay: the paper's velocity
+  # keeps the first step's eps (decay w + grad); optax's form rescales the whole sum.
+  base = dict(optimizer="sgd", momentum=0.9, weight_decay=0.0005, learning_rate=0.01,
+              schedule="piecewise", piecewise_epochs=(0.1,), piecewise_values=(0.001,))
+  paper = _updates(tiny_config(momentum_form="step", **base), steps=2)
+  optax_form = _updates(tiny_config(momentum_form="gradient", **base), steps=2)
+  g = 1 + 0.0005 * 3.0  # decay w + grad, w still 3 (the updates are not applied)
+  v1 = -0.01 * g  # v <- 0.9 v - eps (0.0005 w + grad)
+  assert paper[0]["conv1.kernel"] == pytest.approx(v1, rel=1e-6)
+  assert paper[1]["conv1.kernel"] == pytest.approx(0.9 * v1 - 0.001 * g, rel=1e-6)
+  assert optax_form[1]["conv1.kernel"] == pytest.approx(-0.001 * (0.9 * g + g), rel=1e-6)
+
+
+def test_the_2012_code_s_multipliers_reach_every_bias_of_alexnet():
+  from flax import nnx
+
+  from configs import alexnet_2012_code
+  from conftest import SMALL_ALEXNET, alexnet_model
+  config = alexnet_2012_code.get_config("data=synthetic")
+  config.schedule, config.learning_rate = "constant", 0.01
+  params = nnx.to_pure_dict(nnx.state(alexnet_model(**SMALL_ALEXNET), nnx.Param))
+  tx = optimizers.create(config, steps_per_epoch=10)
+  updates, _ = tx.update(jax.tree.map(jnp.ones_like, params), tx.init(params), params)
+  names = {}
+  for path, u in jax.tree_util.tree_flatten_with_path(updates)[0]:
+    names[trees.path_name(path)] = u
+  leaves = dict(jax.tree_util.tree_flatten_with_path(params)[0])
+  biases = [n for n in names if n.endswith(".bias")]
+  assert len(biases) == 8 and "fc8.bias" in biases  # conv1-5, fc6-8
+  for path, w in leaves.items():
+    name, u = trees.path_name(path), names[trees.path_name(path)]
+    if name.endswith(".bias"):  # twice the rate, no weight decay
+      np.testing.assert_allclose(u, -2 * 0.01, rtol=1e-6, err_msg=name)
+    else:
+      np.testing.assert_allclose(u, -0.01 * (1 + 5e-4 * w), rtol=1e-5, err_msg=name)
 
 
 @pytest.mark.parametrize("key,value,match", [
