@@ -8,7 +8,8 @@ Caffe's (C, H, W) order from conv5's pooled 256x6x6 blob.
 
 lenet_jax's layers hold a leading tower axis (tower t: the t-th group's filters, as
 GPU t held them) and flatten conv5's maps in (H, W, C) order; `to_params` moves each
-array across, `from_params` back.
+array across, `from_params` back; `caffe_conventions` sets a config to the network and
+input the weights were trained with.
 """
 
 import hashlib
@@ -26,6 +27,34 @@ SHAPES = {"conv1": (11, 11, 3, 96), "conv2": (5, 5, 48, 256), "conv3": (3, 3, 25
           "conv4": (3, 3, 192, 384), "conv5": (3, 3, 192, 256), "fc6": (9216, 4096),
           "fc7": (4096, 4096), "fc8": (4096, None)}
 CONV5_MAPS = (256, 6, 6)  # (C, H, W) of pool5, which fc6 reads
+
+
+# the per-channel mean, B, G, R, that bvlc_alexnet's inputs are taken less of
+CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
+
+
+def caffe_conventions(config):
+  """`config` set to bvlc_alexnet's network and input conventions (changed in place)."""
+  config.model.norm = "lrn"
+  config.model.lrn = "caffe"
+  config.model.conv1_norm_input = "relu"
+  config.model.conv2_rnorm = False
+  config.model.towers = 2
+  config.model.width = 1.0
+  config.model.maps = (96, 256, 384, 384, 256)
+  config.model.fc_units = 4096
+  config.model.conv1_padding = (0, 0)
+  config.model.adaptive_pool = 0
+  config.model.dropout_scaling = "inverted"  # Caffe's dropout_layer.cpp
+  config.model.pooling = "overlapping"
+  config.model.activation = "relu"
+  config.model.dropout_placement = "paper"
+  config.data.channel_order = "bgr"
+  config.data.normalization = "subtract_mean"
+  config.data.pixel_mean = CAFFE_MEAN_BGR
+  config.data.shorter_side = 256
+  config.data.crop = 227
+  return config
 
 
 def sha256(path: str) -> str:

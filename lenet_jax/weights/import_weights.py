@@ -34,7 +34,6 @@ from lenet_jax.optim import optimizers
 from lenet_jax.runs import checkpoint, load, run_record, validation
 from lenet_jax.weights import bvlc, pytorch_layout, safetensors_file, torch_file
 
-CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
 # The network a PyTorch-layout file is read into when nothing names another.
 TORCHVISION_CONFIG = "configs/alexnet_torchvision.py"
 # PyTorch-layout files, by --format: modules with load(path, flag), encode(tensors) and
@@ -45,30 +44,6 @@ PYTORCH_FILES = {"safetensors": safetensors_file, "torch": torch_file}
 def config_path(path: str) -> str:
   """Where lenet_jax's export writes the config of the weights file `path`, beside it."""
   return path + ".json"
-
-
-def caffe_conventions(config):
-  """`config` set to bvlc_alexnet's network and input conventions (changed in place)."""
-  config.model.norm = "lrn"
-  config.model.lrn = "caffe"
-  config.model.conv1_norm_input = "relu"
-  config.model.conv2_rnorm = False
-  config.model.towers = 2
-  config.model.width = 1.0
-  config.model.maps = (96, 256, 384, 384, 256)
-  config.model.fc_units = 4096
-  config.model.conv1_padding = (0, 0)
-  config.model.adaptive_pool = 0
-  config.model.dropout_scaling = "inverted"  # Caffe's dropout_layer.cpp
-  config.model.pooling = "overlapping"
-  config.model.activation = "relu"
-  config.model.dropout_placement = "paper"
-  config.data.channel_order = "bgr"
-  config.data.normalization = "subtract_mean"
-  config.data.pixel_mean = CAFFE_MEAN_BGR
-  config.data.shorter_side = 256
-  config.data.crop = 227
-  return config
 
 
 def import_file(fmt: str, config, path: str, workdir: str) -> dict:
@@ -88,7 +63,7 @@ def import_bvlc(config, path: str, workdir: str) -> dict:
 
 def _import_bvlc(config, path: str, workdir: str) -> dict:
   weights = bvlc.load(path)
-  config = caffe_conventions(config)
+  config = bvlc.caffe_conventions(config)
   resolved = validation.validate(config)
   classes = weights["fc8"][0].shape[1]
   _check_classes(path, classes, resolved.spec, "--config=configs/alexnet.py:data=imagenet2012")

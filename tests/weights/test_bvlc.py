@@ -116,7 +116,7 @@ def _logits_without_a_run(weights, images, **changes):
   """Logits of the weights put into the model in memory (no run directory), with Caffe's
   conventions and then `changes`."""
   from configs import alexnet
-  config = override(pretrained.caffe_conventions(alexnet.get_config("data=imagenet2012")),
+  config = override(bvlc.caffe_conventions(alexnet.get_config("data=imagenet2012")),
                     **changes)
   task = task_lib.Task(config, validation.validate(config), draw_params=False)
   params = pretrained._with_arrays(task.params, bvlc.to_params(weights))
