@@ -13,7 +13,8 @@ torch.optim.SGD's momentum (the rate outside the velocity), and torchvision's Im
 side to 256, the centre 224, then (x - mean) / std with the ImageNet statistics
 (data.normalization='mean_std'). Training as torchvision's reference recipe for AlexNet
 (references/classification): SGD, learning rate 0.01, momentum 0.9, weight decay 1e-4,
-divided by 10 every 30 of 90 epochs. Every key of configs/alexnet.py applies.
+divided by 10 every 30 of 90 epochs, batch 256 (on ImageNet; a small dataset keeps
+configs/alexnet.py's schedule and batch). Every key of configs/alexnet.py applies.
 """
 
 from configs import alexnet
@@ -45,4 +46,5 @@ def get_config(arg: str = ""):
   if config.num_epochs == 90:  # ImageNet's schedule (a small dataset keeps configs/alexnet.py's)
     config.piecewise_epochs = (30, 60)
     config.piecewise_values = (0.001, 0.0001)
+    config.batch_size = 256  # the recipe's 32 images on each of 8 GPUs
   return config
