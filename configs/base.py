@@ -30,7 +30,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.learning_rate_per_sample = False  # True: rates are per sample, scaled by batch_size
   # SGD's momentum: 'gradient' (optax's: the velocity sums gradients, the rate scales it) or
   # 'step' (AlexNet's section 5: v <- 0.9 v - rate (decay w + gradient), w <- w + v, so a
-  # new rate acts through the velocity gradually). The same steps at a constant rate.
+  # new rate acts through the velocity gradually). The same steps at a constant rate. Other
+  # optimizers ignore it.
   config.momentum_form = "gradient"
   # Per-parameter multipliers, ((pattern, multiplier), ...): a parameter whose name
   # ('conv1.kernel', 'fc8.bias', LeNet's 'c1.conv.bias') matches the fnmatch pattern takes

@@ -14,7 +14,9 @@ command: tests/test_suite_settings.py checks a child's device count; the JAX_*
 variables, read at import, are the zygote's, except JAX_DISABLE_MOST_OPTIMIZATIONS,
 which each child applies). A child ends as an interpreter does, through SystemExit and
 the interpreter's own shutdown (threads joined, exit functions run), public behaviour
-only.
+only. A multi-process (jax.distributed) command forked here trained and then hung in
+that shutdown (we think on a lock the fork copied while held; not investigated further):
+the test of two processes starts new interpreters, as users do.
 """
 
 import importlib

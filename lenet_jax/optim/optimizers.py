@@ -48,10 +48,7 @@ def validate(config) -> None:
     check_choice("sdlm.curvature", config.sdlm.curvature, ("exact", "paper"))
     for key in ("samples", "period_epochs"):
       check_int(f"sdlm.{key}", config.sdlm[key])
-  check_choice("momentum_form", config.momentum_form, MOMENTUM_FORMS)
-  if config.momentum_form == "step" and config.optimizer != "sgd":
-    raise ConfigError("momentum_form", "step", "the paper's update rule is SGD's with momentum: "
-                      "use optimizer='sgd'")
+  check_choice("momentum_form", config.momentum_form, MOMENTUM_FORMS)  # SGD's; others ignore it
   _check_multipliers("lr_multipliers", config.lr_multipliers)
   _check_multipliers("weight_decay_multipliers", config.weight_decay_multipliers)
   if config.optimizer == "sdlm" and (config.lr_multipliers or config.weight_decay_multipliers):

@@ -235,10 +235,14 @@ def assert_same_params(workdir, reference):
     initial = task.init_variables(config.seed)["params"]
     updates.append([a - b for a, b in zip(jax.tree.leaves(state["params"]),
                                           jax.tree.leaves(initial))])
+  # The tolerance, measured on the CLI test's runs (its largest |a - b| over its
+  # tolerance, the worst leaf): rounding between 1 and 2 devices reached 0.96 of a
+  # 1e-3 tolerance with optax's momentum and 1.11 with the paper's (the default since the
+  # momentum forms); gradients twice too large (the exchange's 1/m dropped) reached 500.
   for a, b in zip(*updates):
     scale = float(jnp.max(jnp.abs(b)))
     assert scale > 0
-    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3 * scale)
+    np.testing.assert_allclose(a, b, rtol=3e-3, atol=3e-3 * scale)
 
 
 def _free_port():
@@ -258,7 +262,8 @@ def test_two_processes_on_localhost_train_like_one(tmp_path, one_device):
       "lenet_jax.main", "--config=configs/alexnet_2gpu.py:data=synthetic", f"--workdir={workdir}",
       *SMALL_RUN, "--config.parallel.data=2", "--config.parallel.distributed=True",
       f"--config.parallel.coordinator_address=localhost:{port}",
-      "--config.parallel.num_processes=2", f"--config.parallel.process_id={i}", env=_devices(2))
+      "--config.parallel.num_processes=2", f"--config.parallel.process_id={i}", env=_devices(2),
+      close_fds=True)  # new interpreters, as a user starts them (not the suite's zygote)
       for i in range(2)]
   outputs = [p.communicate(timeout=300) for p in procs]
   for p, (_, err) in zip(procs, outputs):
