@@ -104,6 +104,13 @@ def lenet_rows():
 
 
 
+def _differences(found: dict) -> str:
+  """What a sweep_table.py comparison found, after Holm's adjustment."""
+  significant = [c for c, f in found.items() if f["holm"] < 0.05]
+  return ("no difference detected" if not significant else
+          "Holm's p < 0.05: " + ", ".join(significant))
+
+
 def alexnet_rows():
   alex = load("alexnet_ablations_table", "alexnet", "ablations", "table.py").summary()
   cells = ("base", "activation=tanh", "towers=1,width=0.5", "lrn=none",
@@ -116,12 +123,22 @@ def alexnet_rows():
                  else f"{statistics.mean(errors):.2f}")
   yield ("AlexNet's ablations, Fashion-MNIST at 227x227, 3 seeds, 5 epochs, test error: "
          "paper's config / tanh / one tower, half width / no LRN / non-overlapping pools / "
-         "no dropout", "one H200",
+         "no dropout (dropout then inverted, momentum optax's)", "one H200",
          " / ".join(shown) + "% (none significant after Holm's adjustment) "
          + link("alexnet/ablations"))
+  table = load("alexnet_sweep_table", "alexnet", "sweep_table.py")
+  folder = os.path.join(HERE, "alexnet", "norm_ablation")
+  seeds, _ = table.read(folder)
+  found = table.compare(seeds, "norm=lrn", [])
+  mean = {c: statistics.mean(v["test"]) for c, v in seeds.items()}
+  yield ("AlexNet's normalisation, reduced network (width 0.5, 67x67, 10,000 Fashion-MNIST "
+         "images, 7 epochs, 3 seeds), test error: LRN / BatchNorm / none", EPYC,
+         f"{mean['norm=lrn']:.2f} / {mean['norm=batchnorm']:.2f} / {mean['norm=none']:.2f}% "
+         f"({_differences(found)}; detectable {min(f['detectable'] for f in found.values()):.2f}"
+         f" points) {link('alexnet/norm_ablation')}")
   he = records.read_jsonl("alexnet", "fashion_he.metrics.jsonl")
   yield ("AlexNet on Fashion-MNIST at 227x227, 10 epochs, He init (dropout then on fc6's and "
-         "fc7's inputs)", "one H100", f"{he[-1]['test_accuracy']:.2%} {link('alexnet')}")
+         "fc7's inputs and inverted, momentum optax's)", "one H100", f"{he[-1]['test_accuracy']:.2%} {link('alexnet')}")
 
   comm = load("communication", "alexnet", "communication.py")
   exchanges, params, _ = comm.exchanges()

@@ -7,6 +7,11 @@
 # 2. PART=ablations (recorded in ablations/): AlexNet's paper_ablations (less the PCA
 #    cell, which needs streamed input) on Fashion-MNIST at 227, 3 seeds, resumable: a
 #    second call continues it.
+# 3. PART=norm, PART=deviations: the full-size network's sweep('norm') (LRN, BatchNorm,
+#    none) and sweep('deviations') (the 2012 code's choices against the paper's text),
+#    the same data, epochs and seeds as PART=ablations; measured so far at reduced size on
+#    a CPU (norm_ablation/, deviations/sweep/). About 80 s a cell on an H200 (ablations/):
+#    norm 4 min, deviations 14 min, so deviations takes two calls (it resumes).
 #
 #   OUT=/tmp/out bash experiments/alexnet/gpu_session.sh   # from the repository root
 #   SMOKE=1 OUT=/tmp/smoke bash experiments/alexnet/gpu_session.sh   # on a CPU, before:
@@ -15,7 +20,7 @@
 #
 # Needs (the GPU image lacks them): .whl/ with ml_collections, tensorboardX, mlxtend,
 # grain, array_record, cloudpickle, etils, portpicker and psutil wheels; .devdata/fashion
-# (Debian's Fashion-MNIST IDX files, PART=ablations only). Both are ignored by git; made
+# (Debian's Fashion-MNIST IDX files, PART=ablations, norm and deviations). Both are ignored by git; made
 # here (where the package registries are reachable), from the repository root:
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 \
@@ -28,7 +33,7 @@
 set -u
 OUT=${OUT:-/tmp/gpu_session}
 BUDGET_S=${BUDGET_S:-540}
-PART=${PART:-feed}  # feed (the prepared feed against the synthetic benchmark), ablations, or all
+PART=${PART:-feed}  # feed (the prepared feed against the synthetic benchmark), ablations, norm, deviations, or all
 SMOKE=${SMOKE:-0}
 if (( SMOKE )); then  # sizes: prepared images, batch, epochs, benchmark steps and per dispatch
   # (one step a dispatch: a scan of bf16 AlexNet steps runs 12x slower on a CPU)
@@ -78,4 +83,12 @@ if [[ $PART == all || $PART == ablations ]]; then
   run 600 ablations python3 -m lenet_jax.sweep --config=configs/alexnet.py:data=fashion_mnist --sweep=paper_ablations_resident --seeds=3 --workdir=runs/alexnet_ablations --config.data.source=idx --config.data.dir=.devdata/fashion --config.model.dtype=bfloat16 --config.model.init=he --config.num_epochs=5 '--config.piecewise_epochs=(3, 4)' --checkpoint_secs=120
   (cd runs && find alexnet_ablations \( -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.csv' -o -name '*.png' \) -print0 | tar --null -czf "$OUT/alexnet_ablations.tgz" -T -)
 fi
+for sweep in norm deviations; do
+  if [[ $PART == all || $PART == $sweep ]]; then
+    # He's init for every cell of norm; deviations sets init per cell (its paper-init cells)
+    init=$([[ $sweep == norm ]] && echo "--config.model.init=he")
+    run 600 $sweep python3 -m lenet_jax.sweep --config=configs/alexnet.py:data=fashion_mnist --sweep=$sweep --seeds=3 --workdir=runs/alexnet_$sweep --config.data.source=idx --config.data.dir=.devdata/fashion --config.model.dtype=bfloat16 $init --config.num_epochs=5 '--config.piecewise_epochs=(3, 4)' --checkpoint_secs=120
+    (cd runs && find alexnet_$sweep \( -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.csv' \) -print0 | tar --null -czf "$OUT/alexnet_$sweep.tgz" -T -)
+  fi
+done
 echo "### done ($(( $(date +%s) - START )) s)" | tee -a "$LOG"
