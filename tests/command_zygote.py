@@ -59,7 +59,8 @@ def _child(request, fds, closing):
   jax.config.update("jax_disable_most_optimizations", os.environ.get(
       "JAX_DISABLE_MOST_OPTIMIZATIONS", "0").lower() in ("1", "y", "yes", "t", "true", "on"))
   import cheap_xla  # and with it, the cheap settings' emitters (tests/cheap_xla.py)
-  cheap_xla.install()
+  if not os.environ.get("LENET_JAX_TEST_NO_CHEAP_EMITTERS"):
+    cheap_xla.install()
   sys.argv = [request["module"], *request["args"]]
   try:
     runpy.run_module(request["module"], run_name="__main__", alter_sys=True)

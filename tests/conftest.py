@@ -43,7 +43,8 @@ import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 _CHEAP_XLA = jax.config.values["jax_disable_most_optimizations"]
-cheap_xla.install()  # with it, XLA CPU's faster-compiling fusion emitters: see there
+if not os.environ.get("LENET_JAX_TEST_NO_CHEAP_EMITTERS"):  # set: to measure what they save
+  cheap_xla.install()  # with it, XLA CPU's faster-compiling fusion emitters: see there
 
 
 @pytest.hookimpl(tryfirst=True)

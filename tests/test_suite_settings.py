@@ -12,8 +12,11 @@ _NO_ZYGOTE = bool(os.environ.get("LENET_JAX_TEST_NO_ZYGOTE"))
 _HERE = os.path.dirname(os.path.abspath(__file__))  # where print_xla_setting.py is
 
 
+_NO_EMITTERS = bool(os.environ.get("LENET_JAX_TEST_NO_CHEAP_EMITTERS"))
+
+
 def _emitters(cheap: bool) -> list:
-  return sorted(cheap_xla.OPTIONS) if cheap else []
+  return sorted(cheap_xla.OPTIONS) if cheap and not _NO_EMITTERS else []
 
 
 def test_unmarked_tests_compile_with_the_suite_s_setting():
