@@ -114,7 +114,7 @@ def test_a_missing_test_dir_is_named_as_data_test_dir(tmp_path):
     data.load(config.data, validation.validate(config))
 
 
-def test_init_from_another_family_is_one_line(trained_run):
+def test_init_from_another_family_is_one_line(trained_run, tmp_path):
   from lenet_jax.runs import validation
   from lenet_jax.models import task as task_lib
   config = tiny_config(**{"model.name": "lenet1", "data.pad_to": 28})
@@ -125,6 +125,13 @@ def test_init_from_another_family_is_one_line(trained_run):
   with pytest.raises(UserError, match="no parameter of that run has a name and shape"):
     init_from.variables_from(jax.tree.map(lambda x: x[..., None], variables), "lenet5",
                              trained_run, say=lambda *a, **k: None)
+  # refused before the run loads its data (a missing test_dir would be named otherwise)
+  from lenet_jax.training import train
+  config.data.test_dir = str(tmp_path / "nonexistent")
+  config.init_from = trained_run
+  with pytest.raises(UserError, match="is a run of lenet5, this model is lenet1"):
+    train.train_and_evaluate(config, str(tmp_path / "fine_tune"))
+  assert not (tmp_path / "fine_tune").exists()
 
 
 def test_readers_refuse_a_changed_network_and_record_scoring_overrides(finished_run):

@@ -197,6 +197,8 @@ def train_and_evaluate(config, workdir: str, *, seeds: int | None = None,
   if seeds is not None:
     seeds_lib.check_seeds(seeds)
     _check_seeds_fit(config, resolved, seeds, shared_order)
+  if config.init_from and not os.path.isfile(os.path.join(workdir, run_record.CONFIG)):
+    init_from.source_config(config.init_from, config.model.name)
   main = parallel.is_main_process()
   # Only process 0 writes: it holds the workdir, made (and removed again if training
   # stops before writing anything) by taking the lock.

@@ -13,10 +13,9 @@ from lenet_jax.runs import load, run_record
 from lenet_jax.weights.import_weights import name
 
 
-def variables_from(variables, model_name: str, run_dir: str, say=print):
-  """`variables` (of a `model_name` model: its parameters, and its trained state if any)
-  with those of the run in `run_dir` wherever names and shapes agree; the run must be of
-  the same model family."""
+def source_config(run_dir: str, model_name: str):
+  """The config of the run in `run_dir`, refused unless it is a run of `model_name`'s
+  family (cheap: a run checks it before it loads its data)."""
   if not os.path.isfile(os.path.join(run_dir, run_record.CONFIG)):
     raise UserError(f"config.init_from={run_dir!r} is not a run directory (no "
                     f"{run_record.CONFIG}); import weights or train one first")
@@ -24,6 +23,14 @@ def variables_from(variables, model_name: str, run_dir: str, say=print):
   if source.model.name != model_name:
     raise UserError(f"config.init_from={run_dir} is a run of {source.model.name}, this model is "
                     f"{model_name}: a run starts from a run of its own model family")
+  return source
+
+
+def variables_from(variables, model_name: str, run_dir: str, say=print):
+  """`variables` (of a `model_name` model: its parameters, and its trained state if any)
+  with those of the run in `run_dir` wherever names and shapes agree; the run must be of
+  the same model family."""
+  source = source_config(run_dir, model_name)
   _, other, source_task = load.load_state(source, run_dir)
   other = source_task.variables(other)
   kept, taken = [], []
