@@ -9,9 +9,10 @@ import tempfile
 from lenet_jax.common.errors import UserError
 
 
-def write_atomic(path: str, data, sync: bool = False) -> None:
+def write_atomic(path: str, data, sync: bool = False, exclusive: bool = False) -> None:
   """Writes `data` (text, or bytes-like) to `path` whole; `sync` flushes it to the disk
-  before the rename."""
+  before the rename. `exclusive`: only if `path` does not exist yet, FileExistsError
+  otherwise (of two processes writing at once, one wins and the other is told)."""
   tmp = f"{path}.{os.getpid()}.tmp"
   try:
     with open(tmp, "w" if isinstance(data, str) else "wb") as f:
@@ -19,16 +20,22 @@ def write_atomic(path: str, data, sync: bool = False) -> None:
       if sync:
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+    if exclusive:
+      os.link(tmp, path)  # fails where `path` exists, unlike a rename
+      os.remove(tmp)
+    else:
+      os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
       os.remove(tmp)
     raise
 
 
-def write_json(path: str, value, sync: bool = False, **dump_args) -> None:
-  """`value` as JSON in `path`, whole (`dump_args`: json.dumps's, e.g. indent)."""
-  write_atomic(path, json.dumps(value, **dump_args) + "\n", sync=sync)
+def write_json(path: str, value, sync: bool = False, exclusive: bool = False,
+               **dump_args) -> None:
+  """`value` as JSON in `path`, whole (`dump_args`: json.dumps's, e.g. indent; `exclusive`:
+  write_atomic's)."""
+  write_atomic(path, json.dumps(value, **dump_args) + "\n", sync=sync, exclusive=exclusive)
 
 
 def read_json(path: str, default=None):

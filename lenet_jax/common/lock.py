@@ -28,6 +28,7 @@ Readers (evaluate, predict, figures, plots) take no lock: they read finished che
 only.
 """
 
+import atexit
 import glob
 import json
 import os
@@ -124,6 +125,7 @@ class Lock:
     self.directory = directory
     self.created = created
     self.path = path
+    self.pid = os.getpid()
     self._stop = threading.Event()
     self._thread = threading.Thread(target=self._beat, daemon=True, name="lock_heartbeat")
     self._thread.start()
@@ -155,17 +157,30 @@ class Lock:
 
   def __exit__(self, *exc):
     # A stop that left start-up work running in a thread (it may still write here): the
-    # lock is kept until the process ends at once (preemption.finish, then release_all).
-    if not preemption.left_behind():
+    # lock is kept until that work ends, or the process ends at once (preemption.finish,
+    # then release_all), whichever comes first.
+    if preemption.left_behind():
+      preemption.after_left_behind(self._release_once)
+    else:
       self.release()
     return False
 
+  def _release_once(self) -> None:
+    if any(held[0] is self for held in _HELD.values()):  # not already gone with release_all
+      self.release()
+
 
 def release_all() -> None:
-  """Removes every lock file this process holds (a process about to exit at once)."""
+  """Removes every lock file this process holds (a process about to exit at once, or at
+  the interpreter's exit one a stop kept for work it left behind), none that a forked
+  child inherited from its parent."""
   for held in list(_HELD.values()):
-    held[1] = 1
-    held[0].release()
+    if held[0].pid == os.getpid():
+      held[1] = 1
+      held[0].release()
+
+
+atexit.register(release_all)
 
 
 def _create(path: str, what: str, **fields) -> bool:

@@ -75,6 +75,20 @@ def left_behind() -> bool:
   return bool(_state["left_behind"])
 
 
+def after_left_behind(fn) -> None:
+  """`fn()` runs, in a daemon thread, once the work a stop left behind has ended (at once
+  when there is none): a clean-up that must wait for it (a lock over the files it may still
+  write) yet must not wait for the process's end (a caller that goes on: a notebook)."""
+  threads = list(_state["left_behind"])
+
+  def wait_then_run():
+    for thread in threads:
+      thread.join()
+    fn()
+
+  threading.Thread(target=wait_then_run, daemon=True, name="after_left_behind").start()
+
+
 def finish(code: int) -> None:
   """Ends the process with `code`: at once when a stop left work running in a thread
   (the interpreter's shutdown would wait for it, or abort inside it), else normally."""

@@ -123,6 +123,11 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   return from_record(flat)
 
 
+def from_dict(resolved: dict) -> ml_collections.ConfigDict:
+  """`from_record` of a recorded config as nested dicts (config.json's form)."""
+  return from_record(traverse_util.flatten_dict(resolved, sep="."))
+
+
 def from_record(flat: dict) -> ml_collections.ConfigDict:
   """A recorded config (flat, dotted keys, as config.json holds it) in today's keys: the
   keys it lacks with the values used before they existed, the family's renamed keys and

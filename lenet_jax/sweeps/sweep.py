@@ -58,11 +58,14 @@ def check_cells(config, cells) -> list:
   return configs
 
 
+_CELL_RESUMABLE = ("checkpoint_secs", "progress_secs")  # a sweep's resume may change only these
+
+
 def _check_same_config(cell_config, directory: str, name: str) -> None:
   """A cell started earlier must have been started with the same config, or its
   results would silently mix two configs."""
   try:
-    run_record.check_resume(directory, cell_config, resumable=("checkpoint_secs", "progress_secs"))
+    run_record.check_resume(directory, cell_config, resumable=_CELL_RESUMABLE)
   except UserError as e:
     raise UserError(f"sweep cell {name}: {e}") from None
 
@@ -143,7 +146,7 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
   label = f"{index}/{count}"
   with lock.hold(workdir, f"lenet_jax.sweep shard {label}", claim_timeout_s, shared=True), \
       preemption.StopSignals() as stop:
-    _check_sweep_dir(workdir, cells, configs, num_seeds, shared_order)
+    _check_sweep_dir(workdir, cells, configs, num_seeds, shared_order, config)
     trained_seconds, t_start = [], time.perf_counter()
     for k, (overrides, cell_config) in enumerate(zip(cells, configs), 1):
       if (k - 1) % count != index:
@@ -195,15 +198,39 @@ def run_sweep(config, cells, workdir: str, num_seeds: int, shared_order: bool = 
     return rows
 
 
-def _check_sweep_dir(workdir: str, cells, configs, num_seeds: int, shared_order: bool) -> None:
+def _check_sweep_dir(workdir: str, cells, configs, num_seeds: int, shared_order: bool,
+                     config) -> None:
   """Refuses a --workdir that is not this sweep's, before anything is written there: a run of
-  lenet_jax.main, a sweep started with other seeds, a cell started with another config.
-  Then records the sweep's cells and seeds in sweep.json."""
+  lenet_jax.main, a sweep started with other seeds or another base config (the config
+  before the cells' overrides: a cell not started yet would train with it), another grid
+  while a sweep of it runs, a cell started with another config. Then records the sweep's
+  cells, seeds and base config in sweep.json (of two sweeps starting at once in a new
+  directory, the second is checked against the first's)."""
   if os.path.isfile(os.path.join(workdir, run_record.CONFIG)):
     raise UserError(f"{workdir} holds a run of lenet_jax.main ({run_record.CONFIG}), not a "
                     "sweep; use a new --workdir for the sweep")
   setup = {"seeds": num_seeds, "shared_order": shared_order}
+  record = dict(setup, cells=_normal(cells),
+                config=json.loads(json.dumps(config.to_dict(), default=str)))
   started = _read_sweep(workdir)
+  if started is None:
+    try:
+      files.write_json(os.path.join(workdir, SWEEP), record, exclusive=True, indent=2)
+    except FileExistsError:
+      started = _read_sweep(workdir)
+    except OSError as e:
+      raise UserError(f"cannot write to --workdir={workdir} ({e.strerror}); choose a writable "
+                      "directory") from None
+  try:
+    _check_against(workdir, cells, configs, config, setup, record, started)
+  except UserError:
+    if started is None:  # a refused sweep leaves no sweep.json of its own
+      os.remove(os.path.join(workdir, SWEEP))
+    raise
+
+
+def _check_against(workdir: str, cells, configs, config, setup: dict, record: dict,
+                   started: dict | None) -> None:
   if started is not None and {k: started.get(k) for k in setup} != setup:
     raise UserError(f"{workdir} holds a sweep started with --seeds={started.get('seeds')} "
                     f"(shared order {started.get('shared_order')}); rerun with those or use a "
@@ -214,11 +241,21 @@ def _check_sweep_dir(workdir: str, cells, configs, num_seeds: int, shared_order:
       raise UserError(f"{workdir} is being swept with other cells (its {SWEEP}) by "
                       f"{lock.describe(sweeping[0])}; a worker joins with the same --sweep "
                       "and overrides, or use a new --workdir")
+  if started is not None and "config" in started:  # (sweeps before it was recorded lack it)
+    changed = {k: v for k, v in run_record.diff(run_record.from_dict(started["config"]),
+                                                config).items()
+               if k not in _CELL_RESUMABLE}
+    if changed:
+      what = "; ".join(f"config.{k} was {a!r}, now {b!r}" for k, (a, b) in changed.items())
+      raise UserError(f"{workdir} holds a sweep started with another base config ({what}); "
+                      "rerun with the sweep's values or use a new --workdir")
   for overrides, cell_config in zip(cells, configs):
     _check_same_config(cell_config, os.path.join(workdir, cells_lib.cell_dir(overrides)),
                        cells_lib.cell_name(overrides))
+  if started is None:
+    return  # sweep.json written above
   try:
-    files.write_json(os.path.join(workdir, SWEEP), dict(setup, cells=_normal(cells)), indent=2)
+    files.write_json(os.path.join(workdir, SWEEP), record, indent=2)
   except OSError as e:
     raise UserError(f"cannot write to --workdir={workdir} ({e.strerror}); choose a writable "
                     "directory") from None

@@ -127,6 +127,32 @@ def test_a_changed_base_config_is_refused_for_a_started_sweep(tmp_path):
     sweep.run_sweep(_small(num_epochs=1), [{"model.pooling": "avg"}], workdir, 2)
 
 
+def test_a_worker_with_another_base_config_is_refused_before_a_cell_not_started(tmp_path):
+  # Worker 0 of 2 trains its cell; worker 1, started with another num_epochs, would train
+  # the other cell (no run there yet to compare with) with it: one sweep, two configs.
+  workdir = str(tmp_path / "sweep")
+  cells = [{"model.pooling": "avg"}, {"model.pooling": "max"}]
+  assert sweep.run_sweep(_small(num_epochs=1), cells, workdir, 1, shard=(0, 2)) is None
+  with pytest.raises(UserError, match=r"started with another base config \(config.num_epochs "
+                                      r"was 1, now 2\)"):
+    sweep.run_sweep(_small(num_epochs=2), cells, workdir, 1, shard=(1, 2))
+  assert not os.path.exists(os.path.join(workdir, cells_lib.cell_dir(cells[1])))
+  # the sweep's own command (checkpoint_secs aside) joins
+  rows = sweep.run_sweep(_small(num_epochs=1), cells, workdir, 1, checkpoint_secs=5,
+                         shard=(1, 2))
+  assert [r["cell"] for r in rows] == [cells_lib.cell_name(c) for c in cells]
+
+
+def test_sweep_json_is_written_once_by_the_first_of_two_at_once(tmp_path):
+  from lenet_jax.common import files
+  path = str(tmp_path / "sweep.json")
+  files.write_json(path, {"first": True}, exclusive=True)
+  with pytest.raises(FileExistsError):
+    files.write_json(path, {"first": False}, exclusive=True)
+  assert files.read_json(path) == {"first": True}
+  assert os.listdir(tmp_path) == ["sweep.json"]  # no temporary file left
+
+
 def test_product_and_cell_names():
   cells = cells_lib.product({"model.c3": ["full", "table"], "learning_rate": [1e-3, 0.01]})
   assert cells[1] == {"model.c3": "full", "learning_rate": 0.01} and len(cells) == 4
