@@ -10,7 +10,7 @@ set -u
 PY=$(cd "$(dirname "$0")/../.." && pwd)/.venv/bin/python
 R=$1; cd "$R"; export PYTHONPATH=$R LENET_JAX_OFFLINE=1 JAX_PLATFORMS=cpu
 W=/tmp/byhand/w; rm -rf $W; mkdir -p $W
-show() { echo "\$ $*"; "$@" > $W/out 2>&1; rc=$?; tail -n 3 $W/out | cut -c1-400; echo "(exit $rc)"; echo; }
+show() { echo "\$ ${*//"$PY"/.venv/bin/python}"; "$@" > $W/out 2>&1; rc=$?; tail -n 3 $W/out | cut -c1-400; echo "(exit $rc)"; echo; }
 E="--config.data.source=embedded"
 echo "## 1. a sweep's directories"
 $PY -m lenet_jax.sweep --config=configs/lenet5.py --sweep=ablations --seeds=1 --config.num_epochs=40 $E --workdir=$W/S > $W/sweep.log 2>&1 &

@@ -106,7 +106,7 @@ def test_print_config_lists_the_keys():
   assert proc.returncode == 0 and "num_epochs: 7" in proc.stdout
 
 
-def test_evaluate_on_data_of_another_shape_says_what_differs(trained_run):
+def test_evaluate_on_another_dataset_names_the_key_and_what_the_run_was_trained_with(trained_run):
   proc = run("lenet_jax.evaluate", f"--workdir={trained_run}", "--config.data.name=synthetic",
              "--config.data.source=synthetic",
              "--config.data.synthetic_shape=(32, 32, 3)")

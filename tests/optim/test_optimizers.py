@@ -110,3 +110,13 @@ def test_bad_multipliers_and_forms_are_one_line(key, value, match):
   with pytest.raises(ConfigError, match=match):
     validation.validate(tiny_config(optimizer="sgd", **{key: value}))
   validation.validate(tiny_config(momentum_form="step"))  # adamw: SGD's form, ignored
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "adam"])
+def test_momentum_form_leaves_other_optimizers_as_they_are(optimizer):
+  schedule = {"optimizer": optimizer, "learning_rate": 0.1, "schedule": "piecewise",
+              "piecewise_epochs": (0.2,), "piecewise_values": (0.1,)}
+  ramp = lambda k: 1.0 + k  # noqa: E731  (gradients that change, so states matter)
+  step = _updates(tiny_config(momentum_form="step", **schedule), steps=4, grads_of=ramp)
+  gradient = _updates(tiny_config(momentum_form="gradient", **schedule), steps=4, grads_of=ramp)
+  assert step == gradient
