@@ -67,7 +67,7 @@ def test_the_top_level_holds_the_commands_and_each_is_thin():
 
 def test_no_import_cycle():
   graph = _graph()
-  seen, stack, on_stack = set(), [], set()
+  seen, on_stack = set(), set()
 
   def visit(node, path):
     if node in on_stack:

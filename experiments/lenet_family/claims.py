@@ -48,7 +48,7 @@ def main():
   say(f"The three errors are {ratios[0]}, {ratios[1]} and {ratios[2]} the paper's")
   say(f"+{mean['LeNet-1, 1998 units'] - mean['LeNet-1']:.2f} points for LeNet-1, "
       f"+{mean['LeNet-4, 1998 units'] - mean['LeNet-4']:.2f} for LeNet-4")
-  boosted, lenet4 = e["boosted LeNet-4: committee"], e["LeNet-4"]
+  boosted = e["boosted LeNet-4: committee"]
   plain, distorted = e["3 LeNet-4s, outputs added (no filtering)"], e["LeNet-4, affine distortions"]
   three_distorted = e["3 LeNet-4s with distortions, outputs added"]
   both = e["boosted LeNet-4, members trained with distortions: committee"]

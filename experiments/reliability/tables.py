@@ -9,7 +9,6 @@ its test, and the table is made only if every named test is defined in tests/ (a
 or removed test ends the command with one error line naming it).
 """
 
-import glob
 import json
 import os
 import re

@@ -29,8 +29,8 @@ from lenet_jax.common.errors import UserError, first_line
 def digest(step_dir: str) -> dict:
   """{relative path: SHA-256} of every file under `step_dir`."""
   out = {}
-  for root, _, files in os.walk(step_dir):
-    for name in files:
+  for root, _, names in os.walk(step_dir):
+    for name in names:
       path = os.path.join(root, name)
       h = hashlib.sha256()
       with open(path, "rb") as f:

@@ -23,7 +23,6 @@ from lenet_jax.training import train
 from lenet_jax.data import crops, prepared
 from lenet_jax.data import prepare as prepare_lib
 from lenet_jax.common.errors import UserError
-from lenet_jax.common.preemption import StopRequested
 
 
 def _save(path, array, **kwargs):
