@@ -9,9 +9,12 @@ results.csv beside each other):
 Per cell: the final test error, mean ± sample std over its seeds; against the cell it is
 compared with (the positional reference, or the one `--pair` names): the difference, the
 smallest difference the seeds could detect (two-sided, 5%, power 0.8), Welch's p and p
-adjusted by Holm's method over all the sweep's comparisons; the final training error (as
-trained: with the cell's dropout, averaged over the last epoch's steps) and the number of
-parameters. A cell with a seed above chance (a seed that never trained) is shown seed by
+adjusted by Holm's method over all the sweep's comparisons; the same three for the
+comparison by seed (a paired t-test on the seeds' differences: seed k of every cell draws
+the same data order and dropout masks, and the same initial weights where the shapes
+agree, so a difference between cells that is shared by the seeds shows there even when
+the seeds' spread hides it); the final training error (as trained: with the cell's
+dropout, averaged over the last epoch's steps) and the number of parameters. A cell with a seed above chance (a seed that never trained) is shown seed by
 seed and left out of the tests. The tests are experiments/ablations/significance.py's.
 """
 
@@ -21,6 +24,7 @@ import importlib.util
 import os
 
 import numpy as np
+from scipy import stats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHANCE = 50.0  # % test error; a seed above it never trained (10 classes: chance is 90%)
@@ -39,7 +43,8 @@ def read(folder: str) -> tuple[dict, dict]:
   seeds = {}
   with open(os.path.join(folder, "results_seeds.csv")) as f:
     for row in csv.DictReader(f):
-      cell = seeds.setdefault(row["cell"], {"test": [], "train": []})
+      cell = seeds.setdefault(row["cell"], {"test": [], "train": [], "seed": []})
+      cell["seed"].append(int(row["seed"]))
       cell["test"].append(float(row["final_test_error_pct"]))
       cell["train"].append(float(row["final_train_error_pct"]))
   with open(os.path.join(folder, "results.csv")) as f:
@@ -64,16 +69,33 @@ def compare(seeds: dict, reference: str, pairs: list) -> dict:
   stats = {c: (float(np.mean(v["test"])), float(np.std(v["test"], ddof=1)), len(v["test"]))
            for c, v in seeds.items()}
   ps = [tests.welch(stats[c], stats[against[c]]) for c in compared]
+  by_seed = [_by_seed(seeds[c], seeds[against[c]]) for c in compared]
+  paired_holm = tests.holm([b[1] for b in by_seed])
   return {c: {"against": against[c], "difference": stats[c][0] - stats[against[c]][0],
               "detectable": tests.detectable(stats[c], stats[against[c]]), "p": p,
-              "holm": adjusted}
-          for c, p, adjusted in zip(compared, ps, tests.holm(ps))}
+              "holm": adjusted, "paired_detectable": b[0], "paired_p": b[1],
+              "paired_holm": b_holm}
+          for c, p, adjusted, b, b_holm in zip(compared, ps, tests.holm(ps), by_seed,
+                                               paired_holm)}
+
+
+def _by_seed(cell: dict, reference: dict, alpha=0.05, power=0.8) -> tuple[float, float]:
+  """(detectable difference, p) of the paired t-test on seed k's difference, k shared."""
+  if cell["seed"] != reference["seed"]:
+    raise SystemExit("error: two cells compared by seed hold different seeds")
+  d = np.array(cell["test"]) - np.array(reference["test"])
+  n = len(d)
+  se = float(np.std(d, ddof=1)) / np.sqrt(n)
+  t = stats.t
+  p = float(t.sf(abs(d.mean()) / se, n - 1) * 2) if se > 0 else 0.0
+  return float((t.ppf(1 - alpha / 2, n - 1) + t.ppf(power, n - 1)) * se), p
 
 
 def table(seeds: dict, rows: dict, found: dict) -> None:
   n = len(found)
   print(f"| cell | test error % | against | difference | detectable | p | p (Holm, {n}) "
-        "| training error % | parameters |\n|---|---|---|---|---|---|---|---|---|")
+        f"| by seed: detectable | p | p (Holm, {n}) | training error % | parameters |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|")
   for cell, v in seeds.items():
     test = v["test"]
     error = f"{np.mean(test):.2f} ± {np.std(test, ddof=1):.2f}"
@@ -82,20 +104,22 @@ def table(seeds: dict, rows: dict, found: dict) -> None:
     if cell in found:
       f = found[cell]
       tested = (f"`{f['against']}` | {f['difference']:+.2f} | {f['detectable']:.2f} | "
-                f"{f['p']:.2f} | {f['holm']:.2f}")
+                f"{f['p']:.2f} | {f['holm']:.2f} | {f['paired_detectable']:.2f} | "
+                f"{f['paired_p']:.2f} | {f['paired_holm']:.2f}")
     else:
-      tested = " | | | | "
+      tested = " | | | | | | | "
     print(f"| `{cell}` | {error} | {tested} | {np.mean(v['train']):.2f} | "
           f"{int(rows[cell]['params']):,} |")
 
 
 def claims(seeds: dict, found: dict) -> None:
-  significant = [c for c, f in found.items() if f["holm"] < 0.05]
-  print("after Holm's adjustment, p < 0.05 for "
-        + (", ".join(f"`{c}`" for c in significant) if significant else "no comparison"))
-  detectable = [f["detectable"] for f in found.values()]
-  if detectable:
-    print(f"the seeds could detect {min(detectable):.2f}-{max(detectable):.2f} points")
+  for kind, what in (("", ""), ("paired_", " by seed")):
+    significant = [c for c, f in found.items() if f[kind + "holm"] < 0.05]
+    print(f"after Holm's adjustment, p < 0.05{what} for "
+          + (", ".join(f"`{c}`" for c in significant) if significant else "no comparison"))
+    detectable = [f[kind + "detectable"] for f in found.values()]
+    if detectable:
+      print(f"the seeds could detect{what} {min(detectable):.2f}-{max(detectable):.2f} points")
   for cell, v in seeds.items():
     print(f"optional: `{cell}`: {np.mean(v['test']):.2f} ± {np.std(v['test'], ddof=1):.2f}%")
   for cell, f in found.items():
@@ -103,6 +127,8 @@ def claims(seeds: dict, found: dict) -> None:
           f"{f['holm']:.2f}")
     print(f"optional: `{cell}`: {f['difference']:+.2f} points, p = {f['p']:.2f}, Holm "
           f"{f['holm']:.2f}, detectable {f['detectable']:.2f}")
+    print(f"optional: `{cell}` by seed: p = {f['paired_p']:.2f}, Holm {f['paired_holm']:.2f}, "
+          f"detectable {f['paired_detectable']:.2f}")
 
 
 def main():
