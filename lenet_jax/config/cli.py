@@ -181,8 +181,9 @@ def run(main, define_flags=None, config=CONFIG_FILE, default_config: str | None 
         define_flags()
       _define_config(list(sys.argv), config, default_config, lock_config)
     except UserError as e:
-      print(f"error: {e}", file=sys.stderr, flush=True)
-      sys.exit(1)
+      if stop.signum is None:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(1)
     if stop.signum is not None:  # came while the command's libraries imported
       print(stop.stopped("before the command began; nothing was done"), flush=True)
       sys.exit(128 + stop.signum)

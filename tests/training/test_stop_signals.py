@@ -98,13 +98,16 @@ def _importing_jax(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads /proc (Linux)")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_while_the_libraries_import_is_one_line(tmp_path, signum):
+@pytest.mark.parametrize("signum,config", [(signal.SIGTERM, None), (signal.SIGINT, None),
+                                           (signal.SIGTERM, "configs/no_such_config.py")])
+def test_a_stop_while_the_libraries_import_is_one_line(tmp_path, signum, config):
   # A new interpreter as a user starts it: the signal comes once JAX begins to import (the
   # next 2 s or so; Python's own SIGINT handler would print a KeyboardInterrupt traceback
-  # there, and SIGTERM would kill the process without a word).
+  # there, and SIGTERM would kill the process without a word). A stop comes before an
+  # error in the flags found after the imports (a config file that does not exist).
   workdir = tmp_path / "run"
-  proc = _start(*LENET5, f"--workdir={workdir}", close_fds=True)
+  args = LENET5 if config is None else (LENET5[0], f"--config={config}", *LENET5[2:])
+  proc = _start(*args, f"--workdir={workdir}", close_fds=True)
   while not _importing_jax(proc.pid):
     assert proc.poll() is None, proc.stdout.read()
     time.sleep(0.005)
@@ -117,6 +120,7 @@ def test_a_stop_while_the_libraries_import_is_one_line(tmp_path, signum):
       f"stopped by {name} before the command began; nothing was done",
       f"stopped by {name} during start-up; nothing was trained"), out[-3000:]
   assert not [word for word in CRASH if word in out], out[-3000:]
+  assert config is None or "error:" not in out, out[-3000:]
   assert time.monotonic() - sent < 5
   assert not workdir.exists()
 
