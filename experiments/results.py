@@ -136,6 +136,18 @@ def alexnet_rows():
          f"{mean['norm=lrn']:.2f} / {mean['norm=batchnorm']:.2f} / {mean['norm=none']:.2f}% "
          f"({_differences(found)}; detectable {min(f['detectable'] for f in found.values()):.2f}"
          f" points) {link('alexnet/norm_ablation')}")
+  folder = os.path.join(HERE, "alexnet", "deviations", "sweep")
+  seeds, _ = table.read(folder)
+  code_std = "init_std=0.01-0.01-0.03-0.03-0.03-0.01-0.01-0.01"
+  found = table.compare(seeds, "init=he", [(code_std, "base")])
+  mean = {c: statistics.mean(v["test"]) for c, v in seeds.items()}
+  code = next(c for c in seeds if c.startswith("init=he,lrn=cuda_convnet,conv1_norm"))
+  yield ("AlexNet, the paper's text against its authors' 2012 code, reduced network (width "
+         "0.25, 67x67, 5,000 Fashion-MNIST images, 7 epochs, 3 seeds), test error: text / "
+         "every code choice / inverted dropout", EPYC,
+         f"{mean['init=he']:.2f} / {mean[code]:.2f} / "
+         f"{mean['init=he,dropout_scaling=inverted']:.2f}% ({_differences(found)}, of {len(found)} "
+         f"against the text) {link('alexnet/deviations/sweep')}")
   he = records.read_jsonl("alexnet", "fashion_he.metrics.jsonl")
   yield ("AlexNet on Fashion-MNIST at 227x227, 10 epochs, He init (dropout then on fc6's and "
          "fc7's inputs and inverted, momentum optax's)", "one H100", f"{he[-1]['test_accuracy']:.2%} {link('alexnet')}")

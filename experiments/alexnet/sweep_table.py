@@ -91,6 +91,10 @@ def _by_seed(cell: dict, reference: dict, alpha=0.05, power=0.8) -> tuple[float,
   return float((t.ppf(1 - alpha / 2, n - 1) + t.ppf(power, n - 1)) * se), p
 
 
+def _p(p: float) -> str:
+  return f"{p:.2f}" if p >= 0.01 else f"{p:.1g}"
+
+
 def table(seeds: dict, rows: dict, found: dict) -> None:
   n = len(found)
   print(f"| cell | test error % | against | difference | detectable | p | p (Holm, {n}) "
@@ -104,8 +108,8 @@ def table(seeds: dict, rows: dict, found: dict) -> None:
     if cell in found:
       f = found[cell]
       tested = (f"`{f['against']}` | {f['difference']:+.2f} | {f['detectable']:.2f} | "
-                f"{f['p']:.2f} | {f['holm']:.2f} | {f['paired_detectable']:.2f} | "
-                f"{f['paired_p']:.2f} | {f['paired_holm']:.2f}")
+                f"{_p(f['p'])} | {_p(f['holm'])} | {f['paired_detectable']:.2f} | "
+                f"{_p(f['paired_p'])} | {_p(f['paired_holm'])}")
     else:
       tested = " | | | | | | | "
     print(f"| `{cell}` | {error} | {tested} | {np.mean(v['train']):.2f} | "
@@ -123,11 +127,11 @@ def claims(seeds: dict, found: dict) -> None:
   for cell, v in seeds.items():
     print(f"optional: `{cell}`: {np.mean(v['test']):.2f} ± {np.std(v['test'], ddof=1):.2f}%")
   for cell, f in found.items():
-    print(f"optional: `{cell}`: {f['difference']:+.2f} points, p = {f['p']:.2f}, Holm "
-          f"{f['holm']:.2f}")
-    print(f"optional: `{cell}`: {f['difference']:+.2f} points, p = {f['p']:.2f}, Holm "
-          f"{f['holm']:.2f}, detectable {f['detectable']:.2f}")
-    print(f"optional: `{cell}` by seed: p = {f['paired_p']:.2f}, Holm {f['paired_holm']:.2f}, "
+    print(f"optional: `{cell}`: {f['difference']:+.2f} points, p = {_p(f['p'])}, Holm "
+          f"{_p(f['holm'])}")
+    print(f"optional: `{cell}`: {f['difference']:+.2f} points, p = {_p(f['p'])}, Holm "
+          f"{_p(f['holm'])}, detectable {f['detectable']:.2f}")
+    print(f"optional: `{cell}` by seed: p = {_p(f['paired_p'])}, Holm {_p(f['paired_holm'])}, "
           f"detectable {f['paired_detectable']:.2f}")
 
 

@@ -81,7 +81,9 @@ def table():
   for log, jsonl, what in RUNS:
     with open(os.path.join(HERE, log)) as f:
       text = f.read()
-    tests, wall = _LAST.search(text.strip().splitlines()[-1]).groups()
+    # pytest's last line (time_suite.sh's logs add the start and bash's `time` after it)
+    tests, wall = [_LAST.search(line) for line in text.strip().splitlines()
+                   if _LAST.search(line)][-1].groups()
     if jsonl:
       with open(os.path.join(HERE, jsonl)) as f:
         rows = [json.loads(line) for line in f]
