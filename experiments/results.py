@@ -142,9 +142,8 @@ def alexnet_rows():
   found = table.compare(seeds, "init=he", [(code_std, "base")])
   mean = {c: statistics.mean(v["test"]) for c, v in seeds.items()}
   code = next(c for c in seeds if c.startswith("init=he,lrn=cuda_convnet,conv1_norm"))
-  yield ("AlexNet, the paper's text against its authors' 2012 code, reduced network (width "
-         "0.25, 67x67, 5,000 Fashion-MNIST images, 7 epochs, 3 seeds), test error: text / "
-         "every code choice / inverted dropout", EPYC,
+  yield ("AlexNet, paper's text vs its 2012 code, reduced (width 0.25, 67x67, 5k Fashion-MNIST, "
+         "7 epochs, 3 seeds), test error: text / all code choices / inverted dropout", EPYC,
          f"{mean['init=he']:.2f} / {mean[code]:.2f} / "
          f"{mean['init=he,dropout_scaling=inverted']:.2f}% ({_differences(found)}, of {len(found)} "
          f"against the text) {link('alexnet/deviations/sweep')}")

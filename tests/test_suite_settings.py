@@ -48,3 +48,11 @@ def test_a_forked_command_has_a_backend_of_its_own():
   out = conftest.run_command("print_device_count", cwd=_HERE, env=env)
   assert out.returncode == 0, out.stderr
   assert out.stdout.strip() == "3"
+
+
+def test_a_forked_command_finds_the_zygote_s_imports_frozen():
+  # The interpreter's shutdown collects garbage: the zygote's gc.freeze() keeps its imports
+  # out of that walk (0.68 -> 0.15 s a command; experiments/test_suite/README.md).
+  out = conftest.run_command("print_gc_frozen", cwd=_HERE)
+  assert out.returncode == 0, out.stderr
+  assert (int(out.stdout) > 100_000) != _NO_ZYGOTE, out.stdout
