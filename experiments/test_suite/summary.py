@@ -46,6 +46,16 @@ RUNS = [
     ("after_b3d7b8d_2008.log", None, "third round, plain, 20:08: b3d7b8d (after)"),
     ("before_3a42cfc_2013.log", None, "third round, plain, 20:13: 3a42cfc (before)"),
     ("after_b3d7b8d_2019.log", None, "third round, plain, 20:19: b3d7b8d (after)"),
+    ("fourth_HEAD_1.log", None, "fourth round, 05:48: dd7b0a7 (1 failure: a README row over "
+     "400 characters)"),
+    ("fourth_base_1.log", None, "fourth round, 05:58: af32955 (before)"),
+    ("fourth_HEAD_freeze.log", None, "fourth round, 06:06: 5f0f1c8 (the zygote's gc.freeze)"),
+    ("fourth_HEAD_final.log", None, "fourth round, 06:17: 61c68dc (after)"),
+    ("fourth_base_2.log", None, "fourth round, 06:24: af32955 (before)"),
+    ("fourth_HEAD_nozygote.log", None, "fourth round, 06:29: 61c68dc, "
+     "LENET_JAX_TEST_NO_ZYGOTE=1 (every command a new interpreter)"),
+    ("fourth_HEAD_nocheap.log", None, "fourth round, 06:38: 61c68dc, "
+     "LENET_JAX_TEST_NO_CHEAP_EMITTERS=1 (jax_disable_most_optimizations alone)"),
 ]
 
 
