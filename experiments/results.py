@@ -215,8 +215,8 @@ def speed_rows():
          f"-{records.thousands(max(device(after)))} img/s; JPEG {min(jpeg):.0f}-{max(jpeg):.0f}"
          f" img/s {link('alexnet')}")
   suite = load("test_suite_summary", "test_suite", "summary.py")
-  tests, seconds = suite.last_line("ci_34d2cf5.log")
-  yield ("The test suite, `.ci/run` in a clean clone (install not counted)", XEON,
+  tests, seconds = suite.last_line(suite.CI_LOG)
+  yield ("The test suite, `.ci/run` in a clean clone (install not counted)", EPYC,
          f"{tests} passed in {suite._minutes(seconds)} {link('test_suite')}")
 
 
