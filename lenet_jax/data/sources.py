@@ -11,6 +11,7 @@ batch (a streamed one: tfds's JPEGs, a prepared set); `folder` is only an input 
 import dataclasses
 from typing import Callable
 
+from lenet_jax.common import registries
 from lenet_jax.common.errors import ConfigError, UserError, check_choice
 
 
@@ -53,21 +54,10 @@ def register(source: Source) -> None:
   _SOURCES[source.name] = source
 
 
-_DISCOVERED = []
-
-
 def _discover() -> None:
   """Imports every module of lenet_jax/data once (the source modules register
   themselves)."""
-  if _DISCOVERED:
-    return
-  _DISCOVERED.append(True)
-  import importlib
-  import pkgutil
-
-  import lenet_jax.data as package
-  for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-    importlib.import_module(f"{package.__name__}.{info.name}")
+  registries.import_every_module("lenet_jax.data")
 
 
 def names() -> tuple:

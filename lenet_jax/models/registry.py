@@ -48,11 +48,11 @@ What a module may add, each with what happens without it:
 
 import dataclasses
 import importlib
-import pkgutil
 from typing import Callable
 
 from flax import nnx
 
+from lenet_jax.common import registries
 from lenet_jax.common.errors import ConfigError, check_choice
 
 TRAINED_STATE = nnx.BatchStat  # the nnx.Variable kinds that training changes besides Params
@@ -83,7 +83,6 @@ class Family:
 
 
 _FAMILIES: dict = {}
-_DISCOVERED = []
 
 
 def register(family: Family) -> None:
@@ -93,12 +92,7 @@ def register(family: Family) -> None:
 def _discover() -> None:
   """Imports every module of lenet_jax/models once (the package's families register
   themselves)."""
-  if _DISCOVERED:
-    return
-  _DISCOVERED.append(True)
-  import lenet_jax.models as package
-  for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-    importlib.import_module(f"{package.__name__}.{info.name}")
+  registries.import_every_module("lenet_jax.models")
 
 
 def load_module(module: str) -> None:
