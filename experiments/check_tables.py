@@ -24,13 +24,14 @@ generated tables) must sit in one of the README's phrases: a figure nothing reco
 named. Each relative link of those files must point to a file or folder that exists.
 """
 
-import concurrent.futures
+import contextlib
 import functools
 import glob
+import io
 import os
 import re
+import runpy
 import shlex
-import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,15 +56,54 @@ THRESHOLDS = ("p < 0.05",)  # the significance level, which no file holds
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
+EXPERIMENTS = os.path.join(ROOT, "experiments")
+
+
 @functools.cache
 def output(command: str) -> str:
+  """What `command` (`python <script> <args>`, run from the repository root) prints."""
   argv = shlex.split(command)
   if argv[0] != "python":
     raise SystemExit(f"error: a generated table's command must start with python: {command}")
-  result = subprocess.run([sys.executable] + argv[1:], cwd=ROOT, capture_output=True, text=True)
-  if result.returncode:
-    raise SystemExit(f"error: {command} failed:\n{result.stderr.strip()}")
-  return result.stdout
+  code, out, err = run_script(argv[1], argv[2:])
+  if code:
+    raise SystemExit(f"error: {command} failed:\n{err.strip()}")
+  return out
+
+
+def run_script(script: str, args: list[str]) -> tuple[int, str, str]:
+  """(exit status, stdout, stderr) of `python <script> <args>` from the repository root,
+  run in this process as `python` runs it: the commands are small readers of stored
+  results, and a new interpreter each would spend nearly all its time importing numpy and
+  scipy again. The script sees its own folder first on sys.path and none of the modules
+  another script imported from experiments/ (several folders have a `table.py` or a
+  `significance.py`); sys.argv, sys.path, the working directory and the modules imported
+  from experiments/ are put back afterwards."""
+  path = os.path.join(ROOT, script)
+  own = {name: module for name, module in sys.modules.items()
+         if (getattr(module, "__file__", None) or "").startswith(EXPERIMENTS + os.sep)}
+  saved_argv, saved_path, cwd = sys.argv, list(sys.path), os.getcwd()
+  out, err = io.StringIO(), io.StringIO()
+  code = 0
+  for name in own:
+    del sys.modules[name]
+  sys.argv, sys.path[:0] = [path, *args], [os.path.dirname(path)]
+  os.chdir(ROOT)
+  try:
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+      runpy.run_path(path, run_name="__main__")
+  except SystemExit as e:
+    if isinstance(e.code, str):
+      err.write(e.code + "\n")
+    code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+  finally:
+    os.chdir(cwd)
+    sys.argv, sys.path[:] = saved_argv, saved_path
+    for name, module in list(sys.modules.items()):
+      if (getattr(module, "__file__", None) or "").startswith(EXPERIMENTS + os.sep):
+        del sys.modules[name]
+    sys.modules.update(own)
+  return code, out.getvalue(), err.getvalue()
 
 
 def readmes() -> list[str]:
@@ -128,25 +168,11 @@ def broken_links(path: str, text: str) -> list[str]:
   return found
 
 
-def run_all(paths: list[str]) -> None:
-  """Runs every command the files and FILES name, a few at a time (each is mostly
-  Python's start-up and imports), so that `output` has them."""
-  commands = set(FILES.values())
-  for path in paths:
-    with open(path) as f:
-      text = f.read()
-    commands.update(m.group(2) for m in BLOCK.finditer(text))
-    commands.update(CHECKED.findall(text))
-  with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-    list(pool.map(output, sorted(commands)))
-
-
 def check(write: bool) -> list[str]:
   """The generated tables and files that differ from what their commands print now
   (rewritten when `write`), the claims that do not hold and the links that lead nowhere."""
   stale = []
   paths = readmes()
-  run_all(paths)
   for path in paths:
     with open(path) as f:
       text = f.read()

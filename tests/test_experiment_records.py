@@ -85,3 +85,22 @@ def test_an_unchecked_p_value_and_a_broken_link_are_named(tmp_path, monkeypatch)
   stale = check_only(monkeypatch, readme)
   assert len(stale) == 2, stale
   assert "p = 0.01" in stale[0] and "no_such_file.md" in stale[1]
+
+
+def test_scripts_run_in_process_see_their_own_folder_s_modules(tmp_path, monkeypatch):
+  # Two folders with a module of the same name, as experiments/ has (table.py,
+  # significance.py): each script gets its own, and nothing of it stays behind.
+  for folder in ("a", "b"):
+    (tmp_path / "experiments" / folder).mkdir(parents=True)
+    (tmp_path / "experiments" / folder / "helper.py").write_text(f"VALUE = {folder!r}\n")
+    (tmp_path / "experiments" / folder / "show.py").write_text(
+        "import sys\nimport helper\nprint(helper.VALUE, sys.argv[1:])\n")
+  (tmp_path / "experiments" / "fail.py").write_text("raise SystemExit('error: no results')\n")
+  monkeypatch.setattr(check_tables, "ROOT", str(tmp_path))
+  monkeypatch.setattr(check_tables, "EXPERIMENTS", str(tmp_path / "experiments"))
+  before = (list(sys.argv), list(sys.path), os.getcwd())
+  assert check_tables.run_script("experiments/a/show.py", ["x"]) == (0, "a ['x']\n", "")
+  assert check_tables.run_script("experiments/b/show.py", []) == (0, "b []\n", "")
+  assert check_tables.run_script("experiments/fail.py", []) == (1, "", "error: no results\n")
+  assert (list(sys.argv), list(sys.path), os.getcwd()) == before
+  assert "helper" not in sys.modules
