@@ -2,6 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from conftest import tiny_config
 from lenet_jax import data
@@ -232,6 +233,7 @@ def test_paper_diagonal_sums_a_shared_weight_over_its_connections():
   np.testing.assert_allclose(got["w"], want, rtol=1e-5)
 
 
+@pytest.mark.full_xla  # an epoch of the 1998 network, batch 16: execution repays optimisation
 def test_paper_curvature_trains_the_1998_network(tmp_path):
   from configs import lenet5_1998
   from lenet_jax.runs import metrics

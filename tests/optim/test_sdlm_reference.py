@@ -21,6 +21,7 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 from configs import lenet5_1998
@@ -96,6 +97,7 @@ def _map_loss(states, label, codes, j):
   return y[label] + jnp.log(jnp.exp(-j) + jnp.exp(-y).sum())
 
 
+@pytest.mark.full_xla  # a Jacobian and a Hessian per digit, mapped: execution repays optimisation
 def test_golden_curvature_means_from_digits_read_and_prepared_by_hand():
   config = lenet5_1998.get_config()
   config.data.source = "embedded"

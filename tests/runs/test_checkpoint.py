@@ -45,6 +45,7 @@ def two_epochs(trained_two_epochs, tmp_path):
   return workdir
 
 
+@pytest.mark.full_xla  # trains the tiny LeNet-5 for epochs: its execution repays optimisation
 @pytest.mark.parametrize("target,how", [
     ("default/_METADATA", "deleted"),
     ("default/ocdbt.process_0/manifest.ocdbt", "truncated"),  # the per-process manifest

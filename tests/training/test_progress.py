@@ -6,6 +6,7 @@ import os
 import sys
 
 import jax.numpy as jnp
+import pytest
 
 from conftest import tiny_config
 from lenet_jax.runs import metrics
@@ -27,6 +28,7 @@ def test_the_bar_waits_on_the_dispatch_before_the_newest(monkeypatch):
   assert waited == markers[:2] and bar.bar.n == 9
 
 
+@pytest.mark.full_xla  # trains the tiny LeNet-5 for epochs: its execution repays optimisation
 def test_a_run_at_a_terminal_counts_every_step(tmp_path, monkeypatch):
   bars = []
 
@@ -66,6 +68,7 @@ def test_elsewhere_lines_or_nothing(monkeypatch):
   assert progress.step_progress(5, "epoch 1", 0) is None
 
 
+@pytest.mark.full_xla  # trains the tiny LeNet-5 for epochs: its execution repays optimisation
 def test_a_logged_run_prints_progress_lines_and_a_profile(tmp_path, capsys, monkeypatch):
   # A run whose output goes to a file (as under SLURM), traced with main's --profile_dir.
   monkeypatch.setattr(sys.stdout, "isatty", lambda: False)

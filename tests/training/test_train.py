@@ -19,6 +19,7 @@ def _params(result):
   return jax.tree.leaves(jax.device_get(result["state"]["params"]))
 
 
+@pytest.mark.full_xla  # trains the tiny LeNet-5 for epochs: its execution repays optimisation
 def test_one_epoch_on_embedded_digits_learns(tmp_path):
   config = tiny_config(num_epochs=2)
   result = train.train_and_evaluate(config, str(tmp_path))
@@ -112,6 +113,7 @@ def test_the_golden_values_agree_with_a_second_computation():
   np.testing.assert_allclose(float(test_loss), GOLDEN_TEST_LOSS, rtol=1e-4)
 
 
+@pytest.mark.full_xla  # trains the tiny LeNet-5 for epochs: its execution repays optimisation
 def test_resume_gives_the_same_run(tmp_path):
   config = tiny_config(num_epochs=3, schedule="cosine")
   straight = train.train_and_evaluate(config, str(tmp_path / "straight"))
@@ -201,6 +203,7 @@ def test_top5_is_reported_for_more_than_5_classes(tmp_path):
   assert "test_top5_accuracy" in metrics.read(str(tmp_path))[0]
 
 
+@pytest.mark.full_xla  # trains the tiny LeNet-5 for epochs: its execution repays optimisation
 def test_a_one_seed_sweep_cell_is_the_single_run_bitwise(tmp_path):
   # The one loop: `main`'s run and a sweep cell's seed with the same config compute the
   # same thing, and record the same fields.
@@ -227,6 +230,7 @@ def test_a_run_whose_checkpoints_were_deleted_is_not_restarted_over_its_records(
   assert len(metrics.read(workdir)) == 1  # the records are as they were
 
 
+@pytest.mark.full_xla  # trains the tiny LeNet-5 for epochs: its execution repays optimisation
 def test_a_kill_before_the_first_checkpoint_is_whole_starts_the_run_again(tmp_path,
                                                                           monkeypatch):
   # The epoch's records go first, then its checkpoint: a kill between the two (here an
