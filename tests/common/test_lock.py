@@ -89,6 +89,9 @@ def test_a_killed_holder_s_lock_is_taken_over_without_cleaning(tmp_path):
   workdir = str(tmp_path / "run")
   first = start_command("lenet_jax.main", *RUN, f"--workdir={workdir}")
   _wait_for(os.path.join(workdir, lock.LOCK), first)
+  while "pid" not in (lock.read(workdir) or {}):  # created, then written: a kill between
+    assert first.poll() is None, first.communicate()  # leaves an unreadable lock (tested
+    time.sleep(0.01)                                   # below)
   first.send_signal(signal.SIGKILL)
   first.communicate()
   assert lock.read(workdir)["pid"] == first.pid  # left behind
