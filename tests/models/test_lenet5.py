@@ -24,9 +24,10 @@ def n_params(module):
     lenet5.POOLINGS, lenet5.C3_CONNECTIONS, lenet5.OUTPUTS, lenet5.INITS))
 def test_shapes_every_combination(pooling, c3, output, init):
   for activation in lenet5.ACTIVATION_NAMES:
-    model = lenet5_model(activation=activation, pooling=pooling, c3=c3, output=output, init=init,
-                   rngs=nnx.Rngs(0))
-    out = jax.eval_shape(model, jax.ShapeDtypeStruct((3, 32, 32, 1), jnp.float32))
+    build_and_call = lambda x: lenet5_model(  # noqa: E731  (built abstractly too)
+        activation=activation, pooling=pooling, c3=c3, output=output, init=init,
+        rngs=nnx.Rngs(0))(x)
+    out = jax.eval_shape(build_and_call, jax.ShapeDtypeStruct((3, 32, 32, 1), jnp.float32))
     assert out.shape == (3, 10)
 
 
