@@ -45,19 +45,19 @@ def test_sigkill_at_random_moments_loses_nothing(reference, tmp_path):
   reference, seconds = reference
   rng = random.Random(1)
   killed = tries = 0
-  while killed < 3 and tries < 10:
+  while killed < 2 and tries < 10:
     workdir = str(tmp_path / f"run{tries}")
     tries += 1
     # Kills anywhere in a run (start-up, a step, an evaluation, a checkpoint write, a
     # restore), each followed by a restart, as in kill_resume's points; a run that ends
     # before its kill ends the chain.
-    delays = [rng.uniform(1.0, 0.9 * seconds) for _ in range(3 - killed)]
+    delays = [rng.uniform(1.0, 0.9 * seconds) for _ in range(2 - killed)]
     kills = kill_resume.train_with_kills(workdir, delays, _start)
     if kills:
       killed += kills
       same_params, same_metrics = kill_resume.check(reference, workdir)
       assert same_params and same_metrics, workdir
-  assert killed == 3, f"{tries} runs, {killed} kills before the runs ended"
+  assert killed == 2, f"{tries} runs, {killed} kills before the runs ended"
 
 
 def test_sigkill_with_batchnorm_resumes_its_statistics_bitwise(tmp_path):
