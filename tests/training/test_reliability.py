@@ -32,12 +32,17 @@ def _start(args):
   return start_command("lenet_jax.main", *_flags(args))
 
 
+# kill_resume's network with BatchNorm: its running statistics are state the step changes
+# besides the parameters and the optimizer's, and must come back bitwise too.
+BATCHNORM = ("--config.model.norm=batchnorm",)
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
   """An uninterrupted run: (its directory, the seconds it took)."""
   workdir = str(tmp_path_factory.mktemp("reference"))
   start = time.monotonic()
-  kill_resume.train(workdir, _start)
+  kill_resume.train(workdir, _start, BATCHNORM)
   return workdir, time.monotonic() - start
 
 
@@ -52,7 +57,7 @@ def test_sigkill_at_random_moments_loses_nothing(reference, tmp_path):
     # restore), each followed by a restart, as in kill_resume's points; a run that ends
     # before its kill ends the chain.
     delays = [rng.uniform(1.0, 0.9 * seconds) for _ in range(2 - killed)]
-    kills = kill_resume.train_with_kills(workdir, delays, _start)
+    kills = kill_resume.train_with_kills(workdir, delays, _start, BATCHNORM)
     if kills:
       killed += kills
       same_params, same_metrics = kill_resume.check(reference, workdir)
@@ -60,24 +65,22 @@ def test_sigkill_at_random_moments_loses_nothing(reference, tmp_path):
   assert killed == 2, f"{tries} runs, {killed} kills before the runs ended"
 
 
-def test_sigkill_with_batchnorm_resumes_its_statistics_bitwise(tmp_path):
-  # BatchNorm's running statistics are state the step changes besides the parameters:
-  # killed in epoch 2, after epoch 1's checkpoint, a run must resume them (and the
-  # parameters) from that checkpoint bitwise.
-  extra = ("--config.model.norm=batchnorm", "--config.num_epochs=2")
-  reference = str(tmp_path / "reference")
-  kill_resume.train(reference, _start, extra)
+def test_sigkill_with_batchnorm_resumes_its_statistics_bitwise(reference, tmp_path):
+  # Killed in epoch 2, after epoch 1's checkpoint, a run must resume BatchNorm's running
+  # statistics (and the parameters) from that checkpoint bitwise.
+  reference, _ = reference
   workdir = tmp_path / "killed"
-  proc = _start(kill_resume.command(str(workdir), extra))
+  proc = _start(kill_resume.command(str(workdir), BATCHNORM))
   for line in proc.stdout:
-    if line.startswith("epoch   1/2"):
+    if line.startswith("epoch   1/3"):
       break
   while not (workdir / "checkpoints" / "40").is_dir():  # orbax renames it in when whole
     assert proc.poll() is None, "the run ended before the kill"
     time.sleep(0.01)
   proc.send_signal(signal.SIGKILL)
   assert proc.wait() == -signal.SIGKILL
-  resumed = run_command("lenet_jax.main", *_flags(kill_resume.command(str(workdir), extra)))
+  resumed = run_command("lenet_jax.main",
+                        *_flags(kill_resume.command(str(workdir), BATCHNORM)))
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert "Resuming from the checkpoint at step 40" in resumed.stdout
   assert kill_resume.check(reference, str(workdir)) == (True, True)
@@ -88,7 +91,7 @@ def test_sigkill_with_batchnorm_resumes_its_statistics_bitwise(tmp_path):
 def test_sigterm_saves_at_a_step_boundary_and_resumes_exactly(reference, tmp_path):
   reference, _ = reference
   workdir = str(tmp_path / "term")
-  proc = start_command("lenet_jax.main", *_flags(kill_resume.command(workdir)))
+  proc = start_command("lenet_jax.main", *_flags(kill_resume.command(workdir, BATCHNORM)))
   for line in proc.stdout:  # wait for the first epoch to finish, then stop mid-epoch 2
     if line.startswith("epoch   1/3"):
       break
@@ -98,7 +101,8 @@ def test_sigterm_saves_at_a_step_boundary_and_resumes_exactly(reference, tmp_pat
   assert "Traceback" not in err
   # Mid-epoch 2, or at the end of epoch 1 when the signal came during its checkpoint.
   assert "stopped by SIGTERM at " in out and "run the same command to resume" in out
-  resumed = run_command("lenet_jax.main", *_flags(kill_resume.command(workdir)), timeout=300)
+  resumed = run_command("lenet_jax.main", *_flags(kill_resume.command(workdir, BATCHNORM)),
+                        timeout=300)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert "Resuming from the checkpoint at step" in resumed.stdout
   assert kill_resume.check(reference, workdir) == (True, True)
