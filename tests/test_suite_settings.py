@@ -56,3 +56,17 @@ def test_a_forked_command_finds_the_zygote_s_imports_frozen():
   out = conftest.run_command("print_gc_frozen", cwd=_HERE)
   assert out.returncode == 0, out.stderr
   assert (int(out.stdout) > 100_000) != _NO_ZYGOTE, out.stdout
+
+
+def test_the_fast_bitwise_comparison_fails_where_numpy_s_does():
+  import numpy as np
+  a = np.linspace(0, 1, 1000, dtype=np.float32)
+  b = a.copy()
+  b[500] = np.nextafter(b[500], np.float32(2))  # one unit in the last place
+  for x, y in ((a, b), (a, a[:-1]), (a, a.astype(np.float64) + 1e-9)):
+    with pytest.raises(AssertionError):
+      conftest.assert_bitwise_equal(x, y)
+  nan = np.array([1.0, np.nan], np.float32)
+  conftest.assert_bitwise_equal(nan, nan.copy())  # NaN where NaN, as numpy's
+  conftest.assert_bitwise_equal(a, a.copy())
+  conftest.assert_bitwise_equal(a, a.astype(np.float64))  # equal values, as numpy's

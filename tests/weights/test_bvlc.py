@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import override
+from conftest import assert_bitwise_equal, override
 from lenet_jax.common.errors import UserError
 from lenet_jax.runs import validation
 from lenet_jax.models import task as task_lib
@@ -108,8 +108,8 @@ def test_round_trip_of_the_layout():
   weights = random_bvlc(seed=2, classes=10)
   back = bvlc.from_params(bvlc.to_params(weights))
   for name in bvlc.LAYERS:
-    np.testing.assert_array_equal(back[name][0], weights[name][0])
-    np.testing.assert_array_equal(back[name][1], weights[name][1])
+    assert_bitwise_equal(back[name][0], weights[name][0])
+    assert_bitwise_equal(back[name][1], weights[name][1])
 
 
 def _logits_without_a_run(weights, images, **changes):
@@ -215,4 +215,4 @@ def test_an_fc8_of_a_class_count_the_towers_do_not_divide_round_trips():
   back = bvlc.from_params(params, num_classes=3)
   for layer in bvlc.LAYERS:
     for a, b in zip(back[layer], weights[layer]):
-      np.testing.assert_array_equal(a, b)
+      assert_bitwise_equal(a, b)

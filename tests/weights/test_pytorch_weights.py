@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import pytorch_references as refs
-from conftest import assert_one_line_error, command_env, run_command
+from conftest import assert_bitwise_equal, assert_one_line_error, command_env, run_command
 from lenet_jax.common import files, preemption
 from lenet_jax.common.errors import UserError
 from lenet_jax.models import task as task_lib
@@ -115,7 +115,7 @@ def test_torchvision_s_weights_export_back_bitwise(torchvision_run):
   assert sorted(back) == sorted(weights)  # torchvision's keys, nothing more
   for key, value in weights.items():
     assert back[key].dtype == np.float32
-    np.testing.assert_array_equal(back[key], value, err_msg=key)
+    assert_bitwise_equal(back[key], value, err_msg=key)
 
 
 # --- small networks: the two-tower export in PyTorch, round trips ---------------------
@@ -187,8 +187,8 @@ def test_export_then_import_gives_every_variable_back_bitwise(small_run, tmp_pat
   classes = NETWORKS[name]().data.synthetic_classes
   for key in before:
     assert after[key].dtype == before[key].dtype
-    np.testing.assert_array_equal(_used(key, after[key], classes),
-                                  _used(key, before[key], classes), err_msg=key)
+    assert_bitwise_equal(_used(key, after[key], classes), _used(key, before[key], classes),
+                         err_msg=key)
   # fc8's unit that 5 classes leave unused in two towers (never trained, never read) is
   # not exported: it comes back as zeros
   if name != "torchvision":
@@ -227,7 +227,7 @@ def test_the_layout_alone_round_trips_and_puts_each_value_in_its_place():
   back = pytorch_layout.state_dict(ours, 1000)
   assert sorted(back) == sorted(tensors)
   for key in tensors:
-    np.testing.assert_array_equal(back[key], tensors[key], err_msg=key)
+    assert_bitwise_equal(back[key], tensors[key], err_msg=key)
   h, w, c = 2, 3, 7
   np.testing.assert_array_equal(ours["fc6.kernel"][0][(h * 6 + w) * 256 + c],
                                 tensors["classifier.1.weight"][:, c * 36 + h * 6 + w])
@@ -345,7 +345,7 @@ def test_a_stop_ends_an_export_with_the_file_whole_or_absent(small_run, tmp_path
   assert sorted(os.listdir(tmp_path)) == ["a.safetensors", "a.safetensors.json"]
   expected = safetensors_file.load(str(small_run("two_tower") / "net.safetensors"))
   for key, value in safetensors_file.load(str(out)).items():
-    np.testing.assert_array_equal(value, expected[key])
+    assert_bitwise_equal(value, expected[key])
   os.remove(out)
   os.remove(f"{out}.json")
 
