@@ -57,6 +57,20 @@ RUNS = [
      "LENET_JAX_TEST_NO_ZYGOTE=1 (every command a new interpreter)"),
     ("fourth_HEAD_nocheap.log", None, "fourth round, 06:38: 61c68dc, "
      "LENET_JAX_TEST_NO_CHEAP_EMITTERS=1 (jax_disable_most_optimizations alone)"),
+    ("fifth_HEAD_1.log", None, "fifth round, the VM before (its clock 07:11): 889215a"),
+    ("fifth_HEAD_2.log", None, "fifth round, 12:18: 889215a (before this round's cuts)"),
+    ("fifth_HEAD_fullxla.log", None, "fifth round, 12:34: 889215a, XLA's defaults for every "
+     "test (JAX_DISABLE_MOST_OPTIMIZATIONS=0, LENET_JAX_TEST_NO_CHEAP_EMITTERS=1)"),
+    ("fifth_wip_1.log", None, "fifth round, 13:04: 872e067 (1 failure: test_lock's race, "
+     "fixed in a4a991d)"),
+    ("fifth_wip_2.log", None, "fifth round, 13:11: ca995a7"),
+    ("fifth_wip_3.log", None, "fifth round, 13:21: 8e52fdb"),
+    ("fifth_after_1.log", None, "fifth round, 13:30: ca16077"),
+    ("fifth_before_1.log", None, "fifth round, 13:35: af32955 (before the open core)"),
+    ("fifth_after_2.log", None, "fifth round, 13:44: 23b4d22 (after)"),
+    ("fifth_before_2.log", None, "fifth round, 13:50: af32955 (before the open core)"),
+    ("fifth_after_3.log", None, "fifth round, 13:55: 23b4d22 (after)"),
+    ("fifth_before_3.log", None, "fifth round, 14:01: af32955 (before the open core)"),
 ]
 
 
