@@ -69,8 +69,8 @@ RUNS = [
     ("fifth_before_1.log", None, "fifth round, 13:35: af32955 (before the open core)"),
     ("fifth_after_2.log", None, "fifth round, 13:44: 23b4d22 (after)"),
     ("fifth_before_2.log", None, "fifth round, 13:50: af32955 (before the open core)"),
-    ("fifth_after_3.log", None, "fifth round, 13:55: 23b4d22 (after)"),
-    ("fifth_before_3.log", None, "fifth round, 14:01: af32955 (before the open core)"),
+    ("fifth_after_3.log", None, "fifth round, 13:56: 23b4d22 (after)"),
+    ("fifth_before_3.log", None, "fifth round, 14:02: af32955 (before the open core)"),
 ]
 
 
