@@ -56,9 +56,6 @@ THRESHOLDS = ("p < 0.05",)  # the significance level, which no file holds
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
-EXPERIMENTS = os.path.join(ROOT, "experiments")
-
-
 @functools.cache
 def output(command: str) -> str:
   """What `command` (`python <script> <args>`, run from the repository root) prints."""
@@ -80,8 +77,13 @@ def run_script(script: str, args: list[str]) -> tuple[int, str, str]:
   `significance.py`); sys.argv, sys.path, the working directory and the modules imported
   from experiments/ are put back afterwards."""
   path = os.path.join(ROOT, script)
-  own = {name: module for name, module in sys.modules.items()
-         if (getattr(module, "__file__", None) or "").startswith(EXPERIMENTS + os.sep)}
+  experiments = os.path.join(ROOT, "experiments") + os.sep
+
+  def imported_from_experiments() -> dict:
+    return {name: module for name, module in sys.modules.items()
+            if (getattr(module, "__file__", None) or "").startswith(experiments)}
+
+  own = imported_from_experiments()
   saved_argv, saved_path, cwd = sys.argv, list(sys.path), os.getcwd()
   out, err = io.StringIO(), io.StringIO()
   code = 0
@@ -99,9 +101,8 @@ def run_script(script: str, args: list[str]) -> tuple[int, str, str]:
   finally:
     os.chdir(cwd)
     sys.argv, sys.path[:] = saved_argv, saved_path
-    for name, module in list(sys.modules.items()):
-      if (getattr(module, "__file__", None) or "").startswith(EXPERIMENTS + os.sep):
-        del sys.modules[name]
+    for name in imported_from_experiments():
+      del sys.modules[name]
     sys.modules.update(own)
   return code, out.getvalue(), err.getvalue()
 

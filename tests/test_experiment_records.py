@@ -97,7 +97,6 @@ def test_scripts_run_in_process_see_their_own_folder_s_modules(tmp_path, monkeyp
         "import sys\nimport helper\nprint(helper.VALUE, sys.argv[1:])\n")
   (tmp_path / "experiments" / "fail.py").write_text("raise SystemExit('error: no results')\n")
   monkeypatch.setattr(check_tables, "ROOT", str(tmp_path))
-  monkeypatch.setattr(check_tables, "EXPERIMENTS", str(tmp_path / "experiments"))
   before = (list(sys.argv), list(sys.path), os.getcwd())
   assert check_tables.run_script("experiments/a/show.py", ["x"]) == (0, "a ['x']\n", "")
   assert check_tables.run_script("experiments/b/show.py", []) == (0, "b []\n", "")
