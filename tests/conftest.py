@@ -79,6 +79,12 @@ MNIST_TEST_DIR, MNIST_TEST_SIZE = _mnist_test_dir()
 SMALL_ALEXNET = dict(input_shape=(67, 67, 3), num_classes=10, fc_units=256)
 
 
+# A small synthetic set (200 training, 100 test images) for tests that need a run or a
+# sweep to exist more than they need it to learn: tiny_config(**SMALL_SYNTHETIC).
+SMALL_SYNTHETIC = {"data.name": "synthetic", "data.source": "synthetic",
+                   "data.synthetic_train_size": 200, "data.synthetic_test_size": 100}
+
+
 def tiny_config(**overrides):
   """configs/lenet5.py shrunk to seconds: embedded digits, one epoch, small batches."""
   from configs import lenet5

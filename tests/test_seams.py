@@ -10,7 +10,8 @@ import os
 import jax
 import pytest
 
-from conftest import MNIST_TEST_DIR, assert_one_line_error, run_command, tiny_config
+from conftest import (MNIST_TEST_DIR, SMALL_SYNTHETIC, assert_one_line_error, run_command,
+                      tiny_config)
 from lenet_jax.common.errors import UserError
 from lenet_jax.runs import evaluate, metrics
 from lenet_jax.sweeps import sweep
@@ -25,9 +26,7 @@ def sweep_dir(tmp_path_factory):
   """A finished sweep of one cell with two seeds trained together (on a small synthetic
   set: the tests read what the sweep leaves, not what it learnt)."""
   workdir = tmp_path_factory.mktemp("sweep") / "sweep"
-  config = tiny_config(**{"data.name": "synthetic", "data.source": "synthetic",
-                          "data.synthetic_train_size": 200, "data.synthetic_test_size": 100})
-  sweep.run_sweep(config, [{"model.pooling": "avg"}], str(workdir), 2)
+  sweep.run_sweep(tiny_config(**SMALL_SYNTHETIC), [{"model.pooling": "avg"}], str(workdir), 2)
   return workdir
 
 

@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_command, tiny_config
+from conftest import ROOT, SMALL_SYNTHETIC, run_command, tiny_config
 from lenet_jax.common.errors import UserError
 from lenet_jax.runs import load, metrics, run_record
 from lenet_jax.sweeps import cells as cells_lib
@@ -14,9 +14,7 @@ from lenet_jax.training import train
 
 
 def _small(**overrides):
-  return tiny_config(**{"data.name": "synthetic", "data.source": "synthetic",
-                        "data.synthetic_train_size": 200, "data.synthetic_test_size": 100,
-                        "num_epochs": 2, **overrides})
+  return tiny_config(**{**SMALL_SYNTHETIC, "num_epochs": 2, **overrides})
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
