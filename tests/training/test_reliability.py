@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_command, start_command, tiny_config
+from conftest import ROOT, SMALL_SYNTHETIC, run_command, start_command, tiny_config
 from lenet_jax import data
 from lenet_jax.runs import validation
 from lenet_jax.runs import load, metrics, run_record
@@ -143,7 +143,7 @@ def jax_leaves(tree):
 
 
 def test_same_config_and_seed_give_bitwise_equal_metrics(tmp_path):
-  config = tiny_config(num_epochs=2)
+  config = tiny_config(num_epochs=2, **SMALL_SYNTHETIC)
   a = train.train_and_evaluate(config, str(tmp_path / "a"))
   b = train.train_and_evaluate(config, str(tmp_path / "b"))
   strip = lambda rs: [{k: v for k, v in r.items() if k not in ("images_per_sec", "seconds")}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import tiny_config
+from conftest import SMALL_SYNTHETIC, tiny_config
 from lenet_jax.runs import metrics, run_record, scores
 from lenet_jax.training import seeds as seeds_lib
 from lenet_jax.training import steps, train
@@ -113,14 +113,13 @@ def test_the_golden_values_agree_with_a_second_computation():
   np.testing.assert_allclose(float(test_loss), GOLDEN_TEST_LOSS, rtol=1e-4)
 
 
-@pytest.mark.full_xla  # trains the tiny LeNet-5 for epochs: its execution repays optimisation
 def test_resume_gives_the_same_run(tmp_path):
-  config = tiny_config(num_epochs=3, schedule="cosine")
+  config = tiny_config(num_epochs=3, schedule="cosine", **SMALL_SYNTHETIC)  # 4 steps an epoch
   straight = train.train_and_evaluate(config, str(tmp_path / "straight"))
   # The same run interrupted after 2 epochs, then started again.
   partial = str(tmp_path / "resumed")
   _train_epochs(config, partial, stop_after=2)
-  assert sorted(os.listdir(os.path.join(partial, "checkpoints")), key=int) == ["80", "160"]
+  assert sorted(os.listdir(os.path.join(partial, "checkpoints")), key=int) == ["4", "8"]
   resumed = train.train_and_evaluate(config, partial)
   a, b = metrics.read(str(tmp_path / "straight")), metrics.read(partial)
   assert [r["epoch"] for r in b] == [1, 2, 3]
@@ -131,7 +130,7 @@ def test_resume_gives_the_same_run(tmp_path):
     np.testing.assert_array_equal(x, y)
   # Each invocation that trained recorded its command line and the step it began at.
   invocations = metrics.read_jsonl(os.path.join(partial, run_record.COMMANDS))
-  assert [c["from_step"] for c in invocations] == [0, 160]
+  assert [c["from_step"] for c in invocations] == [0, 8]
   assert all(c["command"] == shlex.join(sys.orig_argv) and c["pid"] == os.getpid()
              for c in invocations)
 
@@ -203,11 +202,10 @@ def test_top5_is_reported_for_more_than_5_classes(tmp_path):
   assert "test_top5_accuracy" in metrics.read(str(tmp_path))[0]
 
 
-@pytest.mark.full_xla  # trains the tiny LeNet-5 for epochs: its execution repays optimisation
 def test_a_one_seed_sweep_cell_is_the_single_run_bitwise(tmp_path):
   # The one loop: `main`'s run and a sweep cell's seed with the same config compute the
   # same thing, and record the same fields.
-  config = tiny_config(num_epochs=2, **{"distortions.enabled": True})
+  config = tiny_config(num_epochs=2, **{"distortions.enabled": True}, **SMALL_SYNTHETIC)
   single = train.train_and_evaluate(config, str(tmp_path / "single"))
   cell = train.train_and_evaluate(config, str(tmp_path / "cell"), seeds=1)
   for x, y in zip(_params(single), _params(cell)):
