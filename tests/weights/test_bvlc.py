@@ -30,8 +30,8 @@ def random_bvlc(seed=0, classes=1000):
   for name, shape in bvlc.SHAPES.items():
     shape = tuple(classes if s is None else s for s in shape)
     fan_in = int(np.prod(shape[:-1]))
-    weights[name] = (rng.normal(0, (2.0 / fan_in) ** 0.5, shape).astype(np.float32),
-                     rng.normal(0, 0.1, shape[-1]).astype(np.float32))
+    weights[name] = (rng.standard_normal(shape, np.float32) * np.float32((2.0 / fan_in) ** 0.5),
+                     rng.standard_normal(shape[-1], np.float32) * np.float32(0.1))
   return weights
 
 
