@@ -25,8 +25,8 @@ FAULTS = [  # (fault, what happened, lost, test)
      f"{REL}::test_sigterm_saves_at_a_step_boundary_and_resumes_exactly"),
     ("the learning rate jumps to 1e12 after epoch 1 (NaN/Inf)",
      "stopped at the end of epoch 2 with one line naming the first non-finite step and the "
-     "last good checkpoint (step 40), exit 1; that checkpoint restores, with finite "
-     "parameters", "the diverged epoch only",
+     "last good checkpoint (step 10: 1,000 images at batch 100), exit 1; that checkpoint "
+     "restores, with finite parameters", "the diverged epoch only",
      f"{REL}::test_divergence_stops_with_one_line_and_keeps_the_last_good_checkpoint"),
     ("the disk fills while the epoch-2 checkpoint is written (simulated: orbax's save "
      "raises ENOSPC)", "one line: the step-160 checkpoint could not be written, the step-80 "

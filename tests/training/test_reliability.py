@@ -38,9 +38,9 @@ def _start(args):
 # 1,000 synthetic images (10 steps an epoch, 200 test images) in place of the 4,000 digits:
 # the kills need every moment of a run (start-up, steps, evaluations, checkpoint writes,
 # restores), not its accuracy, and a run takes a third of the time.
-BATCHNORM = ("--config.model.norm=batchnorm", "--config.data.name=synthetic",
-             "--config.data.source=synthetic", "--config.data.synthetic_train_size=1000",
-             "--config.data.synthetic_test_size=200")
+SMALL = ("--config.data.name=synthetic", "--config.data.source=synthetic",
+         "--config.data.synthetic_train_size=1000", "--config.data.synthetic_test_size=200")
+BATCHNORM = ("--config.model.norm=batchnorm", *SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -126,14 +126,15 @@ def test_divergence_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_p
   # A sane first epoch, then a learning rate that blows up in the second.
   flags = ["--config.optimizer=sgd", "--config.learning_rate=0.01", "--config.schedule=piecewise",
            "--config.piecewise_epochs=(1,)", "--config.piecewise_values=(1e12,)"]
-  proc = run_command("lenet_jax.main", *_flags(kill_resume.command(workdir, flags)), timeout=300)
+  proc = run_command("lenet_jax.main", *_flags(kill_resume.command(workdir, [*SMALL, *flags])),
+                     timeout=300)
   assert proc.returncode == 1 and "Traceback" not in proc.stderr
   error = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
   assert len(error) == 1 and "became NaN or Inf at step" in error[0], proc.stderr[-2000:]
-  assert "last good checkpoint: step 40" in error[0]
+  assert "last good checkpoint: step 10" in error[0]
   config = run_record.load_config(workdir)
   step, state, _ = load.load_state(config, workdir)
-  assert step == 40
+  assert step == 10
   assert all(np.all(np.isfinite(x)) for x in jax_leaves(state["params"]))
 
 
