@@ -55,11 +55,11 @@ def test_two_workers_at_once_train_every_cell_exactly_once(tmp_path):
 
 
 def test_a_killed_worker_s_cell_is_taken_over_and_resumed(tmp_path):
-  # A cell of 30 epochs (the `optimizer` sweep's cells leave num_epochs to the config),
-  # killed once its first epoch's checkpoint is written: 29 epochs are left, far more
+  # A cell of 10 epochs (the `optimizer` sweep's cells leave num_epochs to the config),
+  # killed once its first epoch's checkpoint is written: 9 epochs are left, far more
   # than can run between two looks.
   workdir = tmp_path / "sweep"
-  args = ["--config=configs/lenet5.py", "--sweep=optimizer", "--config.num_epochs=30", *DATA]
+  args = ["--config=configs/lenet5.py", "--sweep=optimizer", "--config.num_epochs=10", *DATA]
   first = _worker(workdir, "--shard=0/2", args=args)
   cells = cells_lib.load(os.path.join(ROOT, "configs/lenet5.py"), "optimizer")
   name = cells_lib.cell_name(cells[0])
