@@ -135,6 +135,30 @@ def test_resume_gives_the_same_run(tmp_path):
              for c in invocations)
 
 
+def test_a_resumed_run_reads_a_new_run_s_programs_from_the_compilation_cache(tmp_path):
+  # The state a run resumes is placed as a new run's is (on the default device,
+  # uncommitted), so the programs it compiles are the new run's: every one of them comes
+  # from the compilation cache (tests/conftest.py) the new run filled. Restored onto a
+  # device explicitly, the arrays made the step and the evaluation new programs.
+  config = tiny_config(num_epochs=2, **SMALL_SYNTHETIC)
+  train.train_and_evaluate(config, str(tmp_path / "new"))
+  partial = str(tmp_path / "resumed")
+  _train_epochs(config, partial, stop_after=1)
+  compiled = []
+
+  def listen(event, **kwargs):
+    if event == "/jax/compilation_cache/cache_misses":  # a program compiled and written
+      compiled.append(event)
+
+  jax.monitoring.register_event_listener(listen)
+  try:
+    train.train_and_evaluate(config, partial)
+  finally:
+    jax.monitoring.unregister_event_listener(listen)
+  assert [r["epoch"] for r in metrics.read(partial)] == [1, 2]
+  assert compiled == []
+
+
 def _train_epochs(config, workdir, stop_after):
   """Runs `config` but stops after `stop_after` epochs, as a kill between epochs would."""
   original = steps.epoch_order
