@@ -30,11 +30,11 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 # Most tests compile far more than they run: XLA's cheap settings (LLVM at -O0, no
 # expensive passes; jax_disable_most_optimizations; and XLA CPU's older fusion emitters,
 # tests/cheap_xla.py) cut in-process compilation by 44%, then by more
-# (experiments/test_suite). Tests marked `full_xla` (full-size AlexNet; runs that train
-# for longer; programs for different device counts compared at rounding tolerance), compile
-# what they compile with the defaults, and so do the commands they start (a program
-# compiled earlier in the process is reused as it is). Set JAX_DISABLE_MOST_OPTIMIZATIONS=0
-# to run everything as users do.
+# (experiments/test_suite). Tests marked `full_xla` (most full-size AlexNet tests; runs
+# that train for longer; programs for different device counts compared at rounding
+# tolerance), compile what they compile with the defaults, and so do the commands they
+# start (a program compiled earlier in the process is reused as it is). Set
+# JAX_DISABLE_MOST_OPTIMIZATIONS=0 to run everything as users do.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 import cheap_xla  # noqa: E402

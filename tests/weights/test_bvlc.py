@@ -18,8 +18,6 @@ from lenet_jax.training import train
 from lenet_jax.weights import bvlc, init_from
 from lenet_jax.weights import import_weights as pretrained
 
-pytestmark = pytest.mark.full_xla  # full-size AlexNet runs: see tests/conftest.py
-
 MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
 
 
