@@ -71,6 +71,18 @@ RUNS = [
     ("fifth_before_2.log", None, "fifth round, 13:50: af32955 (before the open core)"),
     ("fifth_after_3.log", None, "fifth round, 13:56: 23b4d22 (after)"),
     ("fifth_before_3.log", None, "fifth round, 14:02: af32955 (before the open core)"),
+    ("sixth_start_1428.log", None, "sixth round, 14:28: c69ceca (before this round's changes)"),
+    ("sixth_wip_1457.log", None, "sixth round, 14:57: 1e7edc5"),
+    ("sixth_instrumented_1505.log", None, "sixth round, 15:05: e4d7d8e, each forked "
+     "command's CPU logged (a copy, not committed)"),
+    ("sixth_wip_1522.log", None, "sixth round, 15:22: e4d7d8e + restored arrays uncommitted "
+     "(685ca2d)"),
+    ("sixth_after_1533.log", None, "sixth round, 15:33: 116e6be (after)"),
+    ("sixth_before_1537.log", None, "sixth round, 15:37: af32955 (before the open core)"),
+    ("sixth_after_1542.log", None, "sixth round, 15:42: 116e6be (after)"),
+    ("sixth_before_1547.log", None, "sixth round, 15:47: af32955 (before the open core)"),
+    ("sixth_after_1551.log", None, "sixth round, 15:51: 116e6be (after)"),
+    ("sixth_before_1556.log", None, "sixth round, 15:56: af32955 (before the open core)"),
 ]
 
 
