@@ -28,7 +28,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _DURATION = re.compile(r"([0-9.]+)s (call|setup|teardown)\s+(\S+)")
-CI_LOG = "ci_a016c60.log"  # the last `.ci/run` from a clean clone (2-core AMD EPYC)
+CI_LOG = "ci_d823be3.log"  # the last `.ci/run` from a clean clone (2-core AMD EPYC)
 _LAST = re.compile(r"(\d+) passed.* in ([0-9.]+)s")
 # (log, per-test file or None, what the run was); the steps are instrumented runs
 RUNS = [
