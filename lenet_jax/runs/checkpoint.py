@@ -111,7 +111,8 @@ def _placed_target(x):
   if isinstance(x, jax.Array) and x.committed or (
       not isinstance(x, jax.Array) and getattr(x, "sharding", None) is not None):
     return ocp.utils.to_shape_dtype_struct(x)
-  if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):  # keys have no host form
+  if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):  # no host form (no state holds
+    # keys today: a run's dropout keys are made again from its seed)
     return jax.ShapeDtypeStruct(x.shape, x.dtype,
                                 sharding=jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
   return np.empty(x.shape, x.dtype)

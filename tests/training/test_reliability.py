@@ -78,8 +78,9 @@ def test_sigkill_at_random_moments_loses_nothing(reference, tmp_path):
 
 
 def test_sigkill_with_batchnorm_resumes_its_statistics_bitwise(reference, tmp_path):
-  # Killed in epoch 2, after epoch 1's checkpoint, a run must resume BatchNorm's running
-  # statistics (and the parameters) from that checkpoint bitwise.
+  # Killed after epoch 1's checkpoint (in epoch 2, or in epoch 3 when epoch 2's 10 steps
+  # and checkpoint came first), a run must resume BatchNorm's running statistics (and the
+  # parameters) from that checkpoint bitwise.
   reference, _ = reference
   workdir = tmp_path / "killed"
   proc = _start(kill_resume.command(str(workdir), BATCHNORM))

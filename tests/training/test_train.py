@@ -144,11 +144,13 @@ def test_a_resumed_run_reads_a_new_run_s_programs_from_the_compilation_cache(tmp
   train.train_and_evaluate(config, str(tmp_path / "new"))
   partial = str(tmp_path / "resumed")
   _train_epochs(config, partial, stop_after=1)
-  compiled = []
+  compiled, read = [], []
 
   def listen(event, **kwargs):
     if event == "/jax/compilation_cache/cache_misses":  # a program compiled and written
       compiled.append(event)
+    elif event == "/jax/compilation_cache/cache_hits":  # the cache is on and was read
+      read.append(event)
 
   jax.monitoring.register_event_listener(listen)
   try:
@@ -156,7 +158,7 @@ def test_a_resumed_run_reads_a_new_run_s_programs_from_the_compilation_cache(tmp
   finally:
     jax.monitoring.unregister_event_listener(listen)
   assert [r["epoch"] for r in metrics.read(partial)] == [1, 2]
-  assert compiled == []
+  assert compiled == [] and read
 
 
 def _train_epochs(config, workdir, stop_after):
